@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import Ajv from 'ajv'
+import addFormats from 'ajv-formats'
+import { parse as parseYaml } from 'yaml'
+import { ConfigSchema, SAMPLE_JWT_SECRET, type Config } from './schema'
+import { projectRoot } from './paths'
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+type Env = Record<string, string | undefined>
+
+interface LoadOptions {
+  /** Environment to read; server.ts passes process.env, tests pass nothing. */
+  env?: Env
+  /** Applied last: how tests configure the app without touching process.env. */
+  overrides?: Partial<Config>
+}
+
+const properties = ConfigSchema.properties as Record<string, { env?: string }>
+
+function readYaml (file: string, label: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`${label}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+  let parsed: unknown
+  try {
+    parsed = parseYaml(text)
+  } catch (err) {
+    throw new ConfigError(`${label}: ${file} is not valid YAML (${(err as Error).message.split('\n')[0]})`)
+  }
+  if (parsed === null || parsed === undefined) return {}
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`${label}: ${file} must hold a mapping of settings`)
+  }
+  return parsed as Record<string, unknown>
+}
+
+function fromEnv (env: Env): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [key, prop] of Object.entries(properties)) {
+    const value = prop.env === undefined ? undefined : env[prop.env]
+    // An empty variable means "not set", as shells and compose files commonly write it.
+    if (value !== undefined && value !== '') out[key] = value
+  }
+  return out
+}
+
+const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: false, strict: false })
+addFormats(ajv)
+const validate = ajv.compile<Config>(ConfigSchema)
+
+function settingName (instancePath: string, extra: Record<string, unknown>): string {
+  const key = (instancePath.split('/')[1] ?? String(extra.additionalProperty ?? extra.missingProperty ?? ''))
+  const env = properties[key]?.env
+  return env === undefined ? key : `${env} (${key})`
+}
+
+/**
+ * config/default.yml, then CONFIG_FILE, then the environment, then overrides; one schema
+ * validates the result and the first problem becomes one line naming the setting.
+ */
+export function loadConfig ({ env = {}, overrides = {} }: LoadOptions = {}): Config {
+  const merged: Record<string, unknown> = {
+    ...readYaml(path.join(projectRoot, 'config', 'default.yml'), 'config/default.yml')
+  }
+  const extraFile = env.CONFIG_FILE
+  if (extraFile !== undefined && extraFile !== '') {
+    Object.assign(merged, readYaml(path.resolve(extraFile), 'CONFIG_FILE'))
+  }
+  Object.assign(merged, fromEnv(env), overrides)
+
+  if (!validate(merged)) {
+    const first = validate.errors?.[0]
+    const where = first === undefined ? 'configuration' : settingName(first.instancePath, first.params)
+    const what = first?.keyword === 'additionalProperties' ? 'is not a known setting' : (first?.message ?? 'is invalid')
+    throw new ConfigError(`Invalid configuration: ${where} ${what}`)
+  }
+  const config = merged as Config
+
+  if (config.nodeEnv === 'production') {
+    if (config.jwtSecret === SAMPLE_JWT_SECRET) {
+      throw new ConfigError('Invalid configuration: JWT_SECRET (jwtSecret) is the sample secret, which production refuses; set a random secret of at least 32 bytes')
+    }
+  }
+  if (Buffer.byteLength(config.jwtSecret, 'utf8') < 32) {
+    throw new ConfigError('Invalid configuration: JWT_SECRET (jwtSecret) must be at least 32 bytes')
+  }
+  if ((config.adminEmail === undefined) !== (config.adminPassword === undefined)) {
+    throw new ConfigError('Invalid configuration: ADMIN_EMAIL and ADMIN_PASSWORD must be set together')
+  }
+  return config
+}

@@ -1,0 +1,37 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/** The sample secret shipped in config/default.yml; production refuses it. */
+export const SAMPLE_JWT_SECRET = 'sample-secret-do-not-use-in-production-0123456789'
+
+/**
+ * Every setting, its type and its limits. The keys are the YAML names; `env` names the
+ * environment variable that overrides each, so an error can name what the operator typed.
+ */
+export const ConfigSchema = Type.Object({
+  nodeEnv: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { env: 'NODE_ENV', default: 'development' }),
+  host: Type.String({ minLength: 1, env: 'HOST' }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, env: 'PORT' }),
+  logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { env: 'LOG_LEVEL' }),
+  databaseUrl: Type.String({ pattern: '^(sqlite:.+|mysql://.+)$', env: 'DATABASE_URL' }),
+  mongodbUrl: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://.+', env: 'MONGODB_URL' })),
+  redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://.+', env: 'REDIS_URL' })),
+  jwtSecret: Type.String({ minLength: 32, env: 'JWT_SECRET' }),
+  tokenHours: Type.Number({ exclusiveMinimum: 0, maximum: 8760, env: 'TOKEN_HOURS' }),
+  pageSize: Type.Integer({ minimum: 1, maximum: 100, env: 'PAGE_SIZE' }),
+  adminEmail: Type.Optional(Type.String({ format: 'email', maxLength: 254, env: 'ADMIN_EMAIL' })),
+  adminPassword: Type.Optional(Type.String({ minLength: 8, maxLength: 128, env: 'ADMIN_PASSWORD' })),
+  authRateLimit: Type.Integer({ minimum: 1, env: 'AUTH_RATE_LIMIT' }),
+  signinMaxFailures: Type.Integer({ minimum: 1, env: 'SIGNIN_MAX_FAILURES' }),
+  signinWindowMinutes: Type.Number({ exclusiveMinimum: 0, env: 'SIGNIN_WINDOW_MINUTES' }),
+  cacheTtlSeconds: Type.Integer({ minimum: 1, env: 'CACHE_TTL_SECONDS' }),
+  /** argon2id cost; raising it makes sign-in rehash old passwords. Not settable from env. */
+  argon2: Type.Object({
+    memoryCost: Type.Integer({ minimum: 19456, default: 19456 }),
+    timeCost: Type.Integer({ minimum: 2, default: 2 }),
+    parallelism: Type.Integer({ minimum: 1, default: 1 })
+  }, { default: {}, additionalProperties: false }),
+  /** Per-request deadline for backing services, in milliseconds. */
+  backendTimeoutMs: Type.Integer({ minimum: 50, maximum: 60000, default: 1000 })
+}, { additionalProperties: false })
+
+export type Config = Static<typeof ConfigSchema>

@@ -1,0 +1,19 @@
+import fp from 'fastify-plugin'
+import rateLimit from '@fastify/rate-limit'
+import { AppError } from '../../src/domain/errors'
+
+/**
+ * Per-address limits, opted into by each route's `config.rateLimit` (only the sign-up and
+ * sign-in routes). The counters live in Redis when it is configured, so every instance
+ * shares them; in process otherwise.
+ */
+export default fp(async function rateLimitPlugin (fastify) {
+  await fastify.register(rateLimit, {
+    global: false,
+    ...(fastify.redisClient === undefined ? {} : { redis: fastify.redisClient, nameSpace: 'bookstore-rl:', skipOnError: true }),
+    errorResponseBuilder: (_request, context) =>
+      new AppError(429, 'RATE_LIMITED', `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} seconds`, {
+        'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000)))
+      })
+  })
+}, { name: 'rate-limit', dependencies: ['config', 'redis-client'] })

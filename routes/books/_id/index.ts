@@ -1,0 +1,48 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { Permission } from '../../../src/domain/permission'
+import { Book, BookBody, IdParams, errors } from '../../../src/schemas'
+
+const book: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/', {
+    schema: {
+      tags: ['books'],
+      summary: 'One book',
+      params: IdParams,
+      response: { 200: Book, ...errors(400, 404) }
+    }
+  }, async (request) => fastify.books.get(request.params.id))
+
+  fastify.put('/', {
+    onRequest: [fastify.requirePermission(Permission.Author)],
+    schema: {
+      tags: ['books'],
+      summary: 'Replace a book (Author); answers the stored book',
+      security: [{ bearerAuth: [] }],
+      params: IdParams,
+      body: BookBody,
+      response: { 200: Book, ...errors(400, 401, 403, 404, 413, 415) }
+    }
+  }, async (request) => {
+    const updated = await fastify.books.update(request.params.id, request.body)
+    request.log.info({ bookId: updated.id, by: request.user.user_id }, 'book updated')
+    return updated
+  })
+
+  fastify.delete('/', {
+    onRequest: [fastify.requirePermission(Permission.Author)],
+    schema: {
+      tags: ['books'],
+      summary: 'Delete a book and its reviews (Author)',
+      security: [{ bearerAuth: [] }],
+      params: IdParams,
+      response: { 204: Type.Null({ description: 'Deleted' }), ...errors(400, 401, 403, 404) }
+    }
+  }, async (request, reply) => {
+    await fastify.books.remove(request.params.id)
+    request.log.info({ bookId: request.params.id, by: request.user.user_id }, 'book deleted')
+    return reply.code(204).send(null)
+  })
+}
+
+export default book

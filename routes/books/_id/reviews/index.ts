@@ -1,0 +1,20 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { IdParams, PageQuery, Review, errors } from '../../../../src/schemas'
+
+const bookReviews: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/', {
+    schema: {
+      tags: ['reviews'],
+      summary: "A book's reviews, newest first, optionally matching title or content",
+      params: IdParams,
+      querystring: PageQuery,
+      response: { 200: Type.Array(Review), ...errors(400, 404) }
+    }
+  }, async (request) => {
+    const { o, limit = fastify.config.pageSize, q } = request.query
+    return fastify.reviews.list(request.params.id, { offset: o, limit, q })
+  })
+}
+
+export default bookReviews

@@ -1,0 +1,35 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { Permission } from '../../src/domain/permission'
+import { Book, BookBody, PageQuery, errors } from '../../src/schemas'
+
+const books: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/', {
+    schema: {
+      tags: ['books'],
+      summary: 'List books by id, optionally matching title or author',
+      querystring: PageQuery,
+      response: { 200: Type.Array(Book), ...errors(400) }
+    }
+  }, async (request) => {
+    const { o, limit = fastify.config.pageSize, q } = request.query
+    return fastify.books.list({ offset: o, limit, q })
+  })
+
+  fastify.post('/', {
+    onRequest: [fastify.requirePermission(Permission.Author)],
+    schema: {
+      tags: ['books'],
+      summary: 'Add a book (Author)',
+      security: [{ bearerAuth: [] }],
+      body: BookBody,
+      response: { 201: Book, ...errors(400, 401, 403, 413, 415) }
+    }
+  }, async (request, reply) => {
+    const book = await fastify.books.create(request.body)
+    request.log.info({ bookId: book.id, by: request.user.user_id }, 'book created')
+    return reply.code(201).header('location', `/books/${book.id}`).send(book)
+  })
+}
+
+export default books

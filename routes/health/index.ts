@@ -1,0 +1,55 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { ErrorResponse } from '../../src/schemas'
+
+const Ready = Type.Object({
+  status: Type.Literal('ok'),
+  services: Type.Record(Type.String(), Type.String({ description: '"up" or "down"' }))
+})
+
+const health: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/live', {
+    schema: {
+      tags: ['health'],
+      summary: 'Liveness: the process serves requests',
+      response: { 200: Type.Object({ status: Type.Literal('ok') }) }
+    }
+  }, async () => ({ status: 'ok' as const }))
+
+  fastify.get('/ready', {
+    schema: {
+      tags: ['health'],
+      summary: 'Readiness: every configured backing service answers',
+      response: { 200: Ready, 503: ErrorResponse }
+    }
+  }, async (_request, reply) => {
+    const checks = [...fastify.stores.backends, fastify.cache]
+    const timeoutMs = fastify.config.backendTimeoutMs
+    const states = await Promise.all(checks.map(async (backend) => {
+      let timer: NodeJS.Timeout | undefined
+      try {
+        await Promise.race([
+          backend.ping(),
+          new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error('timeout')), timeoutMs) })
+        ])
+        return [backend.name, 'up'] as const
+      } catch {
+        return [backend.name, 'down'] as const
+      } finally {
+        clearTimeout(timer)
+      }
+    }))
+    const services = Object.fromEntries(states)
+    const down = states.filter(([, state]) => state === 'down').map(([name]) => name)
+    if (down.length === 0) return { status: 'ok' as const, services }
+    return reply.code(503).header('retry-after', '5').send({
+      statusCode: 503,
+      code: 'NOT_READY',
+      error: 'Service Unavailable',
+      message: `Not ready: ${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down`,
+      services
+    })
+  })
+}
+
+export default health

@@ -1,0 +1,22 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Permission } from '../../src/domain/permission'
+import { Review, ReviewCreateBody, errors } from '../../src/schemas'
+
+const reviews: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.post('/', {
+    onRequest: [fastify.requirePermission(Permission.User)],
+    schema: {
+      tags: ['reviews'],
+      summary: 'Review a book (User); author defaults to your email',
+      security: [{ bearerAuth: [] }],
+      body: ReviewCreateBody,
+      response: { 201: Review, ...errors(400, 401, 403, 404, 413, 415) }
+    }
+  }, async (request, reply) => {
+    const review = await fastify.reviews.create(request.user, request.body)
+    request.log.info({ reviewId: review.id, bookId: review.book_id, by: request.user.user_id }, 'review created')
+    return reply.code(201).header('location', `/reviews/${review.id}`).send(review)
+  })
+}
+
+export default reviews

@@ -1,0 +1,47 @@
+import path from 'node:path'
+import AutoLoad from '@fastify/autoload'
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import type { Config } from '../config/schema'
+import { errorHandler, notFoundHandler } from './error-handler'
+import { validatorCompiler } from './validation'
+
+export interface AppOptions {
+  config: Config
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+  }
+}
+
+// Folders resolve from this file, so the same code runs from src/ (tests) and dist/src/.
+const root = path.join(__dirname, '..')
+
+/**
+ * The application is a plugin: server.ts and the tests register it on a bare Fastify with
+ * a validated configuration. Order is explicit: configuration, third-party plugins, our
+ * plugins (which declare their dependencies), then the routes.
+ */
+export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  await fastify.register(fp(async function configPlugin (instance) {
+    instance.decorate('config', opts.config)
+  }, { name: 'config' }))
+
+  fastify.setValidatorCompiler(validatorCompiler)
+  fastify.setErrorHandler(errorHandler)
+  fastify.setNotFoundHandler(notFoundHandler)
+  fastify.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  await fastify.register(AutoLoad, { dir: path.join(root, 'plugins', 'external'), forceESM: false })
+  await fastify.register(AutoLoad, { dir: path.join(root, 'plugins', 'app') })
+  await fastify.register(AutoLoad, {
+    dir: path.join(root, 'routes'),
+    routeParams: true,
+    autoHooks: false,
+    ignorePattern: /^(README\.md|.*\.d\.ts|.*\.map)$/
+  })
+}

@@ -1,0 +1,48 @@
+/**
+ * Errors with a stable machine-readable code. The error handler turns each into the one
+ * error shape; anything that is not an AppError is an internal error and its text is hidden.
+ */
+export class AppError extends Error {
+  override name = 'AppError'
+  constructor (
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {}
+  ) {
+    super(message)
+  }
+}
+
+const BEARER = { 'www-authenticate': 'Bearer' }
+
+export const tokenRequired = (): AppError => new AppError(401, 'TOKEN_REQUIRED', 'Token is required', BEARER)
+export const tokenUndecodable = (): AppError =>
+  new AppError(401, 'TOKEN_INVALID', 'failed to decode token', { 'www-authenticate': 'Bearer error="invalid_token"' })
+export const tokenExpired = (): AppError =>
+  new AppError(401, 'TOKEN_EXPIRED', 'invalid token', { 'www-authenticate': 'Bearer error="invalid_token"' })
+export const forbidden = (): AppError => new AppError(403, 'FORBIDDEN', 'Unauthorized')
+
+export const notFound = (what: string): AppError =>
+  new AppError(404, `${what.toUpperCase()}_NOT_FOUND`, `${what[0]?.toUpperCase() ?? ''}${what.slice(1)} not found`)
+
+export const emailTaken = (): AppError => new AppError(409, 'EMAIL_TAKEN', 'An account with this email already exists')
+export const cannotLowerOwnLevel = (): AppError =>
+  new AppError(409, 'CANNOT_LOWER_OWN_PERMISSION', 'An Admin cannot lower its own permission level')
+export const invalidCredentials = (): AppError =>
+  new AppError(401, 'INVALID_CREDENTIALS', 'Invalid email or password', BEARER)
+export const breachedPassword = (): AppError =>
+  new AppError(400, 'PASSWORD_TOO_COMMON', 'This password appears in a list of commonly breached passwords; choose another')
+export const signInThrottled = (retryAfterSeconds: number): AppError =>
+  new AppError(429, 'TOO_MANY_SIGN_IN_FAILURES', 'Too many failed sign-ins for this email; try again later', {
+    'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds)))
+  })
+
+/** A backing service (SQL, MongoDB) failed or timed out: the client may retry shortly. */
+export class ServiceUnavailableError extends AppError {
+  override name = 'ServiceUnavailableError'
+  constructor (readonly service: string, options?: { cause?: unknown }) {
+    super(503, 'SERVICE_UNAVAILABLE', 'A backing service is unavailable; try again shortly', { 'retry-after': '5' })
+    if (options?.cause !== undefined) this.cause = options.cause
+  }
+}

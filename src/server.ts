@@ -1,0 +1,35 @@
+import Fastify from 'fastify'
+import closeWithGrace from 'close-with-grace'
+import { loadConfig, ConfigError } from '../config/load'
+import { serverOptions } from '../config/server-options'
+import app from './app'
+
+/** The only file that touches the process: environment, signals, listening. */
+async function main (): Promise<void> {
+  let config
+  try {
+    config = loadConfig({ env: process.env })
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`)
+      process.exit(1)
+    }
+    throw err
+  }
+
+  const fastify = Fastify(serverOptions(config, { pretty: process.stdout.isTTY }))
+  await fastify.register(app, { config })
+
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err !== undefined) fastify.log.error({ err }, 'closing after an uncaught error')
+    else fastify.log.info({ signal }, 'closing')
+    await fastify.close()
+  })
+
+  await fastify.listen({ host: config.host, port: config.port })
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`start-up failed: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+})

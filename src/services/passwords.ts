@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { hash, verify, Algorithm } from '@node-rs/argon2'
+import { projectRoot } from '../../config/paths'
+
+export interface Argon2Params {
+  memoryCost: number
+  timeCost: number
+  parallelism: number
+}
+
+const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/
+
+/**
+ * argon2id through @node-rs/argon2: runs on libuv's thread pool, off the event loop. The
+ * library draws a random 16-byte salt per hash and returns one self-describing PHC string,
+ * so the cost can be raised later and old hashes upgraded at sign-in.
+ */
+export function createPasswordHasher (params: Argon2Params) {
+  const options = { algorithm: Algorithm.Argon2id, ...params, outputLen: 32 }
+  let dummy: Promise<string> | undefined
+
+  return {
+    hash (password: string): Promise<string> {
+      return hash(password, options)
+    },
+    async verify (stored: string, password: string): Promise<boolean> {
+      try {
+        return await verify(stored, password)
+      } catch {
+        return false
+      }
+    },
+    /**
+     * Spends the same time as a real check, for an email with no account, so the answer's
+     * timing does not reveal which emails exist.
+     */
+    async verifyDummy (password: string): Promise<false> {
+      dummy ??= hash('dummy password that no account has', options)
+      await verify(await dummy, password).catch(() => false)
+      return false
+    },
+    needsRehash (stored: string): boolean {
+      const m = PHC.exec(stored)
+      return m === null ||
+        Number(m[1]) !== params.memoryCost || Number(m[2]) !== params.timeCost || Number(m[3]) !== params.parallelism
+    }
+  }
+}
+
+export type PasswordHasher = ReturnType<typeof createPasswordHasher>
+
+let breached: Set<string> | undefined
+
+/** The shipped list of common breached passwords (data/common-passwords.txt), compared case-insensitively. */
+export function isBreachedPassword (password: string): boolean {
+  breached ??= new Set(
+    readFileSync(path.join(projectRoot, 'data', 'common-passwords.txt'), 'utf8')
+      .split('\n').map((line) => line.trim().toLowerCase()).filter((line) => line !== '' && !line.startsWith('#'))
+  )
+  return breached.has(password.toLowerCase())
+}

@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import type { User } from '../domain/models'
+import { Permission } from '../domain/permission'
+import { breachedPassword, cannotLowerOwnLevel, invalidCredentials, notFound, signInThrottled } from '../domain/errors'
+import type { KeyValueCache } from '../cache/types'
+import type { UserStore } from '../stores/types'
+import { isBreachedPassword, type PasswordHasher } from './passwords'
+
+interface Deps {
+  users: UserStore
+  hasher: PasswordHasher
+  /** Holds the per-email failure counters; Redis when configured, so instances share them. */
+  counters: KeyValueCache
+  maxFailures: number
+  windowMinutes: number
+  log: FastifyBaseLogger
+}
+
+export function normaliseEmail (email: string): string {
+  return email.trim().toLowerCase()
+}
+
+export function createUserService ({ users, hasher, counters, maxFailures, windowMinutes, log }: Deps) {
+  // The counter key holds a digest, not the address: the cache never stores emails.
+  const failureKey = (email: string): string => `signin-failures:${createHash('sha256').update(email).digest('hex')}`
+  const windowSeconds = Math.ceil(windowMinutes * 60)
+
+  return {
+    async signUp (rawEmail: string, password: string): Promise<User> {
+      if (isBreachedPassword(password)) throw breachedPassword()
+      const email = normaliseEmail(rawEmail)
+      // The unique index decides races; this only spares a hash for an obvious duplicate.
+      const passwordHash = await hasher.hash(password)
+      return users.create({ email, password_hash: passwordHash, permission: Permission.User })
+    },
+
+    /**
+     * One answer for an unknown email and a wrong password: same status, message and work
+     * (a dummy hash is checked). Failures are counted per email whether or not it exists.
+     */
+    async signIn (rawEmail: string, password: string): Promise<User> {
+      const email = normaliseEmail(rawEmail)
+      const key = failureKey(email)
+      const seen = await counters.peek(key)
+      if (seen.count >= maxFailures) throw signInThrottled(seen.ttlMs / 1000)
+
+      const record = await users.findByEmail(email)
+      const ok = record === undefined
+        ? await hasher.verifyDummy(password)
+        : await hasher.verify(record.password_hash, password)
+      if (record === undefined || !ok) {
+        await counters.incr(key, windowSeconds)
+        throw invalidCredentials()
+      }
+      if (seen.count > 0) await counters.del(key)
+      if (hasher.needsRehash(record.password_hash)) {
+        await users.setPasswordHash(record.id, await hasher.hash(password))
+        log.info({ userId: record.id }, 'password rehashed with the current argon2 parameters')
+      }
+      const { password_hash: _hash, ...user } = record
+      return user
+    },
+
+    async get (id: number): Promise<User> {
+      const user = await users.get(id)
+      if (user === undefined) throw notFound('user')
+      return user
+    },
+
+    async setPermission (actorId: number, id: number, permission: Permission): Promise<User> {
+      if (actorId === id && permission < Permission.Admin) throw cannotLowerOwnLevel()
+      const user = await users.setPermission(id, permission)
+      if (user === undefined) throw notFound('user')
+      return user
+    },
+
+    /** The bootstrap Admin from configuration: created, or promoted if the account exists. */
+    async ensureAdmin (rawEmail: string, password: string): Promise<User> {
+      const email = normaliseEmail(rawEmail)
+      const existing = await users.findByEmail(email)
+      if (existing === undefined) {
+        try {
+          return await users.create({ email, password_hash: await hasher.hash(password), permission: Permission.Admin })
+        } catch (err) {
+          // Another instance created it first: promote that one below.
+          if (!(err instanceof Error && 'code' in err && err.code === 'EMAIL_TAKEN')) throw err
+        }
+      }
+      const user = existing ?? await users.findByEmail(email)
+      if (user === undefined) throw notFound('user')
+      if (user.permission === Permission.Admin) return { id: user.id, email: user.email, permission: user.permission, created_at: user.created_at }
+      const promoted = await users.setPermission(user.id, Permission.Admin)
+      if (promoted === undefined) throw notFound('user')
+      return promoted
+    }
+  }
+}
+
+export type UserService = ReturnType<typeof createUserService>

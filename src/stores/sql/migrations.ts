@@ -1,0 +1,86 @@
+/**
+ * Versioned schema changes, one entry per version, for each SQL dialect. Applied in order at
+ * start-up and by `npm run migrate`; `schema_migrations` records what ran. Never edit a
+ * released entry: add the next version.
+ */
+export interface Migration {
+  version: number
+  name: string
+  sqlite: string[]
+  mysql: string[]
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'users, books and reviews',
+    sqlite: [
+      `CREATE TABLE users (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        email TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        permission INTEGER NOT NULL DEFAULT 1 CHECK (permission BETWEEN 0 AND 3),
+        created_at TEXT NOT NULL
+      )`,
+      // Emails are stored trimmed and lower-cased, so this index is on the normalised form.
+      'CREATE UNIQUE INDEX users_email_unique ON users (email)',
+      `CREATE TABLE books (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        title TEXT NOT NULL,
+        author TEXT NOT NULL,
+        published_at TEXT,
+        description TEXT,
+        isbn TEXT,
+        total_pages INTEGER,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      `CREATE TABLE reviews (
+        id TEXT PRIMARY KEY,
+        book_id INTEGER NOT NULL REFERENCES books (id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        title TEXT NOT NULL,
+        content TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      'CREATE INDEX reviews_book_newest ON reviews (book_id, created_at DESC, id DESC)',
+      'CREATE INDEX reviews_user ON reviews (user_id)'
+    ],
+    mysql: [
+      `CREATE TABLE users (
+        id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        email VARCHAR(254) NOT NULL,
+        password_hash VARCHAR(255) NOT NULL,
+        permission TINYINT UNSIGNED NOT NULL DEFAULT 1,
+        created_at DATETIME(3) NOT NULL,
+        UNIQUE KEY users_email_unique (email)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE books (
+        id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        title VARCHAR(255) NOT NULL,
+        author VARCHAR(255) NOT NULL,
+        published_at DATE NULL,
+        description TEXT NULL,
+        isbn VARCHAR(17) NULL,
+        total_pages INT UNSIGNED NULL,
+        created_at DATETIME(3) NOT NULL,
+        updated_at DATETIME(3) NOT NULL
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE reviews (
+        id CHAR(24) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+        book_id INT UNSIGNED NOT NULL,
+        user_id INT UNSIGNED NOT NULL,
+        author VARCHAR(255) NOT NULL,
+        title VARCHAR(255) NOT NULL,
+        content TEXT NOT NULL,
+        created_at DATETIME(3) NOT NULL,
+        updated_at DATETIME(3) NOT NULL,
+        KEY reviews_book_newest (book_id, created_at, id),
+        KEY reviews_user (user_id),
+        CONSTRAINT reviews_book_fk FOREIGN KEY (book_id) REFERENCES books (id) ON DELETE CASCADE
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`
+    ]
+  }
+]
