@@ -27,6 +27,8 @@ export function serverOptions (config: Config, { pretty = false } = {}): Fastify
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
     return503OnClosing: true,
+    // Backing services are waited for with backoff at start-up (plugins/external), however long.
+    pluginTimeout: 0,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 }
   }
 }

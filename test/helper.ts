@@ -1,0 +1,87 @@
+import { createHmac, randomUUID } from 'node:crypto'
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import type { Test } from 'tap'
+import app from '../src/app'
+import { loadConfig } from '../config/load'
+import type { Config } from '../config/schema'
+import { serverOptions } from '../config/server-options'
+
+export const ADMIN = { email: 'admin@example.com', password: 'correct horse battery staple' }
+
+/** The config every test starts from: in-memory SQLite, quiet logs, a known Admin. */
+export function testConfig (overrides: Partial<Config> = {}): Config {
+  return loadConfig({
+    overrides: {
+      nodeEnv: 'test',
+      logLevel: 'silent',
+      databaseUrl: 'sqlite::memory:',
+      adminEmail: ADMIN.email,
+      adminPassword: ADMIN.password,
+      ...overrides
+    }
+  })
+}
+
+/** The real app on a bare Fastify, as server.ts builds it, closed when the test ends. */
+export async function build (t: Test, overrides: Partial<Config> = {}): Promise<FastifyInstance> {
+  const config = testConfig(overrides)
+  const fastify = Fastify(serverOptions(config))
+  await fastify.register(app, { config })
+  await fastify.ready()
+  t.teardown(() => fastify.close())
+  return fastify
+}
+
+export const uniqueEmail = (tag = 'user'): string => `${tag}-${randomUUID()}@example.com`
+
+export function json<T = Record<string, unknown>> (res: LightMyRequestResponse): T {
+  return res.json<T>()
+}
+
+export async function signUp (app: FastifyInstance, email = uniqueEmail(), password = 'a fine long passphrase'): Promise<{ id: number, email: string, password: string }> {
+  const res = await app.inject({ method: 'POST', url: '/users', payload: { email, password } })
+  if (res.statusCode !== 201) throw new Error(`sign-up failed: ${res.statusCode} ${res.body}`)
+  return { ...res.json<{ id: number, email: string }>(), password }
+}
+
+export async function signIn (app: FastifyInstance, email: string, password: string): Promise<string> {
+  const res = await app.inject({ method: 'POST', url: '/users/sign-in', payload: { email, password } })
+  if (res.statusCode !== 200) throw new Error(`sign-in failed: ${res.statusCode} ${res.body}`)
+  return res.json<{ token: string }>().token
+}
+
+export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
+
+/** A signed-in user at `permission`, promoted by the bootstrap Admin when above User. */
+export async function userWith (app: FastifyInstance, permission: number): Promise<{ id: number, email: string, token: string }> {
+  const user = await signUp(app)
+  if (permission !== 1) {
+    const admin = await signIn(app, ADMIN.email, ADMIN.password)
+    const res = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, headers: bearer(admin), payload: { permission } })
+    if (res.statusCode !== 200) throw new Error(`promotion failed: ${res.statusCode} ${res.body}`)
+  }
+  return { id: user.id, email: user.email, token: await signIn(app, user.email, user.password) }
+}
+
+const b64url = (value: string | Buffer): string => Buffer.from(value).toString('base64url')
+
+/** Hand-made JWTs for forgery tests: any header, any payload, any key. */
+export function forgeToken (header: unknown, payload: unknown, secret: string | null, alg: 'sha256' | 'sha512' = 'sha256'): string {
+  const head = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`
+  if (secret === null) return `${head}.`
+  return `${head}.${createHmac(alg, secret).update(head).digest('base64url')}`
+}
+
+export const SAMPLE_BOOK = {
+  title: 'Test Book',
+  author: 'John Doe',
+  published_at: '2003-01-01',
+  description: 'A sample book description',
+  isbn: '1234567890',
+  total_pages: 100
+}
+
+/** The contract's error shape, asserted whole. */
+export function errorBody (statusCode: number, code: string, error: string, message: string): Record<string, unknown> {
+  return { statusCode, code, error, message }
+}

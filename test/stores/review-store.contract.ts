@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto'
+import type { Test } from 'tap'
+import type { ReviewStore } from '../../src/stores/types'
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
+export interface ReviewFixture {
+  reviews: ReviewStore
+  /** A book id reviews may point at (a real book where the backend enforces it). */
+  newBookId: () => Promise<number>
+}
+
+/** What every ReviewStore must do, SQL or MongoDB alike. */
+export function reviewStoreContract (t: Test, open: () => Promise<ReviewFixture>): void {
+  t.test('creates, reads, edits and deletes a review with a 24-hex id', async (t) => {
+    const { reviews, newBookId } = await open()
+    const bookId = await newBookId()
+    const created = await reviews.create({ book_id: bookId, user_id: 7, author: 'Jane', title: 'Great', content: 'Loved it' })
+    t.match(created, { id: /^[0-9a-f]{24}$/, book_id: bookId, user_id: 7, author: 'Jane', title: 'Great', content: 'Loved it', created_at: ISO_UTC })
+    t.equal(created.updated_at, created.created_at)
+    t.same(await reviews.get(created.id), created)
+
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const edited = await reviews.update(created.id, { title: 'Better', content: 'Still loved it' })
+    t.match(edited, { id: created.id, user_id: 7, author: 'Jane', title: 'Better', content: 'Still loved it', created_at: created.created_at })
+    t.ok((edited?.updated_at ?? '') > created.updated_at)
+
+    t.equal(await reviews.delete(created.id), true)
+    t.equal(await reviews.get(created.id), undefined)
+    t.equal(await reviews.delete(created.id), false)
+    t.equal(await reviews.update(created.id, { title: 'x', content: 'y' }), undefined)
+  })
+
+  t.test('a malformed or unknown id is simply not found', async (t) => {
+    const { reviews } = await open()
+    for (const id of ['nope', '123', 'zzzzzzzzzzzzzzzzzzzzzzzz', '0'.repeat(24), "' OR 1=1 --", '{"$gt":""}']) {
+      t.equal(await reviews.get(id), undefined, id)
+      t.equal(await reviews.delete(id), false, id)
+      t.equal(await reviews.update(id, { title: 'x', content: 'y' }), undefined, id)
+    }
+  })
+
+  t.test('lists a book’s reviews newest first, paged, without user ids', async (t) => {
+    const { reviews, newBookId } = await open()
+    const bookId = await newBookId()
+    const other = await newBookId()
+    const ids: string[] = []
+    for (let i = 0; i < 6; i++) {
+      ids.push((await reviews.create({ book_id: bookId, user_id: 1, author: 'A', title: `R${i}`, content: 'c' })).id)
+    }
+    await reviews.create({ book_id: other, user_id: 1, author: 'A', title: 'elsewhere', content: 'c' })
+    const newest = [...ids].reverse()
+    const first = await reviews.listByBook(bookId, { offset: 0, limit: 4 })
+    t.same(first.map((r) => r.id), newest.slice(0, 4))
+    t.notOk(first.some((r) => 'user_id' in r), 'lists do not carry the writer id')
+    t.same((await reviews.listByBook(bookId, { offset: 4, limit: 4 })).map((r) => r.id), newest.slice(4))
+  })
+
+  t.test('searches title or content as a case-insensitive plain substring', async (t) => {
+    const { reviews, newBookId } = await open()
+    const bookId = await newBookId()
+    const mark = randomUUID().slice(0, 8)
+    const a = await reviews.create({ book_id: bookId, user_id: 1, author: 'A', title: `About ${mark}`, content: 'x' })
+    const b = await reviews.create({ book_id: bookId, user_id: 1, author: 'A', title: 'Plain', content: `Ça ${mark.toUpperCase()} .* (a+)+$` })
+    await reviews.create({ book_id: bookId, user_id: 1, author: 'A', title: 'Other', content: 'nothing' })
+    t.same((await reviews.listByBook(bookId, { offset: 0, limit: 10, q: mark })).map((r) => r.id), [b.id, a.id])
+    t.same((await reviews.listByBook(bookId, { offset: 0, limit: 10, q: 'ça' })).map((r) => r.id), [b.id])
+    t.same((await reviews.listByBook(bookId, { offset: 0, limit: 10, q: '.*' })).map((r) => r.id), [b.id], 'regex characters are literal')
+    t.same((await reviews.listByBook(bookId, { offset: 0, limit: 10, q: '(a+)+$' })).map((r) => r.id), [b.id])
+    t.same(await reviews.listByBook(bookId, { offset: 0, limit: 10, q: '%' }), [])
+  })
+
+  t.test('deletes every review of one book', async (t) => {
+    const { reviews, newBookId } = await open()
+    const bookId = await newBookId()
+    const keep = await newBookId()
+    await reviews.create({ book_id: bookId, user_id: 1, author: 'A', title: 't', content: 'c' })
+    await reviews.create({ book_id: bookId, user_id: 1, author: 'A', title: 't', content: 'c' })
+    const kept = await reviews.create({ book_id: keep, user_id: 1, author: 'A', title: 't', content: 'c' })
+    t.equal(await reviews.deleteByBook(bookId), 2)
+    t.same(await reviews.listByBook(bookId, { offset: 0, limit: 10 }), [])
+    t.same(await reviews.get(kept.id), kept)
+  })
+}

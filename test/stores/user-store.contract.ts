@@ -1,0 +1,46 @@
+import type { Test } from 'tap'
+import { Permission } from '../../src/domain/permission'
+import type { UserStore } from '../../src/stores/types'
+import { uniqueEmail } from '../helper'
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
+/** What every UserStore must do. Run once per backend; data is random so databases can be shared. */
+export function userStoreContract (t: Test, open: () => Promise<UserStore>): void {
+  t.test('creates a user and finds it by email and id', async (t) => {
+    const users = await open()
+    const email = uniqueEmail()
+    const created = await users.create({ email, password_hash: '$argon2id$hash', permission: Permission.User })
+    t.ok(Number.isInteger(created.id) && created.id > 0, 'numeric id')
+    t.match(created, { email, permission: Permission.User, created_at: ISO_UTC })
+    t.same(await users.get(created.id), created)
+    t.same(await users.findByEmail(email), { ...created, password_hash: '$argon2id$hash' })
+    t.equal(await users.findByEmail(uniqueEmail()), undefined)
+    t.equal(await users.get(2147483000), undefined)
+  })
+
+  t.test('refuses a second account with the same email through the unique index', async (t) => {
+    const users = await open()
+    const email = uniqueEmail()
+    await users.create({ email, password_hash: 'x', permission: Permission.User })
+    await t.rejects(users.create({ email, password_hash: 'y', permission: Permission.User }), { code: 'EMAIL_TAKEN', statusCode: 409 })
+  })
+
+  t.test('concurrent creates with one email: exactly one wins', async (t) => {
+    const users = await open()
+    const email = uniqueEmail()
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () =>
+      users.create({ email, password_hash: 'x', permission: Permission.User })))
+    t.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
+    for (const r of results) if (r.status === 'rejected') t.match(r.reason, { code: 'EMAIL_TAKEN' })
+  })
+
+  t.test('changes permission and password hash', async (t) => {
+    const users = await open()
+    const created = await users.create({ email: uniqueEmail(), password_hash: 'old', permission: Permission.User })
+    t.same(await users.setPermission(created.id, Permission.Author), { ...created, permission: Permission.Author })
+    await users.setPasswordHash(created.id, 'new')
+    t.equal((await users.findByEmail(created.email))?.password_hash, 'new')
+    t.equal(await users.setPermission(2147483000, Permission.Admin), undefined)
+  })
+}
