@@ -29,6 +29,8 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
     instance.decorate('config', opts.config)
   }, { name: 'config' }))
 
+  // JSON only: Fastify's default text/plain parser would let a text body reach validation.
+  fastify.removeContentTypeParser('text/plain')
   fastify.setValidatorCompiler(validatorCompiler)
   fastify.setErrorHandler(errorHandler)
   fastify.setNotFoundHandler(notFoundHandler)

@@ -1,5 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import fp from 'fastify-plugin'
 import type { Test } from 'tap'
 import app from '../src/app'
 import { loadConfig } from '../config/load'
@@ -22,11 +23,15 @@ export function testConfig (overrides: Partial<Config> = {}): Config {
   })
 }
 
-/** The real app on a bare Fastify, as server.ts builds it, closed when the test ends. */
+/**
+ * The real app on a bare Fastify, as server.ts builds it, closed when the test ends. fp()
+ * lifts the app's decorators (stores, cache...) to this instance so a test can reach them,
+ * as fastify-cli's test helper does; routes, hooks and handlers are the same.
+ */
 export async function build (t: Test, overrides: Partial<Config> = {}): Promise<FastifyInstance> {
   const config = testConfig(overrides)
   const fastify = Fastify(serverOptions(config))
-  await fastify.register(app, { config })
+  await fastify.register(fp(app), { config })
   await fastify.ready()
   t.teardown(() => fastify.close())
   return fastify

@@ -28,7 +28,7 @@ export default fp(async function jwtPlugin (fastify) {
   const { jwtSecret, tokenHours } = fastify.config
   await fastify.register(fastifyJwt, {
     secret: jwtSecret,
-    sign: { algorithm: 'HS256', expiresIn: Math.round(tokenHours * 3_600_000) },
+    sign: { algorithm: 'HS256', expiresIn: Math.round(tokenHours * 3600) },
     verify: { algorithms: ['HS256'], requiredClaims: ['exp', 'iat'], clockTolerance: CLOCK_TOLERANCE_MS }
   })
 }, { name: 'jwt', dependencies: ['config'] })

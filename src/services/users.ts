@@ -26,6 +26,16 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
   const failureKey = (email: string): string => `signin-failures:${createHash('sha256').update(email).digest('hex')}`
   const windowSeconds = Math.ceil(windowMinutes * 60)
 
+  // The throttle fails open: a cache outage must not lock every user out. It is logged.
+  async function counter<T> (what: string, fn: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      log.warn({ err, cache: counters.name }, `sign-in throttle ${what} failed; not throttling`)
+      return fallback
+    }
+  }
+
   return {
     async signUp (rawEmail: string, password: string): Promise<User> {
       if (isBreachedPassword(password)) throw breachedPassword()
@@ -42,7 +52,7 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
     async signIn (rawEmail: string, password: string): Promise<User> {
       const email = normaliseEmail(rawEmail)
       const key = failureKey(email)
-      const seen = await counters.peek(key)
+      const seen = await counter('read', () => counters.peek(key), { count: 0, ttlMs: 0 })
       if (seen.count >= maxFailures) throw signInThrottled(seen.ttlMs / 1000)
 
       const record = await users.findByEmail(email)
@@ -50,10 +60,10 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
         ? await hasher.verifyDummy(password)
         : await hasher.verify(record.password_hash, password)
       if (record === undefined || !ok) {
-        await counters.incr(key, windowSeconds)
+        await counter('update', () => counters.incr(key, windowSeconds), undefined)
         throw invalidCredentials()
       }
-      if (seen.count > 0) await counters.del(key)
+      if (seen.count > 0) await counter('reset', () => counters.del(key), undefined)
       if (hasher.needsRehash(record.password_hash)) {
         await users.setPasswordHash(record.id, await hasher.hash(password))
         log.info({ userId: record.id }, 'password rehashed with the current argon2 parameters')

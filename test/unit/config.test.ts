@@ -1,0 +1,61 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { loadConfig } from '../../config/load'
+import { SAMPLE_JWT_SECRET } from '../../config/schema'
+
+const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-config-'))
+const file = (name: string, text: string): string => {
+  const p = path.join(dir, name)
+  writeFileSync(p, text)
+  return p
+}
+const STRONG = 'k'.repeat(48)
+
+t.test('the embedded default matches the contract table', async (t) => {
+  const config = loadConfig()
+  t.match(config, {
+    host: '127.0.0.1', port: 3000, logLevel: 'info', databaseUrl: 'sqlite:./data/bookstore.db', jwtSecret: SAMPLE_JWT_SECRET,
+    tokenHours: 24, pageSize: 5, authRateLimit: 100, signinMaxFailures: 10, signinWindowMinutes: 15, cacheTtlSeconds: 60,
+    argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 }
+  })
+  t.equal(config.mongodbUrl, undefined)
+  t.equal(config.redisUrl, undefined)
+  t.equal(config.adminEmail, undefined)
+})
+
+t.test('CONFIG_FILE, then the environment, later winning', async (t) => {
+  const extra = file('extra.yml', 'port: 4000\npageSize: 7\nlogLevel: warn\n')
+  const config = loadConfig({ env: { CONFIG_FILE: extra, PORT: '5000', REDIS_URL: 'redis://cache:6379/0', EMPTY: '' } })
+  t.equal(config.port, 5000, 'env beats the file')
+  t.equal(config.pageSize, 7, 'the file beats the default')
+  t.equal(config.logLevel, 'warn')
+  t.equal(config.redisUrl, 'redis://cache:6379/0')
+  t.equal(loadConfig({ env: { PORT: '' } }).port, 3000, 'an empty variable is unset')
+})
+
+t.test('a bad value stops start-up with one line naming the setting', async (t) => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ PORT: 'eighty' }, /^Invalid configuration: PORT \(port\) must be integer$/],
+    [{ PORT: '70000' }, /^Invalid configuration: PORT \(port\) must be <= 65535$/],
+    [{ PAGE_SIZE: '0' }, /PAGE_SIZE \(pageSize\) must be >= 1/],
+    [{ DATABASE_URL: 'postgres://x' }, /DATABASE_URL \(databaseUrl\) must match pattern/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL \(logLevel\)/],
+    [{ JWT_SECRET: 'short' }, /JWT_SECRET \(jwtSecret\) must NOT have fewer than 32 characters/],
+    [{ ADMIN_EMAIL: 'boss@example.com' }, /ADMIN_EMAIL and ADMIN_PASSWORD must be set together/],
+    [{ CONFIG_FILE: path.join(dir, 'missing.yml') }, /^CONFIG_FILE: cannot read .*missing\.yml \(ENOENT\)$/],
+    [{ CONFIG_FILE: file('bad.yml', 'port: [1,\n') }, /^CONFIG_FILE: .* is not valid YAML/],
+    [{ CONFIG_FILE: file('unknown.yml', 'prot: 1\n') }, /^Invalid configuration: prot is not a known setting$/]
+  ]
+  for (const [env, message] of cases) {
+    t.throws(() => loadConfig({ env }), { name: 'ConfigError', message }, JSON.stringify(env))
+  }
+})
+
+t.test('production refuses the sample secret and short secrets', async (t) => {
+  t.throws(() => loadConfig({ env: { NODE_ENV: 'production' } }), { message: /JWT_SECRET \(jwtSecret\) is the sample secret/ })
+  t.throws(() => loadConfig({ env: { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(31) } }), { message: /JWT_SECRET/ })
+  t.equal(loadConfig({ env: { NODE_ENV: 'production', JWT_SECRET: STRONG } }).jwtSecret, STRONG)
+  t.equal(loadConfig({ env: { NODE_ENV: 'development' } }).jwtSecret, SAMPLE_JWT_SECRET, 'development may use the sample')
+})
