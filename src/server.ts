@@ -1,12 +1,14 @@
 import Fastify from 'fastify'
+import fp from 'fastify-plugin'
 import closeWithGrace from 'close-with-grace'
 import { loadConfig, ConfigError } from '../config/load'
 import { serverOptions } from '../config/server-options'
+import type { Config } from '../config/schema'
 import app from './app'
 
 /** The only file that touches the process: environment, signals, listening. */
 async function main (): Promise<void> {
-  let config
+  let config: Config
   try {
     config = loadConfig({ env: process.env })
   } catch (err) {
@@ -18,7 +20,8 @@ async function main (): Promise<void> {
   }
 
   const fastify = Fastify(serverOptions(config, { pretty: process.stdout.isTTY }))
-  await fastify.register(app, { config })
+  // fp() keeps the app's decorators visible here, exactly as test/helper.ts builds it.
+  await fastify.register(fp(app), { config })
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err !== undefined) fastify.log.error({ err }, 'closing after an uncaught error')
@@ -26,7 +29,13 @@ async function main (): Promise<void> {
     await fastify.close()
   })
 
-  await fastify.listen({ host: config.host, port: config.port })
+  await fastify.ready()
+  const backends = [...fastify.stores.backends.map((b) => b.name), fastify.cache.name].join(' + ')
+  await fastify.listen({
+    host: config.host,
+    port: config.port,
+    listenTextResolver: (address) => `bookstore listening at ${address} on ${backends}; API docs at ${address}/docs`
+  })
 }
 
 main().catch((err: unknown) => {
