@@ -30,6 +30,8 @@ export const ConfigSchema = Type.Object({
     timeCost: Type.Integer({ minimum: 2, default: 2 }),
     parallelism: Type.Integer({ minimum: 1, default: 1 })
   }, { default: {}, additionalProperties: false }),
+  /** Prefix of every key this deployment writes to a shared Redis. YAML only. */
+  cacheNamespace: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', default: 'bookstore' }),
   /** Per-request deadline for backing services, in milliseconds. */
   backendTimeoutMs: Type.Integer({ minimum: 50, maximum: 60000, default: 1000 })
 }, { additionalProperties: false })

@@ -1,11 +1,46 @@
 import { createHmac, randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import fp from 'fastify-plugin'
+import { MongoClient } from 'mongodb'
+import mysql from 'mysql2/promise'
 import type { Test } from 'tap'
 import app from '../src/app'
 import { loadConfig } from '../config/load'
 import type { Config } from '../config/schema'
 import { serverOptions } from '../config/server-options'
+
+/**
+ * `BOOKSTORE_TEST_APP=real` runs every app that build() makes on the real services named by
+ * DATABASE_URL (MySQL), MONGODB_URL and REDIS_URL, each app on a database and cache namespace
+ * of its own, dropped afterwards. .ci/run runs the route tests this way as well as on SQLite.
+ */
+export const REAL_BACKENDS = process.env.BOOKSTORE_TEST_APP === 'real'
+
+async function realBackends (): Promise<{ overrides: Partial<Config>, drop: () => Promise<void> }> {
+  const { DATABASE_URL, MONGODB_URL, REDIS_URL } = process.env
+  if (DATABASE_URL?.startsWith('mysql://') !== true || MONGODB_URL === undefined || REDIS_URL === undefined) {
+    throw new Error('BOOKSTORE_TEST_APP=real needs DATABASE_URL=mysql://..., MONGODB_URL and REDIS_URL (eval "$(npm run -s services)")')
+  }
+  const name = `bookstore_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`
+  const server = await mysql.createConnection(DATABASE_URL)
+  await server.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
+  await server.end()
+  const sqlUrl = new URL(DATABASE_URL)
+  sqlUrl.pathname = `/${name}`
+  const mongoUrl = new URL(MONGODB_URL)
+  mongoUrl.pathname = `/${name}`
+  return {
+    overrides: { databaseUrl: sqlUrl.toString(), mongodbUrl: mongoUrl.toString(), redisUrl: REDIS_URL, cacheNamespace: name },
+    async drop () {
+      const conn = await mysql.createConnection(DATABASE_URL)
+      await conn.query(`DROP DATABASE IF EXISTS \`${name}\``)
+      await conn.end()
+      const client = await MongoClient.connect(MONGODB_URL, { serverSelectionTimeoutMS: 2000 })
+      await client.db(name).dropDatabase()
+      await client.close()
+    }
+  }
+}
 
 export const ADMIN = { email: 'admin@example.com', password: 'correct horse battery staple' }
 
@@ -29,11 +64,15 @@ export function testConfig (overrides: Partial<Config> = {}): Config {
  * as fastify-cli's test helper does; routes, hooks and handlers are the same.
  */
 export async function build (t: Test, overrides: Partial<Config> = {}): Promise<FastifyInstance> {
-  const config = testConfig(overrides)
+  const real = REAL_BACKENDS ? await realBackends() : undefined
+  const config = testConfig({ ...real?.overrides, ...overrides })
   const fastify = Fastify(serverOptions(config))
+  t.teardown(async () => {
+    await fastify.close()
+    await real?.drop()
+  })
   await fastify.register(fp(app), { config })
   await fastify.ready()
-  t.teardown(() => fastify.close())
   return fastify
 }
 
