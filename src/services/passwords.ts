@@ -52,10 +52,10 @@ export type PasswordHasher = ReturnType<typeof createPasswordHasher>
 
 let breached: Set<string> | undefined
 
-/** The shipped list of common breached passwords (data/common-passwords.txt), compared case-insensitively. */
+/** The shipped list of common breached passwords (config/common-passwords.txt), compared case-insensitively. */
 export function isBreachedPassword (password: string): boolean {
   breached ??= new Set(
-    readFileSync(path.join(projectRoot, 'data', 'common-passwords.txt'), 'utf8')
+    readFileSync(path.join(projectRoot, 'config', 'common-passwords.txt'), 'utf8')
       .split('\n').map((line) => line.trim().toLowerCase()).filter((line) => line !== '' && !line.startsWith('#'))
   )
   return breached.has(password.toLowerCase())
