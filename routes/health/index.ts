@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { withDeadline } from '../../src/deadline'
 import { ErrorResponse } from '../../src/schemas'
 
 const Ready = Type.Object({
@@ -26,17 +27,11 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     const checks = [...fastify.stores.backends, fastify.cache]
     const timeoutMs = fastify.config.backendTimeoutMs
     const states = await Promise.all(checks.map(async (backend) => {
-      let timer: NodeJS.Timeout | undefined
       try {
-        await Promise.race([
-          backend.ping(),
-          new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error('timeout')), timeoutMs) })
-        ])
+        await withDeadline(backend.ping(), timeoutMs, backend.name)
         return [backend.name, 'up'] as const
       } catch {
         return [backend.name, 'down'] as const
-      } finally {
-        clearTimeout(timer)
       }
     }))
     const services = Object.fromEntries(states)

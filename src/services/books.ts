@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Book, BookInput, Page } from '../domain/models'
 import { notFound } from '../domain/errors'
 import { newObjectId } from '../domain/object-id'
+import { withDeadline } from '../deadline'
 import type { KeyValueCache } from '../cache/types'
 import type { BookStore, ReviewStore } from '../stores/types'
 
@@ -19,14 +20,6 @@ interface Deps {
   log: FastifyBaseLogger
 }
 
-function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`cache call timed out after ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
 /**
  * Books with cache-aside reads. Every cached entry's key carries the current generation, a
  * unique token in the shared cache; a successful write replaces the token, so every cached
@@ -37,7 +30,7 @@ function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T> {
 export function createBookService ({ books, externalReviews, cache, ttlSeconds, cacheTimeoutMs, log }: Deps) {
   async function safely<T> (what: string, fn: () => Promise<T>): Promise<T | undefined> {
     try {
-      return await withTimeout(fn(), cacheTimeoutMs)
+      return await withDeadline(fn(), cacheTimeoutMs, `cache ${cache.name}`)
     } catch (err) {
       log.warn({ err, cache: cache.name }, `cache ${what} failed; using the store`)
       return undefined

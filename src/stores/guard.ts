@@ -1,4 +1,5 @@
 import { AppError, ServiceUnavailableError } from '../domain/errors'
+import { withDeadline } from '../deadline'
 
 /**
  * Wraps every method of a store so that a dead or frozen backing service fails the request
@@ -11,17 +12,11 @@ export function guardStore<T extends object> (store: T, service: string, timeout
   for (const [key, value] of Object.entries(store)) {
     if (typeof value !== 'function') continue
     guarded[key] = async (...args: unknown[]): Promise<unknown> => {
-      let timer: NodeJS.Timeout | undefined
-      const deadline = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`${service} did not answer within ${timeoutMs} ms`)), timeoutMs)
-      })
       try {
-        return await Promise.race([(value as (...a: unknown[]) => Promise<unknown>).apply(store, args), deadline])
+        return await withDeadline((value as (...a: unknown[]) => Promise<unknown>).apply(store, args), timeoutMs, service)
       } catch (err) {
         if (err instanceof AppError) throw err
         throw new ServiceUnavailableError(service, { cause: err })
-      } finally {
-        clearTimeout(timer)
       }
     }
   }
