@@ -10,7 +10,7 @@ import { AppError } from '../../src/domain/errors'
 export default fp(async function rateLimitPlugin (fastify) {
   await fastify.register(rateLimit, {
     global: false,
-    ...(fastify.redisClient === undefined ? {} : { redis: fastify.redisClient, nameSpace: 'bookstore-rl:', skipOnError: true }),
+    ...(fastify.redisClient === undefined ? {} : { redis: fastify.redisClient, nameSpace: `${fastify.config.cacheNamespace}:rate-limit:`, skipOnError: true }),
     errorResponseBuilder: (_request, context) =>
       new AppError(429, 'RATE_LIMITED', `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} seconds`, {
         'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000)))

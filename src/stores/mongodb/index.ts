@@ -1,0 +1,88 @@
+import { ObjectId, type Collection, type Db, type Filter } from 'mongodb'
+import type { Review, ReviewRecord } from '../../domain/models'
+import { isObjectId } from '../../domain/object-id'
+import type { BackendHandle, ReviewStore } from '../types'
+
+interface ReviewDoc {
+  _id: ObjectId
+  book_id: number
+  user_id: number
+  author: string
+  title: string
+  content: string
+  created_at: Date
+  updated_at: Date
+}
+
+/** Every regular-expression metacharacter of user input escaped: `q` is matched as plain text. */
+export function literalPattern (text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
+}
+
+const recordOf = (d: ReviewDoc): ReviewRecord => ({
+  id: d._id.toHexString(),
+  book_id: d.book_id,
+  user_id: d.user_id,
+  author: d.author,
+  title: d.title,
+  content: d.content,
+  created_at: d.created_at.toISOString(),
+  updated_at: d.updated_at.toISOString()
+})
+
+/** Ids reach a query only as ObjectIds built from 24 hex digits: nothing else is ever a filter. */
+const objectId = (id: string): ObjectId | undefined => (typeof id === 'string' && isObjectId(id) ? new ObjectId(id) : undefined)
+
+/** The `book_id` index keeps a book's list and its deletion off a collection scan. */
+export async function ensureReviewIndexes (db: Db): Promise<void> {
+  await db.collection<ReviewDoc>('reviews').createIndex({ book_id: 1, created_at: -1 }, { name: 'reviews_book_newest' })
+}
+
+export function createMongoReviewStore (db: Db): ReviewStore & BackendHandle {
+  const reviews: Collection<ReviewDoc> = db.collection<ReviewDoc>('reviews')
+  return {
+    name: 'mongodb',
+    async listByBook (bookId, { offset, limit, q }) {
+      const filter: Filter<ReviewDoc> = { book_id: bookId }
+      if (q !== undefined && q !== '') {
+        const pattern = literalPattern(String(q))
+        filter.$or = [{ title: { $regex: pattern, $options: 'i' } }, { content: { $regex: pattern, $options: 'i' } }]
+      }
+      const docs = await reviews.find(filter).sort({ created_at: -1, _id: -1 }).skip(offset).limit(limit).toArray()
+      return docs.map((d): Review => {
+        const { user_id: _userId, ...review } = recordOf(d)
+        return review
+      })
+    },
+    async get (id) {
+      const _id = objectId(id)
+      if (_id === undefined) return undefined
+      const doc = await reviews.findOne({ _id })
+      return doc === null ? undefined : recordOf(doc)
+    },
+    async create (input) {
+      const now = new Date()
+      const doc: ReviewDoc = { _id: new ObjectId(), ...input, created_at: now, updated_at: now }
+      await reviews.insertOne(doc)
+      return recordOf(doc)
+    },
+    async update (id, { title, content }) {
+      const _id = objectId(id)
+      if (_id === undefined) return undefined
+      const doc = await reviews.findOneAndUpdate({ _id }, { $set: { title, content, updated_at: new Date() } }, { returnDocument: 'after' })
+      return doc === null ? undefined : recordOf(doc)
+    },
+    async delete (id) {
+      const _id = objectId(id)
+      return _id !== undefined && (await reviews.deleteOne({ _id })).deletedCount === 1
+    },
+    async deleteByBook (bookId) {
+      return (await reviews.deleteMany({ book_id: bookId })).deletedCount
+    },
+    async ping () {
+      await db.command({ ping: 1 })
+    },
+    // @fastify/mongodb closes the client on close.
+    async close () {}
+  }
+}

@@ -1,0 +1,105 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { freePort } from '../cache/redis-server'
+
+const alive = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of alive) child.kill('SIGKILL')
+})
+
+export function binaryAvailable (cmd: string): boolean {
+  const probe = spawnSync(cmd, ['--version'], { stdio: 'ignore' })
+  return probe.error === undefined && probe.status === 0
+}
+
+async function portOpen (port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+export interface Throwaway {
+  port: number
+  start (): Promise<void>
+  signal (signal: NodeJS.Signals): void
+  /** SIGKILL; the data stays, so start() brings the same server back. */
+  kill (): Promise<void>
+  /** Kills it and removes its data. */
+  dispose (): Promise<void>
+}
+
+/**
+ * A private server process on a free loopback port, so a test can freeze (SIGSTOP), kill and
+ * restart it without disturbing the shared services other tests use.
+ */
+function throwaway (port: number, command: string, args: string[], cleanup: () => void): Throwaway {
+  let child: ChildProcess | undefined
+  const kill = async (): Promise<void> => {
+    const proc = child
+    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return
+    proc.kill('SIGCONT')
+    proc.kill('SIGKILL')
+    await new Promise((resolve) => proc.once('exit', resolve))
+  }
+  return {
+    port,
+    async start () {
+      const proc = spawn(command, args, { stdio: 'ignore' })
+      child = proc
+      alive.add(proc)
+      proc.once('exit', () => alive.delete(proc))
+      const deadline = Date.now() + 30_000
+      while (!(await portOpen(port))) {
+        if (proc.exitCode !== null) throw new Error(`${command} exited with ${proc.exitCode}`)
+        if (Date.now() > deadline) throw new Error(`${command} did not listen on ${port}`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    },
+    signal (signal) {
+      child?.kill(signal)
+    },
+    kill,
+    async dispose () {
+      await kill()
+      cleanup()
+    }
+  }
+}
+
+/** A private MariaDB with its own data directory and an empty `bookstore` database for user bookstore. */
+export async function throwawayMariadb (): Promise<Throwaway & { url: string }> {
+  const port = await freePort()
+  const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-mariadb-'))
+  const datadir = path.join(dir, 'data')
+  const socket = path.join(dir, 'mysqld.sock')
+  const install = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--user=root'], { encoding: 'utf8' })
+  if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`)
+  const server = throwaway(port, 'mariadbd', [
+    '--no-defaults', `--datadir=${datadir}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
+    '--user=root', '--skip-grant-tables=0', '--innodb-buffer-pool-size=16M', '--skip-log-bin', `--pid-file=${path.join(dir, 'pid')}`
+  ], () => rmSync(dir, { recursive: true, force: true }))
+  await server.start()
+  const setup = spawnSync('mariadb', ['--no-defaults', `--socket=${socket}`, '-uroot', '-e',
+    "CREATE DATABASE bookstore CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; CREATE USER 'bookstore'@'127.0.0.1' IDENTIFIED BY 'bookstore'; CREATE USER 'bookstore'@'localhost' IDENTIFIED BY 'bookstore'; GRANT ALL ON bookstore.* TO 'bookstore'@'127.0.0.1'; GRANT ALL ON bookstore.* TO 'bookstore'@'localhost';"],
+  { encoding: 'utf8' })
+  if (setup.status !== 0) throw new Error(`mariadb setup failed: ${setup.stderr}`)
+  return { ...server, url: `mysql://bookstore:bookstore@127.0.0.1:${port}/bookstore` }
+}
+
+/** A private FerretDB (SQLite handler) in a temporary folder. */
+export async function throwawayFerretdb (): Promise<Throwaway & { url: string }> {
+  const port = await freePort()
+  const debugPort = await freePort()
+  const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-ferretdb-'))
+  const server = throwaway(port, 'ferretdb', [
+    '--handler=sqlite', `--sqlite-url=file:${dir}/`, `--listen-addr=127.0.0.1:${port}`, `--state-dir=${dir}`,
+    `--debug-addr=127.0.0.1:${debugPort}`, '--telemetry=disable', '--log-level=error'
+  ], () => rmSync(dir, { recursive: true, force: true }))
+  await server.start()
+  return { ...server, url: `mongodb://127.0.0.1:${port}/bookstore` }
+}
