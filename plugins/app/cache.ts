@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { createMemoryCache } from '../../src/cache/memory'
+import { createRedisCache } from '../../src/cache/redis'
 import type { KeyValueCache } from '../../src/cache/types'
 
 declare module 'fastify' {
@@ -10,7 +11,11 @@ declare module 'fastify' {
 
 /** In process on the embedded default; Redis (shared by every instance) when REDIS_URL is set. */
 export default fp(async function cachePlugin (fastify) {
-  const cache = createMemoryCache()
+  const { redisClient, config } = fastify
+  // The Redis client belongs to the redis-client plugin, which closes it; close() here is a no-op for it.
+  const cache = redisClient === undefined
+    ? createMemoryCache()
+    : createRedisCache(redisClient, { namespace: config.cacheNamespace })
   fastify.decorate('cache', cache)
   fastify.addHook('onClose', async () => {
     await cache.close()

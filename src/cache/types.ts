@@ -1,6 +1,6 @@
 /**
  * What the cache backend offers: plain values with a TTL, and counters with a window.
- * In process by default, Redis when REDIS_URL is set; both pass test/cache/contract.ts.
+ * In process by default, Redis when REDIS_URL is set; both pass test/cache/cache.contract.ts.
  */
 export interface KeyValueCache {
   readonly name: string

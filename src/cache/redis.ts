@@ -1,0 +1,72 @@
+import type { Redis } from 'ioredis'
+import type { KeyValueCache } from './types'
+
+/**
+ * INCR and start the window in one step: the first increment sets the expiry, later ones
+ * keep it. A counter found without an expiry (written by hand, or by a crash between two
+ * non-atomic calls elsewhere) gets one, so a key can never lock an email out for ever.
+ * A script rather than `PEXPIRE ... NX` so it also runs on Redis 6.2, ioredis 6's floor.
+ */
+const INCR_WITH_WINDOW = `
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+`
+
+export interface RedisCacheOptions {
+  /** Every key is written as `<namespace>:<key>`, so one Redis can serve several deployments. */
+  namespace?: string
+}
+
+/** Throws the first error a MULTI reported; returns the replies otherwise. */
+function replies (results: [Error | null, unknown][] | null): unknown[] {
+  if (results === null) throw new Error('redis transaction was aborted')
+  return results.map(([err, value]) => {
+    if (err !== null) throw err
+    return value
+  })
+}
+
+/**
+ * The shared cache: the same semantics as the in-process one (test/cache/cache.contract.ts
+ * holds both to them), on a client this module does not own. Calls fail as the client's
+ * options make them fail (fast while disconnected, after `commandTimeout` while Redis is
+ * frozen); callers decide what a failure means. close() leaves the client to its owner
+ * (plugins/external/redis.ts), which quits it once when the app closes.
+ */
+export function createRedisCache (client: Redis, { namespace = 'bookstore' }: RedisCacheOptions = {}): KeyValueCache {
+  const prefix = `${namespace}:`
+  const k = (key: string): string => prefix + key
+
+  return {
+    name: 'redis',
+    async get (key) {
+      return (await client.get(k(key))) ?? undefined
+    },
+    async set (key, value, ttlSeconds) {
+      await client.set(k(key), value, 'PX', Math.max(1, Math.round(ttlSeconds * 1000)))
+    },
+    async incr (key, ttlSeconds) {
+      const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000))
+      const [count, ttl] = await client.eval(INCR_WITH_WINDOW, 1, k(key), ttlMs) as [number, number]
+      return { count: Number(count), ttlMs: Number(ttl) }
+    },
+    async peek (key) {
+      const [value, ttl] = replies(await client.multi().get(k(key)).pttl(k(key)).exec()) as [string | null, number]
+      if (value === null) return { count: 0, ttlMs: 0 }
+      return { count: Number(value), ttlMs: Math.max(0, Number(ttl)) }
+    },
+    async del (key) {
+      await client.del(k(key))
+    },
+    async ping () {
+      const answer = await client.ping()
+      if (answer !== 'PONG') throw new Error(`redis answered PING with ${String(answer)}`)
+    },
+    async close () {}
+  }
+}

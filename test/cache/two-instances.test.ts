@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import t, { type Test } from 'tap'
+import type { Config } from '../../config/schema'
+import { bearer, build, SAMPLE_BOOK, signUp, uniqueEmail, userWith } from '../helper'
+import { redisServerAvailable, throwawayRedis } from './redis-server'
+
+/**
+ * Two instances of the app on one SQLite file and one Redis, as two replicas behind a load
+ * balancer: neither may read what the other's writes made stale, and the sign-in throttle
+ * and the per-address rate limit count across both.
+ */
+
+interface Book { id: number, title: string }
+
+/**
+ * A private redis-server per pair when the binary is there, else REDIS_URL. Private because
+ * the rate limiter's keys are not namespaced per run: they count per address (127.0.0.1 for
+ * inject), so pairs, or anything else, on one Redis would add to each other's counts.
+ */
+async function redisFor (t: Test): Promise<string> {
+  if (redisServerAvailable()) {
+    const redis = await throwawayRedis()
+    t.teardown(() => redis.kill())
+    return redis.url
+  }
+  if (process.env.REDIS_URL !== undefined) return process.env.REDIS_URL
+  throw new Error('no Redis')
+}
+
+async function pair (t: Test, overrides: Partial<Config> = {}): Promise<[FastifyInstance, FastifyInstance]> {
+  const redisUrl = await redisFor(t)
+  const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-two-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  // Both set explicitly, so BOOKSTORE_TEST_APP=real cannot give each its own database or namespace.
+  const shared = { databaseUrl: `sqlite:${path.join(dir, 'shared.db')}`, redisUrl, cacheNamespace: `two-${randomUUID()}`, ...overrides }
+  const a = await build(t, shared)
+  // The second start-up finds the bootstrap Admin the first created, and keeps it.
+  const b = await build(t, shared)
+  return [a, b]
+}
+
+const signInAs = (app: FastifyInstance, email: string, password: string) =>
+  app.inject({ method: 'POST', url: '/users/sign-in', payload: { email, password } })
+
+if (!redisServerAvailable() && process.env.REDIS_URL === undefined) {
+  process.stderr.write('SKIPPED: two-instance suite — no redis-server binary and no REDIS_URL=redis://... (npm run services prints it)\n')
+  t.test('two instances sharing one database and one Redis', { skip: 'no Redis to share' }, async () => {})
+} else {
+  t.test('a write on one instance is read at once on the other', async (t) => {
+    const [a, b] = await pair(t)
+    const author = await userWith(a, 2)
+    const tag = randomUUID().slice(0, 8)
+    const list = `/books?q=${tag}&limit=100`
+
+    t.same((await a.inject({ url: list })).json(), [], 'A caches the empty page')
+    t.same((await a.inject({ url: list })).json(), [], 'and reads it from the cache')
+    const created = await b.inject({ method: 'POST', url: '/books', headers: bearer(author.token), payload: { ...SAMPLE_BOOK, title: `Shared ${tag}` } })
+    t.equal(created.statusCode, 201)
+    const book = created.json<Book>()
+    t.same((await a.inject({ url: list })).json<Book[]>().map((x) => x.title), [`Shared ${tag}`], 'A sees B’s new book')
+
+    t.equal((await a.inject({ url: `/books/${book.id}` })).json<Book>().title, `Shared ${tag}`, 'A caches the book')
+    const put = await b.inject({ method: 'PUT', url: `/books/${book.id}`, headers: bearer(author.token), payload: { ...SAMPLE_BOOK, title: `Renamed ${tag}` } })
+    t.equal(put.statusCode, 200)
+    t.equal((await a.inject({ url: `/books/${book.id}` })).json<Book>().title, `Renamed ${tag}`, 'A sees B’s update')
+    t.same((await a.inject({ url: list })).json<Book[]>().map((x) => x.title), [`Renamed ${tag}`], 'in lists too')
+
+    const del = await a.inject({ method: 'DELETE', url: `/books/${book.id}`, headers: bearer(author.token) })
+    t.equal(del.statusCode, 204)
+    t.equal((await b.inject({ url: `/books/${book.id}` })).statusCode, 404, 'B sees A’s delete')
+    t.same((await b.inject({ url: list })).json(), [])
+  })
+
+  t.test('the sign-in throttle counts failures across instances', async (t) => {
+    const [a, b] = await pair(t, { signinMaxFailures: 3 })
+    const user = await signUp(a)
+    for (let i = 1; i <= 3; i++) {
+      t.equal((await signInAs(a, user.email, 'wrong password!')).statusCode, 401, `failure ${i} on A`)
+    }
+    const throttled = await signInAs(b, user.email, user.password)
+    t.equal(throttled.statusCode, 429, 'B refuses even the right password')
+    t.match(throttled.json(), { statusCode: 429, code: 'TOO_MANY_SIGN_IN_FAILURES', error: 'Too Many Requests' })
+    const retryAfter = Number(throttled.headers['retry-after'])
+    t.ok(retryAfter > 0 && retryAfter <= 15 * 60, `Retry-After ${retryAfter} s`)
+    t.equal((await signInAs(a, uniqueEmail(), 'some password')).statusCode, 401, 'other emails are not throttled')
+  })
+
+  t.test('the per-address rate limit counts requests across instances', async (t) => {
+    const [a, b] = await pair(t, { authRateLimit: 3 })
+    const statuses = [
+      (await signInAs(a, uniqueEmail(), 'some password')).statusCode,
+      (await signInAs(b, uniqueEmail(), 'some password')).statusCode,
+      (await signInAs(a, uniqueEmail(), 'some password')).statusCode
+    ]
+    t.same(statuses, [401, 401, 401], 'three requests pass, split across A and B')
+    const limited = await signInAs(b, uniqueEmail(), 'some password')
+    t.equal(limited.statusCode, 429)
+    t.match(limited.json(), { statusCode: 429, code: 'RATE_LIMITED', error: 'Too Many Requests' })
+    t.ok(Number(limited.headers['retry-after']) > 0, `Retry-After ${String(limited.headers['retry-after'])}`)
+  })
+}
