@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/schema'
 import { errorHandler, notFoundHandler } from './error-handler'
+import { ErrorResponse } from './schemas'
 import { validatorCompiler } from './validation'
 
 export interface AppOptions {
@@ -32,6 +33,8 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   // JSON only: Fastify's default text/plain parser would let a text body reach validation.
   fastify.removeContentTypeParser('text/plain')
   fastify.setValidatorCompiler(validatorCompiler)
+  // One error schema, referenced by every route's error responses (and named in the docs).
+  fastify.addSchema(ErrorResponse)
   fastify.setErrorHandler(errorHandler)
   fastify.setNotFoundHandler(notFoundHandler)
   fastify.addHook('onRequest', async (request, reply) => {

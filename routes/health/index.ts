@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { withDeadline } from '../../src/deadline'
-import { ErrorResponse } from '../../src/schemas'
+import { errorRef } from '../../src/schemas'
 
 const Ready = Type.Object({
   status: Type.Literal('ok'),
@@ -13,7 +13,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['health'],
       summary: 'Liveness: the process serves requests',
-      response: { 200: Type.Object({ status: Type.Literal('ok') }) }
+      response: { 200: Type.Object({ status: Type.Literal('ok') }), 500: errorRef(500) }
     }
   }, async () => ({ status: 'ok' as const }))
 
@@ -21,7 +21,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['health'],
       summary: 'Readiness: every configured backing service answers',
-      response: { 200: Ready, 503: ErrorResponse }
+      response: { 200: Ready, 500: errorRef(500), 503: errorRef(503) }
     }
   }, async (_request, reply) => {
     const checks = [...fastify.stores.backends, fastify.cache]

@@ -103,7 +103,26 @@ export const PermissionBody = Type.Object({
   permission: PermissionLevel
 }, { additionalProperties: false })
 
-/** Responses for each error status a route can answer, all in the one shape. */
-export function errors (...statuses: number[]): Record<number, typeof ErrorResponse> {
-  return Object.fromEntries(statuses.map((s) => [s, ErrorResponse]))
+const ERROR_MEANINGS: Record<number, string> = {
+  400: 'Invalid input: VALIDATION_ERROR (with details), INVALID_JSON, PASSWORD_TOO_COMMON',
+  401: 'TOKEN_REQUIRED, TOKEN_INVALID ("failed to decode token"), TOKEN_EXPIRED ("invalid token") or INVALID_CREDENTIALS',
+  403: 'FORBIDDEN: the token\'s level is too low, or the review is someone else\'s',
+  404: 'The book, review or user does not exist',
+  409: 'EMAIL_TAKEN, or CANNOT_LOWER_OWN_PERMISSION',
+  413: 'PAYLOAD_TOO_LARGE: the body is over 64 KiB',
+  415: 'UNSUPPORTED_MEDIA_TYPE: send application/json',
+  429: 'RATE_LIMITED or TOO_MANY_SIGN_IN_FAILURES; see Retry-After',
+  500: 'INTERNAL_ERROR: quote request_id when reporting it',
+  503: 'SERVICE_UNAVAILABLE (or NOT_READY): a backing service is down; see Retry-After'
+}
+
+/** A reference to the one error shape, which src/app.ts registers with addSchema. */
+export const errorRef = (status: number) => Type.Ref(ErrorResponse, { description: ERROR_MEANINGS[status] ?? 'Error' })
+
+/**
+ * Responses for each error status a route can answer, all in the one shape. 500 and 503 are
+ * added to every route: any route can fail inside, and every one reaches a store or the cache.
+ */
+export function errors (...statuses: number[]): Record<number, ReturnType<typeof errorRef>> {
+  return Object.fromEntries([...new Set([...statuses, 500, 503])].map((s) => [s, errorRef(s)]))
 }
