@@ -41,8 +41,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 # Read at run time: the embedded config and the breached-password list (src/services/passwords.ts).
 COPY config/default.yml config/common-passwords.txt ./config/
-# Read by `node dist/scripts/seed.js`.
-COPY data/seed ./data/seed
+# Read by `node dist/scripts/seed.js` (the sample catalogue).
+COPY scripts/seed-catalogue.json ./scripts/
 
 # The default DATABASE_URL (sqlite:./data/bookstore.db) writes here, so the node user owns
 # the folder. Declared after every change to it: later build steps would be discarded.

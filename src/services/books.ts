@@ -59,7 +59,10 @@ export function createBookService ({ books, externalReviews, cache, ttlSeconds, 
   }
 
   async function invalidate (): Promise<void> {
-    const ok = await safely('invalidate', () => cache.set(GENERATION_KEY, newObjectId(), GENERATION_TTL_SECONDS))
+    const ok = await safely('invalidate', async () => {
+      await cache.set(GENERATION_KEY, newObjectId(), GENERATION_TTL_SECONDS)
+      return true
+    })
     if (ok === undefined) {
       // The cache is unreachable: entries age out within the TTL. Say so loudly.
       log.error({ cache: cache.name }, 'book cache could not be invalidated; cached reads may be stale until the TTL passes')

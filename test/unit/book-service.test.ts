@@ -1,0 +1,32 @@
+import pino from 'pino'
+import t from 'tap'
+import { createMemoryCache } from '../../src/cache/memory'
+import { createBookService } from '../../src/services/books'
+import { createSqliteBackend } from '../../src/stores/sqlite'
+
+function recordingLog () {
+  const lines: Array<{ level: number, msg: string }> = []
+  const log = pino({ level: 'debug' }, { write: (line: string) => { lines.push(JSON.parse(line)) } })
+  return { log, lines }
+}
+
+t.test('a healthy cache logs nothing above info; a broken one is logged and bypassed', async (t) => {
+  const sql = createSqliteBackend('sqlite::memory:')
+  t.teardown(() => sql.close())
+  const cache = createMemoryCache()
+  const { log, lines } = recordingLog()
+  const books = createBookService({ books: sql.books, cache, ttlSeconds: 60, cacheTimeoutMs: 1000, log })
+
+  const book = await books.create({ title: 'Quiet', author: 'A' })
+  await books.update(book.id, { title: 'Still quiet', author: 'A' })
+  t.same((await books.list({ offset: 0, limit: 5 })).map((b) => b.title), ['Still quiet'])
+  await books.remove(book.id)
+  t.same(lines.filter((l) => l.level >= 40), [], 'no warnings or errors from a working cache')
+
+  const broken = async (): Promise<never> => { throw new Error('cache down') }
+  Object.assign(cache, { get: broken, set: broken })
+  const again = await books.create({ title: 'Loud', author: 'A' })
+  t.same(await books.get(again.id), again, 'reads fall back to the store')
+  t.ok(lines.some((l) => l.level === 50 && /could not be invalidated/.test(l.msg)), 'a failed invalidation is an error')
+  t.ok(lines.some((l) => l.level === 40 && /cache read failed/.test(l.msg)), 'a failed read is a warning')
+})
