@@ -7,7 +7,7 @@ const root: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['health'],
       summary: 'Service status',
-      response: { 200: Type.Object({ status: Type.Literal('ok') }), 500: errorRef(500) }
+      response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'The service answers' }), 500: errorRef(500) }
     }
   }, async () => ({ status: 'ok' as const }))
 }

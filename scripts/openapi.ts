@@ -10,13 +10,18 @@ import fp from 'fastify-plugin'
 import app from '../src/app'
 import { loadConfig } from '../config/load'
 import { projectRoot } from '../config/paths'
+import { serverOptions } from '../config/server-options'
 
 export const OPENAPI_FILE = path.join(projectRoot, 'docs', 'openapi.json')
 
-/** The document as the embedded default serves it, as stable text. */
+/**
+ * The document as the embedded default configuration serves it, as stable text: 2-space JSON
+ * and a final newline; paths and schemas in the fixed order plugins/external/swagger.ts gives.
+ */
 export async function renderOpenapi (): Promise<string> {
+  // No environment: the file must not depend on who runs the script. In memory: no file.
   const config = loadConfig({ overrides: { databaseUrl: 'sqlite::memory:', logLevel: 'silent' } })
-  const fastify = Fastify({ logger: false })
+  const fastify = Fastify(serverOptions(config))
   await fastify.register(fp(app), { config })
   await fastify.ready()
   try {

@@ -10,29 +10,47 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import app from '../src/app'
 import { ConfigError, loadConfig } from '../config/load'
+import { projectRoot } from '../config/paths'
 import { serverOptions } from '../config/server-options'
-import type { BookInput } from '../src/domain/models'
+import type { BookInput, Page } from '../src/domain/models'
 import { Permission } from '../src/domain/permission'
 
-interface Catalogue {
+export interface Catalogue {
   books: BookInput[]
+  /** `book_title` names a book of `books`; `author` is the review's display name. */
   reviews: Array<{ book_title: string, author: string, title: string, content: string }>
 }
 
 export const SEED_EMAIL = 'seed@bookstore.invalid'
+export const CATALOGUE_FILE = path.join(projectRoot, 'scripts', 'seed-catalogue.json')
 
-export function readCatalogue (): Catalogue {
-  return JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'scripts', 'seed-catalogue.json'), 'utf8')) as Catalogue
+export function readCatalogue (file = CATALOGUE_FILE): Catalogue {
+  return JSON.parse(readFileSync(file, 'utf8')) as Catalogue
 }
 
 export interface SeedReport { books: number, booksThere: number, reviews: number, reviewsThere: number }
 
+const PAGE = 100
+
+/** The first listed item for `q` that `match` accepts, page by page: a short title can match more than a page. */
+async function findListed<T> (list: (page: Page) => Promise<T[]>, q: string, match: (item: T) => boolean): Promise<T | undefined> {
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await list({ offset, limit: PAGE, q })
+    const found = page.find(match)
+    if (found !== undefined || page.length < PAGE) return found
+  }
+}
+
+/**
+ * Adds the catalogue's books (a book is there when one has exactly its title and author) and
+ * reviews (there when its book has one with exactly its title), written by one seed account.
+ */
 export async function seed (fastify: FastifyInstance, catalogue = readCatalogue()): Promise<SeedReport> {
   const report: SeedReport = { books: 0, booksThere: 0, reviews: 0, reviewsThere: 0 }
   const ids = new Map<string, number>()
   for (const book of catalogue.books) {
-    const matches = await fastify.books.list({ offset: 0, limit: 100, q: book.title })
-    const existing = matches.find((b) => b.title === book.title && b.author === book.author)
+    const existing = await findListed((page) => fastify.books.list(page), book.title,
+      (b) => b.title === book.title && b.author === book.author)
     if (existing !== undefined) {
       report.booksThere++
       ids.set(book.title, existing.id)
@@ -48,9 +66,9 @@ export async function seed (fastify: FastifyInstance, catalogue = readCatalogue(
   const actor = { user_id: seedUser.id, user_name: seedUser.email, permission: Permission.User }
   for (const review of catalogue.reviews) {
     const bookId = ids.get(review.book_title)
-    if (bookId === undefined) throw new Error(`review of unknown book ${review.book_title}`)
-    const there = await fastify.reviews.list(bookId, { offset: 0, limit: 100, q: review.title })
-    if (there.some((r) => r.title === review.title)) {
+    if (bookId === undefined) throw new Error(`the catalogue reviews a book it does not list: ${review.book_title}`)
+    const there = await findListed((page) => fastify.reviews.list(bookId, page), review.title, (r) => r.title === review.title)
+    if (there !== undefined) {
       report.reviewsThere++
       continue
     }
@@ -62,6 +80,7 @@ export async function seed (fastify: FastifyInstance, catalogue = readCatalogue(
 
 async function main (): Promise<void> {
   const config = loadConfig({ env: process.env })
+  // The real app, as server.ts builds it (fp keeps its decorators reachable), quieter.
   const fastify = Fastify(serverOptions({ ...config, logLevel: 'warn' }))
   await fastify.register(fp(app), { config })
   await fastify.ready()

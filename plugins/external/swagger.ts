@@ -2,25 +2,55 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 
+const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'options', 'head', 'trace']
+
+const sortedEntries = <T>(record: Record<string, T>, order: (a: string, b: string) => number): Record<string, T> =>
+  Object.fromEntries(Object.entries(record).sort(([a], [b]) => order(a, b)))
+
+/**
+ * Paths (and the methods in each) and component schemas in a fixed order. Otherwise the order
+ * is the routes' registration order, which follows readdir and so differs between file
+ * systems; docs/openapi.json must be the same text on every machine.
+ */
+function canonical<T extends { paths?: object, components?: { schemas?: object } }> (doc: T): T {
+  const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+  const byMethod = (a: string, b: string): number => METHODS.indexOf(a) - METHODS.indexOf(b)
+  const paths = doc.paths === undefined
+    ? undefined
+    : Object.fromEntries(Object.entries(sortedEntries(doc.paths as Record<string, Record<string, unknown>>, byName))
+      .map(([path, ops]) => [path, sortedEntries(ops, byMethod)]))
+  const schemas = doc.components?.schemas === undefined ? undefined : sortedEntries(doc.components.schemas as Record<string, unknown>, byName)
+  return {
+    ...doc,
+    ...(paths === undefined ? {} : { paths }),
+    ...(schemas === undefined ? {} : { components: { ...doc.components, schemas } })
+  }
+}
+
 /**
  * The OpenAPI 3 document, generated from the route schemas, at /docs/json, and the explorer
- * at /docs. Protected routes declare `security: [{ bearerAuth: [] }]` themselves.
+ * at /docs. Protected routes declare `security: [{ bearerAuth: [] }]` themselves. Loaded with
+ * plugins/external, so it is registered before any route and sees every one of them.
  */
 export default fp(async function swaggerPlugin (fastify) {
   await fastify.register(swagger, {
-    // Autoloaded `/` routes are registered as `/books/`; the service answers both, and the
-    // document names the form clients use.
     // Shared schemas keep their $id as their name in components (ErrorResponse, Book...).
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    // Autoloaded `/` routes are registered as `/books/`; the service answers both, and the
+    // document names the form clients use.
     transform: ({ schema, url }) => ({ schema, url: url.length > 1 ? url.replace(/\/$/, '') : url }),
+    transformObject: (documentObject) => ('openapiObject' in documentObject
+      ? canonical(documentObject.openapiObject)
+      : canonical(documentObject.swaggerObject)),
     openapi: {
       openapi: '3.0.3',
       info: {
         title: 'Bookstore API',
         version: '1.0.0',
         description: 'Books, their reviews, and users who sign in for a JWT whose permission level ' +
-          '(0 None, 1 User, 2 Author, 3 Admin) is checked on every write. Every error answers one shape ' +
-          'with a stable `code`.'
+          '(0 None, 1 User, 2 Author, 3 Admin) is checked on every write. Sign up with `POST /users`, ' +
+          'sign in with `POST /users/sign-in`, and paste the token into **Authorize**: the routes with a ' +
+          'lock need it. Every error answers one shape (`ErrorResponse`) with a stable `code`.'
       },
       tags: [
         { name: 'books', description: 'The catalogue: anyone reads, Authors write' },

@@ -6,14 +6,14 @@ import { errorRef } from '../../src/schemas'
 const Ready = Type.Object({
   status: Type.Literal('ok'),
   services: Type.Record(Type.String(), Type.String({ description: '"up" or "down"' }))
-})
+}, { description: 'Every configured backing service answers' })
 
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/live', {
     schema: {
       tags: ['health'],
       summary: 'Liveness: the process serves requests',
-      response: { 200: Type.Object({ status: Type.Literal('ok') }), 500: errorRef(500) }
+      response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'The process serves requests' }), 500: errorRef(500) }
     }
   }, async () => ({ status: 'ok' as const }))
 
@@ -21,7 +21,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['health'],
       summary: 'Readiness: every configured backing service answers',
-      response: { 200: Ready, 500: errorRef(500), 503: errorRef(503) }
+      response: { 200: Ready, 500: errorRef(500), 503: { ...errorRef(503), description: 'NOT_READY: `services` names the backing service that is down; see Retry-After' } }
     }
   }, async (_request, reply) => {
     const checks = [...fastify.stores.backends, fastify.cache]

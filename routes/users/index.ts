@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { preValidationAsyncHookHandler } from 'fastify'
 import { Permission } from '../../src/domain/permission'
-import { IdParams, PermissionBody, SignInBody, SignUpBody, User, errors } from '../../src/schemas'
+import { IdParams, LOCATION, PermissionBody, SignInBody, SignUpBody, User, errors, success } from '../../src/schemas'
 
 /** Emails are trimmed before the schema checks their format; the service lower-cases them. */
 const trimEmail: preValidationAsyncHookHandler = async (request) => {
@@ -20,7 +20,10 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       summary: 'Sign up (every new account is a User)',
       body: SignUpBody,
-      response: { 201: Type.Object({ id: Type.Integer(), email: Type.String() }), ...errors(400, 409, 413, 415, 429) }
+      response: {
+        201: Type.Object({ id: Type.Integer(), email: Type.String() }, { description: 'The new account, at permission level User', headers: LOCATION }),
+        ...errors(400, 409, 413, 415, 429)
+      }
     }
   }, async (request, reply) => {
     const user = await fastify.users.signUp(request.body.email, request.body.password)
@@ -36,7 +39,9 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Sign in for a bearer token',
       body: SignInBody,
       response: {
-        200: Type.Object({ token: Type.String(), user: Type.Object({ id: Type.Integer(), email: Type.String() }) }),
+        200: Type.Object({ token: Type.String({ description: 'A JWT: send it as `Authorization: Bearer <token>` (the Authorize button)' }), user: Type.Object({ id: Type.Integer(), email: Type.String() }) }, {
+          description: 'A bearer token, and whom it is for'
+        }),
         ...errors(400, 401, 413, 415, 429)
       }
     }
@@ -51,7 +56,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       summary: 'The signed-in user',
       security: [{ bearerAuth: [] }],
-      response: { 200: User, ...errors(401, 403, 404) }
+      response: { 200: success(User, 'The signed-in user, with its permission level'), ...errors(401, 403, 404) }
     }
   }, async (request) => fastify.users.get(request.user.user_id))
 
@@ -63,7 +68,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       params: IdParams,
       body: PermissionBody,
-      response: { 200: User, ...errors(400, 401, 403, 404, 409, 413, 415) }
+      response: { 200: success(User, 'The user at its new level'), ...errors(400, 401, 403, 404, 409, 413, 415) }
     }
   }, async (request) => {
     const user = await fastify.users.setPermission(request.user.user_id, request.params.id, request.body.permission as Permission)

@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Permission } from '../domain/permission'
 
 /** Every error, Fastify's own included, answers this shape. */
@@ -12,8 +12,10 @@ export const ErrorResponse = Type.Object({
     message: Type.String()
   }))),
   request_id: Type.Optional(Type.String({ description: 'Set on 5xx: quote it when reporting the problem' })),
-  services: Type.Optional(Type.Record(Type.String(), Type.String()))
-}, { $id: 'ErrorResponse', title: 'Error' })
+  services: Type.Optional(Type.Record(Type.String(), Type.String(), {
+    description: 'GET /health/ready only: each configured backing service, "up" or "down"'
+  }))
+}, { $id: 'ErrorResponse', title: 'ErrorResponse' })
 
 export const IdParams = Type.Object({
   id: Type.Integer({ minimum: 1, maximum: 2147483647, description: 'Numeric id' })
@@ -57,7 +59,18 @@ export const BookBody = Type.Object({
   description: Type.Optional(Type.String({ maxLength: 10000 })),
   isbn: Type.Optional(Type.String({ minLength: 10, maxLength: 17, pattern: '^[0-9-]+X?$', description: 'Digits and hyphens, optionally a final X' })),
   total_pages: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 }))
-}, { additionalProperties: false })
+}, {
+  additionalProperties: false,
+  // The example fills the explorer's "Try it out" with a body the service accepts.
+  examples: [{
+    title: 'Pride and Prejudice',
+    author: 'Jane Austen',
+    published_at: '1813-01-28',
+    description: 'A novel of manners set in rural England',
+    isbn: '978-0-14-143951-8',
+    total_pages: 432
+  }]
+})
 export type BookBody = Static<typeof BookBody>
 
 export const Review = Type.Object({
@@ -75,12 +88,15 @@ export const ReviewCreateBody = Type.Object({
   title: Type.String({ minLength: 1, maxLength: 255 }),
   content: Type.String({ minLength: 1, maxLength: 10000 }),
   author: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: "Display name; default: the writer's email" }))
-}, { additionalProperties: false })
+}, {
+  additionalProperties: false,
+  examples: [{ book_id: 1, title: 'Still sharp', content: 'Two centuries on, the dialogue still cuts.', author: 'A. Reader' }]
+})
 
 export const ReviewUpdateBody = Type.Object({
   title: Type.String({ minLength: 1, maxLength: 255 }),
   content: Type.String({ minLength: 1, maxLength: 10000 })
-}, { additionalProperties: false })
+}, { additionalProperties: false, examples: [{ title: 'Sharper on a second reading', content: 'The irony lands harder the second time.' }] })
 
 export const User = Type.Object({
   id: Type.Integer(),
@@ -91,17 +107,17 @@ export const User = Type.Object({
 
 export const SignUpBody = Type.Object({
   email: Type.String({ format: 'email', maxLength: 254 }),
-  password: Type.String({ minLength: 8, maxLength: 128 })
-}, { additionalProperties: false })
+  password: Type.String({ minLength: 8, maxLength: 128, description: '8 to 128 characters, not on the common breached-password list' })
+}, { additionalProperties: false, examples: [{ email: 'reader@example.com', password: 'a long and unusual passphrase' }] })
 
 export const SignInBody = Type.Object({
   email: Type.String({ minLength: 1, maxLength: 254 }),
   password: Type.String({ minLength: 1, maxLength: 128 })
-}, { additionalProperties: false })
+}, { additionalProperties: false, examples: [{ email: 'reader@example.com', password: 'a long and unusual passphrase' }] })
 
 export const PermissionBody = Type.Object({
   permission: PermissionLevel
-}, { additionalProperties: false })
+}, { additionalProperties: false, examples: [{ permission: 2 }] })
 
 const ERROR_MEANINGS: Record<number, string> = {
   400: 'Invalid input: VALIDATION_ERROR (with details), INVALID_JSON, PASSWORD_TOO_COMMON',
@@ -116,13 +132,41 @@ const ERROR_MEANINGS: Record<number, string> = {
   503: 'SERVICE_UNAVAILABLE (or NOT_READY): a backing service is down; see Retry-After'
 }
 
+/** A response header as the OpenAPI document shows it (@fastify/swagger reads `headers`). */
+interface HeaderDoc { type: 'string', description: string }
+
+const RETRY_AFTER: Record<string, HeaderDoc> = { 'Retry-After': { type: 'string', description: 'Seconds to wait before retrying' } }
+const ERROR_HEADERS: Record<number, Record<string, HeaderDoc>> = {
+  401: { 'WWW-Authenticate': { type: 'string', description: 'Bearer, with error="invalid_token" when the token is bad or expired' } },
+  429: RETRY_AFTER,
+  503: RETRY_AFTER
+}
+
+/** The header every 201 answers with. */
+export const LOCATION: Record<string, HeaderDoc> = { Location: { type: 'string', description: 'The URL of the created resource' } }
+
 /** A reference to the one error shape, which src/app.ts registers with addSchema. */
-export const errorRef = (status: number) => Type.Ref(ErrorResponse, { description: ERROR_MEANINGS[status] ?? 'Error' })
+export const errorRef = (status: number) => Type.Ref(ErrorResponse, {
+  description: ERROR_MEANINGS[status] ?? 'Error',
+  ...(ERROR_HEADERS[status] === undefined ? {} : { headers: ERROR_HEADERS[status] })
+})
 
 /**
  * Responses for each error status a route can answer, all in the one shape. 500 and 503 are
- * added to every route: any route can fail inside, and every one reaches a store or the cache.
+ * added to every route that uses this: any route can fail inside, and every one of them
+ * reaches a store (the routes that do not, / and /health/*, list theirs with errorRef).
  */
 export function errors (...statuses: number[]): Record<number, ReturnType<typeof errorRef>> {
   return Object.fromEntries([...new Set([...statuses, 500, 503])].map((s) => [s, errorRef(s)]))
+}
+
+/**
+ * A success body with the sentence (and headers) the docs show for it, instead of
+ * "Default Response". The copy drops a shared schema's `$id`, so two routes describing the
+ * same schema differently never register one name twice; serialization is unchanged.
+ */
+export function success<T extends TSchema> (schema: T, description: string, headers?: Record<string, HeaderDoc>): T {
+  const copy: T = { ...schema, description, ...(headers === undefined ? {} : { headers }) }
+  delete copy.$id
+  return copy
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Permission } from '../../../src/domain/permission'
-import { Book, BookBody, IdParams, errors } from '../../../src/schemas'
+import { Book, BookBody, IdParams, errors, success } from '../../../src/schemas'
 
 const book: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
@@ -9,7 +9,7 @@ const book: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['books'],
       summary: 'One book',
       params: IdParams,
-      response: { 200: Book, ...errors(400, 404) }
+      response: { 200: success(Book, 'The book'), ...errors(400, 404) }
     }
   }, async (request) => fastify.books.get(request.params.id))
 
@@ -21,7 +21,7 @@ const book: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       params: IdParams,
       body: BookBody,
-      response: { 200: Book, ...errors(400, 401, 403, 404, 413, 415) }
+      response: { 200: success(Book, 'The stored book'), ...errors(400, 401, 403, 404, 413, 415) }
     }
   }, async (request) => {
     const updated = await fastify.books.update(request.params.id, request.body)
@@ -36,7 +36,7 @@ const book: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Delete a book and its reviews (Author)',
       security: [{ bearerAuth: [] }],
       params: IdParams,
-      response: { 204: Type.Null({ description: 'Deleted' }), ...errors(400, 401, 403, 404) }
+      response: { 204: Type.Null({ description: 'Deleted, with its reviews' }), ...errors(400, 401, 403, 404) }
     }
   }, async (request, reply) => {
     await fastify.books.remove(request.params.id)

@@ -9,7 +9,7 @@ const bookReviews: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: "A book's reviews, newest first, optionally matching title or content",
       params: IdParams,
       querystring: PageQuery,
-      response: { 200: Type.Array(Review), ...errors(400, 404) }
+      response: { 200: Type.Array(Review, { description: "A page of the book's reviews, newest first" }), ...errors(400, 404) }
     }
   }, async (request) => {
     const { o, limit = fastify.config.pageSize, q } = request.query
