@@ -1,6 +1,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 
+/**
+ * setpriv (util-linux) execs redis-server with a parent-death signal: if the test process is
+ * killed (a tap timeout), its server dies with it instead of lingering. Same pid, so the
+ * test's SIGSTOP/SIGKILL still reach redis-server itself.
+ */
+const PDEATHSIG = spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0
+  ? ['setpriv', '--pdeathsig', 'KILL']
+  : []
+
 /** Whether a `redis-server` binary is on PATH (Debian's package, or `npm run services`). */
 export function redisServerAvailable (): boolean {
   const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore' })
@@ -41,14 +50,15 @@ process.on('exit', () => {
 
 /**
  * A private redis-server on a free loopback port, with no persistence, so a test may freeze
- * or kill it without disturbing the shared one. Killed when the process exits, whatever happens.
+ * or kill it without disturbing the shared one. Killed when the test process exits, or dies.
  */
 export async function throwawayRedis (): Promise<ThrowawayRedis> {
   const port = await freePort()
   let child: ChildProcess | undefined
 
   const start = async (): Promise<void> => {
-    const proc = spawn('redis-server', [
+    const [command = 'redis-server', ...prefix] = [...PDEATHSIG, 'redis-server']
+    const proc = spawn(command, [...prefix,
       '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
       '--daemonize', 'no', '--protected-mode', 'yes'
     ], { stdio: ['ignore', 'pipe', 'pipe'] })
