@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import fastifyMongodb from '@fastify/mongodb'
 import { MongoClient } from 'mongodb'
-import { waitFor } from '../../src/cache/wait-for'
+import { waitFor } from '../../src/wait-for'
 
 /**
  * The driver's defaults wait 30 s to select a server; these make a dead or frozen server fail

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import fastifyMysql, { type MySQLPromisePool } from '@fastify/mysql'
 import mysql from 'mysql2/promise'
-import { waitFor } from '../../src/cache/wait-for'
+import { waitFor } from '../../src/wait-for'
 import { MYSQL_POOL_OPTIONS } from '../../src/stores/mysql'
 
 declare module 'fastify' {

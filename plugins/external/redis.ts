@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import fastifyRedis from '@fastify/redis'
 import type { Redis } from 'ioredis'
 import { createRedisClient } from '../../src/cache/redis-client'
-import { waitFor } from '../../src/cache/wait-for'
+import { waitFor } from '../../src/wait-for'
 
 declare module 'fastify' {
   interface FastifyInstance {
