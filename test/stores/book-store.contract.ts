@@ -15,8 +15,12 @@ function input (title: string, extra: Partial<BookInput> = {}): BookInput {
 export function bookStoreContract (t: Test, open: () => Promise<BookStore>): void {
   t.test('creates, reads, replaces and deletes a book', async (t) => {
     const books = await open()
+    const before = Date.now()
     const created = await books.create(input(`Title ${tag()}`))
+    const after = Date.now()
     t.match(created, { ...input(created.title), created_at: ISO_UTC, updated_at: ISO_UTC })
+    const stamped = Date.parse(created.created_at)
+    t.ok(stamped >= before - 1 && stamped <= after + 1, `created_at ${created.created_at} is the real UTC time of the write, not shifted by a time zone`)
     t.equal(created.created_at, created.updated_at)
     t.same(await books.get(created.id), created)
 
