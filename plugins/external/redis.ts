@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import fastifyRedis from '@fastify/redis'
 import type { Redis } from 'ioredis'
 import { createRedisClient } from '../../src/cache/redis-client'
+import { withDeadline } from '../../src/deadline'
 import { waitFor } from '../../src/wait-for'
 
 declare module 'fastify' {
@@ -31,22 +32,14 @@ export default fp(async function redisClientPlugin (fastify) {
 
   try {
     await waitFor('redis', async () => {
-      let timer: NodeJS.Timeout | undefined
       try {
-        await Promise.race([
-          (async () => {
-            // The first attempt opens the connection; after that ioredis reconnects on its own.
-            if (client.status === 'wait') await client.connect()
-            await client.ping()
-          })(),
-          new Promise((_resolve, reject) => {
-            timer = setTimeout(() => reject(new Error(`no answer within ${ATTEMPT_TIMEOUT_MS} ms`)), ATTEMPT_TIMEOUT_MS)
-          })
-        ])
+        await withDeadline((async () => {
+          // The first attempt opens the connection; after that ioredis reconnects on its own.
+          if (client.status === 'wait') await client.connect()
+          await client.ping()
+        })(), ATTEMPT_TIMEOUT_MS, 'redis')
       } catch (err) {
         throw client.status === 'ready' ? err : (lastError() ?? err)
-      } finally {
-        clearTimeout(timer)
       }
     }, { log })
   } catch (err) {
