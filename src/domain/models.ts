@@ -55,6 +55,11 @@ export interface ReviewRecord extends Review {
   user_id: number
 }
 
+/** A review as clients see it: the writer's user id stays with the store. */
+export function publicReview ({ user_id: _userId, ...review }: ReviewRecord): Review {
+  return review
+}
+
 export interface Page {
   offset: number
   limit: number

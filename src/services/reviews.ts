@@ -1,4 +1,4 @@
-import type { Page, Review, ReviewRecord } from '../domain/models'
+import { publicReview, type Page, type Review, type ReviewRecord } from '../domain/models'
 import { Permission } from '../domain/permission'
 import { forbidden, notFound } from '../domain/errors'
 import type { BookStore, ReviewStore } from '../stores/types'
@@ -8,11 +8,6 @@ export interface Actor {
   user_id: number
   user_name: string
   permission: Permission
-}
-
-function toPublic (record: ReviewRecord): Review {
-  const { user_id: _userId, ...review } = record
-  return review
 }
 
 /**
@@ -42,7 +37,7 @@ export function createReviewService ({ reviews, books }: { reviews: ReviewStore,
     },
 
     async get (id: string): Promise<Review> {
-      return toPublic(await visible(id))
+      return publicReview(await visible(id))
     },
 
     async create (actor: Actor, input: { book_id: number, title: string, content: string, author?: string | undefined }): Promise<Review> {
@@ -54,14 +49,14 @@ export function createReviewService ({ reviews, books }: { reviews: ReviewStore,
         title: input.title,
         content: input.content
       })
-      return toPublic(record)
+      return publicReview(record)
     },
 
     async update (actor: Actor, id: string, input: { title: string, content: string }): Promise<Review> {
       mayChange(actor, await visible(id))
       const updated = await reviews.update(id, input)
       if (updated === undefined) throw notFound('review')
-      return toPublic(updated)
+      return publicReview(updated)
     },
 
     async remove (actor: Actor, id: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { ObjectId, type Collection, type Db, type Filter } from 'mongodb'
-import type { Review, ReviewRecord } from '../../domain/models'
+import { publicReview, type ReviewRecord } from '../../domain/models'
 import { isObjectId } from '../../domain/object-id'
 import type { BackendHandle, ReviewStore } from '../types'
 
@@ -49,10 +49,7 @@ export function createMongoReviewStore (db: Db): ReviewStore & BackendHandle {
         filter.$or = [{ title: { $regex: pattern, $options: 'i' } }, { content: { $regex: pattern, $options: 'i' } }]
       }
       const docs = await reviews.find(filter).sort({ created_at: -1, _id: -1 }).skip(offset).limit(limit).toArray()
-      return docs.map((d): Review => {
-        const { user_id: _userId, ...review } = recordOf(d)
-        return review
-      })
+      return docs.map((d) => publicReview(recordOf(d)))
     },
     async get (id) {
       const _id = objectId(id)

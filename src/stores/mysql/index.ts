@@ -1,5 +1,5 @@
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise'
-import type { Book, BookInput, Page, Review, ReviewRecord, User, UserRecord } from '../../domain/models'
+import { publicReview, type Book, type BookInput, type Page, type ReviewRecord, type User, type UserRecord } from '../../domain/models'
 import type { Permission } from '../../domain/permission'
 import { emailTaken } from '../../domain/errors'
 import { isObjectId, newObjectId } from '../../domain/object-id'
@@ -159,10 +159,7 @@ function reviewStore (pool: Pool): ReviewStore {
             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, [bookId, limit, offset])
         : await rows<ReviewRow>(pool, `SELECT ${REVIEW_COLUMNS} FROM reviews WHERE book_id = ? AND (LOCATE(?, title) > 0 OR LOCATE(?, content) > 0)
             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, [bookId, q, q, limit, offset])
-      return found.map((r): Review => {
-        const { user_id: _userId, ...review } = reviewOf(r)
-        return review
-      })
+      return found.map((r) => publicReview(reviewOf(r)))
     },
     get: byId,
     async create (input) {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import type { Book, BookInput, Page, Review, ReviewRecord, User, UserRecord } from '../../domain/models'
+import { publicReview, type Book, type BookInput, type Page, type ReviewRecord, type User, type UserRecord } from '../../domain/models'
 import type { Permission } from '../../domain/permission'
 import { emailTaken } from '../../domain/errors'
 import { isObjectId, newObjectId } from '../../domain/object-id'
@@ -141,16 +141,12 @@ function reviewStore (db: Db): ReviewStore {
   const update = db.prepare('UPDATE reviews SET title = ?, content = ?, updated_at = ? WHERE id = ?')
   const remove = db.prepare('DELETE FROM reviews WHERE id = ?')
   const removeByBook = db.prepare('DELETE FROM reviews WHERE book_id = ?')
-  const strip = (r: ReviewRecord): Review => {
-    const { user_id: _userId, ...review } = r
-    return review
-  }
   return {
     async listByBook (bookId, { offset, limit, q }) {
       const rows = (q === undefined || q === ''
         ? list.all(bookId, limit, offset)
         : search.all({ bookId, q: q.toLowerCase(), limit, offset })) as ReviewRecord[]
-      return rows.map(strip)
+      return rows.map(publicReview)
     },
     async get (id) {
       return isObjectId(id) ? byId.get(id) as ReviewRecord | undefined : undefined
