@@ -6,7 +6,7 @@ import fp from 'fastify-plugin'
 import t, { type Test } from 'tap'
 import redisClientPlugin from '../../plugins/external/redis'
 import { build, bearer, SAMPLE_BOOK, signUp, testConfig, userWith } from '../helper'
-import { redisServerAvailable, throwawayRedis } from './redis-server'
+import { binaryAvailable, throwawayRedis } from '../throwaway'
 
 /**
  * A private redis-server, frozen (SIGSTOP) and killed (SIGKILL) under the real app. What
@@ -26,7 +26,7 @@ async function timed (app: FastifyInstance, options: InjectOptions): Promise<{ s
   return { status: res.statusCode, body: res.body, headers: res.headers, ms: Math.round(performance.now() - started) }
 }
 
-if (!redisServerAvailable()) {
+if (!binaryAvailable('redis-server')) {
   process.stderr.write('SKIPPED: Redis failure suite — no redis-server binary on PATH (npm run services installs it)\n')
   t.test('redis failure suite', { skip: 'no redis-server binary' }, async () => {})
 } else {

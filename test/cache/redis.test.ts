@@ -4,7 +4,7 @@ import { Redis } from 'ioredis'
 import { createRedisCache } from '../../src/cache/redis'
 import { REDIS_CLIENT_OPTIONS } from '../../src/cache/redis-client'
 import { cacheContract } from './cache.contract'
-import { freePort } from './redis-server'
+import { freePort } from '../throwaway'
 
 const { REDIS_URL } = process.env
 

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import type { Config } from '../../config/schema'
 import { bearer, build, SAMPLE_BOOK, signUp, uniqueEmail, userWith } from '../helper'
-import { redisServerAvailable, throwawayRedis } from './redis-server'
+import { binaryAvailable, throwawayRedis } from '../throwaway'
 
 /**
  * Two instances of the app on one SQLite file and one Redis, as two replicas behind a load
@@ -22,7 +22,7 @@ interface Book { id: number, title: string }
  * inject), so pairs, or anything else, on one Redis would add to each other's counts.
  */
 async function redisFor (t: Test): Promise<string> {
-  if (redisServerAvailable()) {
+  if (binaryAvailable('redis-server')) {
     const redis = await throwawayRedis()
     t.teardown(() => redis.kill())
     return redis.url
@@ -46,7 +46,7 @@ async function pair (t: Test, overrides: Partial<Config> = {}): Promise<[Fastify
 const signInAs = (app: FastifyInstance, email: string, password: string) =>
   app.inject({ method: 'POST', url: '/users/sign-in', payload: { email, password } })
 
-if (!redisServerAvailable() && process.env.REDIS_URL === undefined) {
+if (!binaryAvailable('redis-server') && process.env.REDIS_URL === undefined) {
   process.stderr.write('SKIPPED: two-instance suite — no redis-server binary and no REDIS_URL=redis://... (npm run services prints it)\n')
   t.test('two instances sharing one database and one Redis', { skip: 'no Redis to share' }, async () => {})
 } else {

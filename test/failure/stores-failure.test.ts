@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { InjectOptions } from 'fastify'
 import { SAMPLE_BOOK, bearer, build, userWith } from '../helper'
-import { binaryAvailable, throwawayFerretdb, throwawayMariadb } from './throwaway'
+import { binaryAvailable, throwawayFerretdb, throwawayMariadb } from '../throwaway'
 
 // Real processes, frozen with SIGSTOP and killed with SIGKILL: private instances on free
 // ports, so the shared services other suites use are never disturbed.

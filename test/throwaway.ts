@@ -1,19 +1,47 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { connect } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { freePort } from '../cache/redis-server'
+
+/**
+ * Private server processes (MariaDB, FerretDB, Redis) on free loopback ports, so a test can
+ * freeze (SIGSTOP), kill and restart one without disturbing the shared services other tests use.
+ */
+
+/** Whether `cmd --version` runs: the binary is on PATH (Debian's package, or `npm run services`). */
+export function binaryAvailable (cmd: string): boolean {
+  const probe = spawnSync(cmd, ['--version'], { stdio: 'ignore' })
+  return probe.error === undefined && probe.status === 0
+}
+
+/** A port nothing listens on right now (the kernel picks it). */
+export async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => {
+        if (address !== null && typeof address === 'object') resolve(address.port)
+        else reject(new Error('no port'))
+      })
+    })
+  })
+}
+
+/**
+ * setpriv (util-linux) execs the server with a parent-death signal: if the test process is
+ * killed (a tap timeout), its servers die with it instead of lingering. Same pid, so the
+ * test's SIGSTOP/SIGKILL still reach the server itself.
+ */
+const PDEATHSIG = binaryAvailable('setpriv') ? ['setpriv', '--pdeathsig', 'KILL'] : []
 
 const alive = new Set<ChildProcess>()
 process.on('exit', () => {
   for (const child of alive) child.kill('SIGKILL')
 })
-
-export function binaryAvailable (cmd: string): boolean {
-  const probe = spawnSync(cmd, ['--version'], { stdio: 'ignore' })
-  return probe.error === undefined && probe.status === 0
-}
 
 async function portOpen (port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -25,19 +53,18 @@ async function portOpen (port: number): Promise<boolean> {
 
 export interface Throwaway {
   port: number
+  url: string
+  /** (Re)starts the server on the same port; resolves once it accepts connections. */
   start (): Promise<void>
+  /** Sends a signal to the server (SIGSTOP freezes it, SIGCONT thaws it). */
   signal (signal: NodeJS.Signals): void
-  /** SIGKILL; the data stays, so start() brings the same server back. */
+  /** SIGKILL, and waits for the exit; any data stays, so start() brings the same server back. */
   kill (): Promise<void>
   /** Kills it and removes its data. */
   dispose (): Promise<void>
 }
 
-/**
- * A private server process on a free loopback port, so a test can freeze (SIGSTOP), kill and
- * restart it without disturbing the shared services other tests use.
- */
-function throwaway (port: number, command: string, args: string[], cleanup: () => void): Throwaway {
+function throwaway (port: number, url: string, command: string, args: string[], cleanup: () => void = () => {}): Throwaway {
   let child: ChildProcess | undefined
   const kill = async (): Promise<void> => {
     const proc = child
@@ -48,8 +75,10 @@ function throwaway (port: number, command: string, args: string[], cleanup: () =
   }
   return {
     port,
+    url,
     async start () {
-      const proc = spawn(command, args, { stdio: 'ignore' })
+      const [exe = command, ...prefix] = [...PDEATHSIG, command]
+      const proc = spawn(exe, [...prefix, ...args], { stdio: 'ignore' })
       child = proc
       alive.add(proc)
       proc.once('exit', () => alive.delete(proc))
@@ -72,14 +101,14 @@ function throwaway (port: number, command: string, args: string[], cleanup: () =
 }
 
 /** A private MariaDB with its own data directory and an empty `bookstore` database for user bookstore. */
-export async function throwawayMariadb (): Promise<Throwaway & { url: string }> {
+export async function throwawayMariadb (): Promise<Throwaway> {
   const port = await freePort()
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-mariadb-'))
   const datadir = path.join(dir, 'data')
   const socket = path.join(dir, 'mysqld.sock')
   const install = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--user=root'], { encoding: 'utf8' })
   if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`)
-  const server = throwaway(port, 'mariadbd', [
+  const server = throwaway(port, `mysql://bookstore:bookstore@127.0.0.1:${port}/bookstore`, 'mariadbd', [
     '--no-defaults', `--datadir=${datadir}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
     '--user=root', '--skip-grant-tables=0', '--innodb-buffer-pool-size=16M', '--skip-log-bin', `--pid-file=${path.join(dir, 'pid')}`
   ], () => rmSync(dir, { recursive: true, force: true }))
@@ -88,18 +117,29 @@ export async function throwawayMariadb (): Promise<Throwaway & { url: string }> 
     "CREATE DATABASE bookstore CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; CREATE USER 'bookstore'@'127.0.0.1' IDENTIFIED BY 'bookstore'; CREATE USER 'bookstore'@'localhost' IDENTIFIED BY 'bookstore'; GRANT ALL ON bookstore.* TO 'bookstore'@'127.0.0.1'; GRANT ALL ON bookstore.* TO 'bookstore'@'localhost';"],
   { encoding: 'utf8' })
   if (setup.status !== 0) throw new Error(`mariadb setup failed: ${setup.stderr}`)
-  return { ...server, url: `mysql://bookstore:bookstore@127.0.0.1:${port}/bookstore` }
+  return server
 }
 
 /** A private FerretDB (SQLite handler) in a temporary folder. */
-export async function throwawayFerretdb (): Promise<Throwaway & { url: string }> {
+export async function throwawayFerretdb (): Promise<Throwaway> {
   const port = await freePort()
   const debugPort = await freePort()
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-ferretdb-'))
-  const server = throwaway(port, 'ferretdb', [
+  const server = throwaway(port, `mongodb://127.0.0.1:${port}/bookstore`, 'ferretdb', [
     '--handler=sqlite', `--sqlite-url=file:${dir}/`, `--listen-addr=127.0.0.1:${port}`, `--state-dir=${dir}`,
     `--debug-addr=127.0.0.1:${debugPort}`, '--telemetry=disable', '--log-level=error'
   ], () => rmSync(dir, { recursive: true, force: true }))
   await server.start()
-  return { ...server, url: `mongodb://127.0.0.1:${port}/bookstore` }
+  return server
+}
+
+/** A private redis-server with no persistence, so a restart comes back empty. */
+export async function throwawayRedis (): Promise<Throwaway> {
+  const port = await freePort()
+  const server = throwaway(port, `redis://127.0.0.1:${port}/0`, 'redis-server', [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--daemonize', 'no', '--protected-mode', 'yes'
+  ])
+  await server.start()
+  return server
 }
