@@ -16,27 +16,53 @@ import { serverOptions } from '../config/server-options'
  */
 export const REAL_BACKENDS = process.env.BOOKSTORE_TEST_APP === 'real'
 
+/** A database name of one test's own: `bookstore_test_` and 12 random hex digits. */
+export const scratchName = (): string => `bookstore_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`
+
+/**
+ * A database of its own on the MySQL server `serverUrl` names, so tests sharing the server
+ * never see each other's rows: its name, its URL, and drop() to remove it afterwards.
+ */
+export async function scratchMysql (serverUrl: string): Promise<{ name: string, url: string, drop: () => Promise<void> }> {
+  const name = scratchName()
+  const run = async (sql: string): Promise<void> => {
+    const conn = await mysql.createConnection(serverUrl)
+    try {
+      await conn.query(sql)
+    } finally {
+      await conn.end()
+    }
+  }
+  await run(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return { name, url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS \`${name}\``) }
+}
+
+/**
+ * A suite whose service or binary is absent: one loud line on stderr saying what to set or
+ * install, and a skip with that reason in the TAP output. Never a silent pass.
+ */
+export function skipSuite (t: Test, suite: string, why: string): void {
+  process.stderr.write(`SKIPPED: ${suite} — ${why}\n`)
+  // tap's types want a body even for a skipped test; it never runs.
+  t.test(suite, { skip: why }, () => {})
+}
+
 async function realBackends (): Promise<{ overrides: Partial<Config>, drop: () => Promise<void> }> {
   const { DATABASE_URL, MONGODB_URL, REDIS_URL } = process.env
   if (DATABASE_URL?.startsWith('mysql://') !== true || MONGODB_URL === undefined || REDIS_URL === undefined) {
     throw new Error('BOOKSTORE_TEST_APP=real needs DATABASE_URL=mysql://..., MONGODB_URL and REDIS_URL (eval "$(npm run -s services)")')
   }
-  const name = `bookstore_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`
-  const server = await mysql.createConnection(DATABASE_URL)
-  await server.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
-  await server.end()
-  const sqlUrl = new URL(DATABASE_URL)
-  sqlUrl.pathname = `/${name}`
+  const sql = await scratchMysql(DATABASE_URL)
   const mongoUrl = new URL(MONGODB_URL)
-  mongoUrl.pathname = `/${name}`
+  mongoUrl.pathname = `/${sql.name}`
   return {
-    overrides: { databaseUrl: sqlUrl.toString(), mongodbUrl: mongoUrl.toString(), redisUrl: REDIS_URL, cacheNamespace: name },
+    overrides: { databaseUrl: sql.url, mongodbUrl: mongoUrl.toString(), redisUrl: REDIS_URL, cacheNamespace: sql.name },
     async drop () {
-      const conn = await mysql.createConnection(DATABASE_URL)
-      await conn.query(`DROP DATABASE IF EXISTS \`${name}\``)
-      await conn.end()
+      await sql.drop()
       const client = await MongoClient.connect(MONGODB_URL, { serverSelectionTimeoutMS: 2000 })
-      await client.db(name).dropDatabase()
+      await client.db(sql.name).dropDatabase()
       await client.close()
     }
   }

@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import t, { type Test } from 'tap'
 import redisClientPlugin from '../../plugins/external/redis'
-import { build, bearer, SAMPLE_BOOK, signUp, testConfig, userWith } from '../helper'
+import { build, bearer, SAMPLE_BOOK, signUp, skipSuite, testConfig, userWith } from '../helper'
 import { binaryAvailable, throwawayRedis } from '../throwaway'
 
 /**
@@ -27,8 +27,7 @@ async function timed (app: FastifyInstance, options: InjectOptions): Promise<{ s
 }
 
 if (!binaryAvailable('redis-server')) {
-  process.stderr.write('SKIPPED: Redis failure suite — no redis-server binary on PATH (npm run services installs it)\n')
-  t.test('redis failure suite', { skip: 'no redis-server binary' }, async () => {})
+  skipSuite(t, 'Redis failure suite', 'no redis-server binary on PATH (npm run services installs it)')
 } else {
   t.test('the app rides out a frozen, then a killed Redis, and reads nothing stale after', async (t) => {
     const redis = await throwawayRedis()

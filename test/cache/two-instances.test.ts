@@ -5,7 +5,7 @@ import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import type { Config } from '../../config/schema'
-import { bearer, build, SAMPLE_BOOK, signUp, uniqueEmail, userWith } from '../helper'
+import { bearer, build, SAMPLE_BOOK, signUp, skipSuite, uniqueEmail, userWith } from '../helper'
 import { binaryAvailable, throwawayRedis } from '../throwaway'
 
 /**
@@ -47,8 +47,7 @@ const signInAs = (app: FastifyInstance, email: string, password: string) =>
   app.inject({ method: 'POST', url: '/users/sign-in', payload: { email, password } })
 
 if (!binaryAvailable('redis-server') && process.env.REDIS_URL === undefined) {
-  process.stderr.write('SKIPPED: two-instance suite — no redis-server binary and no REDIS_URL=redis://... (npm run services prints it)\n')
-  t.test('two instances sharing one database and one Redis', { skip: 'no Redis to share' }, async () => {})
+  skipSuite(t, 'two-instance suite', 'no redis-server binary and no REDIS_URL=redis://... (npm run services prints it)')
 } else {
   t.test('a write on one instance is read at once on the other', async (t) => {
     const [a, b] = await pair(t)

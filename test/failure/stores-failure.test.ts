@@ -1,14 +1,13 @@
 import t from 'tap'
 import type { InjectOptions } from 'fastify'
-import { SAMPLE_BOOK, bearer, build, userWith } from '../helper'
+import { SAMPLE_BOOK, bearer, build, skipSuite, userWith } from '../helper'
 import { binaryAvailable, throwawayFerretdb, throwawayMariadb } from '../throwaway'
 
 // Real processes, frozen with SIGSTOP and killed with SIGKILL: private instances on free
 // ports, so the shared services other suites use are never disturbed.
 const missing = ['mariadbd', 'ferretdb'].filter((cmd) => !binaryAvailable(cmd))
 if (missing.length > 0) {
-  process.stderr.write(`SKIPPED: store failure suite — ${missing.join(' and ')} not installed (npm run services installs them)\n`)
-  t.plan(0, `${missing.join(', ')} not installed`)
+  skipSuite(t, 'store failure suite', `${missing.join(' and ')} not installed (npm run services installs them)`)
 } else {
   const UNAVAILABLE = { statusCode: 503, code: 'SERVICE_UNAVAILABLE', error: 'Service Unavailable', message: 'A backing service is unavailable; try again shortly' }
   // A bound on hanging, not a benchmark: the deadline is 1 s, the machine is shared.

@@ -1,17 +1,16 @@
-import { randomUUID } from 'node:crypto'
 import { MongoClient } from 'mongodb'
 import t from 'tap'
 import { MONGO_CLIENT_OPTIONS } from '../../plugins/external/mongodb'
 import { createMongoReviewStore, ensureReviewIndexes, literalPattern } from '../../src/stores/mongodb'
+import { scratchName, skipSuite } from '../helper'
 import { reviewStoreContract } from './review-store.contract'
 
 const url = process.env.MONGODB_URL
 if (url === undefined || url === '') {
-  process.stderr.write('SKIPPED: MongoDB review store suite — set MONGODB_URL=mongodb://host:27017/db (npm run services prints it)\n')
-  t.plan(0, 'MONGODB_URL is not set')
+  skipSuite(t, 'MongoDB review store suite', 'set MONGODB_URL=mongodb://host:27017/db (npm run services prints it)')
 } else {
   const client = new MongoClient(url, MONGO_CLIENT_OPTIONS)
-  const db = client.db(`bookstore_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`)
+  const db = client.db(scratchName())
   t.teardown(async () => {
     await db.dropDatabase()
     await client.close()

@@ -1,34 +1,27 @@
-import { randomUUID } from 'node:crypto'
 import mysql from 'mysql2/promise'
 import t from 'tap'
 import { MYSQL_POOL_OPTIONS, createMysqlBackend, migrateMysql } from '../../src/stores/mysql'
 import { migrations } from '../../src/stores/sql/migrations'
 import { bookStoreContract } from './book-store.contract'
 import { reviewStoreContract } from './review-store.contract'
+import { scratchMysql, skipSuite } from '../helper'
 import { userStoreContract } from './user-store.contract'
 
 const url = process.env.DATABASE_URL
 if (url?.startsWith('mysql://') !== true) {
-  process.stderr.write('SKIPPED: MySQL store suite — set DATABASE_URL=mysql://user:pass@host:3306/db (npm run services prints it)\n')
-  t.plan(0, 'DATABASE_URL is not a mysql:// URL')
+  skipSuite(t, 'MySQL store suite', 'set DATABASE_URL=mysql://user:pass@host:3306/db (npm run services prints it)')
 } else {
   // A database of this run's own, dropped at the end, so runs never see each other's rows.
-  const name = `bookstore_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`
-  const scoped = new URL(url)
-  scoped.pathname = `/${name}`
+  let scratch: Awaited<ReturnType<typeof scratchMysql>> | undefined
   let pool: mysql.Pool | undefined
 
   t.before(async () => {
-    const admin = await mysql.createConnection(url)
-    await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
-    await admin.end()
-    pool = mysql.createPool({ uri: scoped.toString(), ...MYSQL_POOL_OPTIONS })
+    scratch = await scratchMysql(url)
+    pool = mysql.createPool({ uri: scratch.url, ...MYSQL_POOL_OPTIONS })
   })
   t.teardown(async () => {
     await pool?.end()
-    const admin = await mysql.createConnection(url)
-    await admin.query(`DROP DATABASE IF EXISTS \`${name}\``)
-    await admin.end()
+    await scratch?.drop()
   })
   const backend = async () => {
     if (pool === undefined) throw new Error('no pool')
