@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tap/**'] },
+  { ignores: ['dist/**', 'dist-test/**', 'node_modules/**', '.tap/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -15,5 +15,14 @@ export default tseslint.config(
   {
     files: ['scripts/**', 'bench/**'],
     rules: { 'no-console': 'off' }
+  },
+  {
+    // Plain Node scripts that run before anything is compiled.
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', process: 'readonly', __dirname: 'readonly', console: 'readonly' }
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' }
   }
 )

@@ -4,18 +4,14 @@
  *   npm run bench
  */
 import autocannon from 'autocannon'
-import Fastify from 'fastify'
-import fp from 'fastify-plugin'
-import app from '../src/app'
 import { loadConfig } from '../config/load'
-import { serverOptions } from '../config/server-options'
+import { buildApp } from '../src/build'
 
 const DURATION_S = 8
 
 async function start (bypassCache: boolean) {
   const config = loadConfig({ overrides: { databaseUrl: 'sqlite::memory:', logLevel: 'silent', nodeEnv: 'test' } })
-  const fastify = Fastify(serverOptions(config))
-  await fastify.register(fp(app), { config })
+  const fastify = buildApp(config)
   await fastify.ready()
   for (let i = 0; i < 200; i++) await fastify.books.create({ title: `Book ${i}`, author: `Author ${i % 17}`, total_pages: 100 + i })
   if (bypassCache) {

@@ -3,7 +3,7 @@ import path from 'node:path'
 import Ajv from 'ajv'
 import addFormats from 'ajv-formats'
 import { parse as parseYaml } from 'yaml'
-import { ConfigSchema, SAMPLE_JWT_SECRET, type Config } from './schema'
+import { ConfigSchema, SAMPLE_JWT_SECRET, type Config, type DatabaseTarget, type Settings } from './schema'
 import { projectRoot } from './paths'
 
 export class ConfigError extends Error {
@@ -16,7 +16,7 @@ interface LoadOptions {
   /** Environment to read; server.ts passes process.env, tests pass nothing. */
   env?: Env
   /** Applied last: how tests configure the app without touching process.env. */
-  overrides?: Partial<Config>
+  overrides?: Partial<Settings>
 }
 
 const properties = ConfigSchema.properties as Record<string, { env?: string }>
@@ -53,12 +53,19 @@ function fromEnv (env: Env): Record<string, unknown> {
 
 const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: false, strict: false })
 addFormats(ajv)
-const validate = ajv.compile<Config>(ConfigSchema)
+const validate = ajv.compile<Settings>(ConfigSchema)
 
 function settingName (instancePath: string, extra: Record<string, unknown>): string {
   const key = (instancePath.split('/')[1] ?? String(extra.additionalProperty ?? extra.missingProperty ?? ''))
   const env = properties[key]?.env
   return env === undefined ? key : `${env} (${key})`
+}
+
+/** `sqlite:./data/x.db` → a path resolved against the working directory (or `:memory:`); `mysql://…` → the URL. */
+function databaseTarget (url: string): DatabaseTarget {
+  if (url.startsWith('mysql://')) return { kind: 'mysql', url }
+  const file = url.slice('sqlite:'.length)
+  return { kind: 'sqlite', file: file === ':memory:' ? file : path.resolve(file) }
 }
 
 /**
@@ -81,7 +88,7 @@ export function loadConfig ({ env = {}, overrides = {} }: LoadOptions = {}): Con
     const what = first?.keyword === 'additionalProperties' ? 'is not a known setting' : (first?.message ?? 'is invalid')
     throw new ConfigError(`Invalid configuration: ${where} ${what}`)
   }
-  const config = merged as Config
+  const config: Config = { ...merged, database: databaseTarget(merged.databaseUrl) }
 
   if (config.nodeEnv === 'production') {
     if (config.jwtSecret === SAMPLE_JWT_SECRET) {

@@ -15,7 +15,8 @@ export const ConfigSchema = Type.Object({
   databaseUrl: Type.String({ pattern: '^(sqlite:.+|mysql://.+)$', env: 'DATABASE_URL' }),
   mongodbUrl: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://.+', env: 'MONGODB_URL' })),
   redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://.+', env: 'REDIS_URL' })),
-  jwtSecret: Type.String({ minLength: 32, env: 'JWT_SECRET' }),
+  // At least 32 bytes, checked in config/load.ts: a length here would count characters.
+  jwtSecret: Type.String({ minLength: 1, env: 'JWT_SECRET' }),
   tokenHours: Type.Number({ exclusiveMinimum: 0, maximum: 8760, env: 'TOKEN_HOURS' }),
   pageSize: Type.Integer({ minimum: 1, maximum: 100, env: 'PAGE_SIZE' }),
   adminEmail: Type.Optional(Type.String({ format: 'email', maxLength: 254, env: 'ADMIN_EMAIL' })),
@@ -36,4 +37,18 @@ export const ConfigSchema = Type.Object({
   backendTimeoutMs: Type.Integer({ minimum: 50, maximum: 60000, default: 1000 })
 }, { additionalProperties: false })
 
-export type Config = Static<typeof ConfigSchema>
+/** The settings as written: YAML keys, environment variables, overrides. */
+export type Settings = Static<typeof ConfigSchema>
+
+/** Where books and users live, parsed once from DATABASE_URL by config/load.ts. */
+export const DatabaseTarget = Type.Union([
+  Type.Object({ kind: Type.Literal('sqlite'), file: Type.String({ description: 'An absolute path, or :memory:' }) }),
+  Type.Object({ kind: Type.Literal('mysql'), url: Type.String() })
+])
+export type DatabaseTarget = Static<typeof DatabaseTarget>
+
+/**
+ * What the app reads: the validated settings, and `database` parsed from `databaseUrl`, so
+ * nothing else looks at a URL's prefix (plugins/app/stores.ts switches on `database.kind`).
+ */
+export type Config = Settings & { readonly database: DatabaseTarget }

@@ -1,32 +1,22 @@
 /**
- * `npm run migrate`: applies the schema migrations the configured SQL database lacks (the app
- * also does this at start-up) and says which ran.
+ * `npm run migrate`: applies the schema migrations the configured SQL database lacks and says
+ * which ran. It starts the app without listening, exactly as the server does (the stores
+ * plugin migrates before anything reads), so there is one way to pick and open the database.
  */
-import mysql from 'mysql2/promise'
 import { ConfigError, loadConfig } from '../config/load'
-import { MYSQL_POOL_OPTIONS, migrateMysql } from '../src/stores/mysql'
-import { migrateSqlite, openSqlite } from '../src/stores/sqlite'
+import { buildApp } from '../src/build'
 
 async function main (): Promise<void> {
-  const { databaseUrl } = loadConfig({ env: process.env })
-  let applied: number[]
-  if (databaseUrl.startsWith('mysql://')) {
-    const pool = mysql.createPool({ uri: databaseUrl, ...MYSQL_POOL_OPTIONS })
-    try {
-      applied = await migrateMysql(pool)
-    } finally {
-      await pool.end()
-    }
-  } else {
-    const db = openSqlite(databaseUrl)
-    try {
-      applied = migrateSqlite(db)
-    } finally {
-      db.close()
-    }
+  const config = loadConfig({ env: process.env })
+  const app = buildApp({ ...config, logLevel: 'warn' })
+  try {
+    await app.ready()
+    const where = config.databaseUrl.replace(/\/\/[^@/]*@/, '//')
+    const applied = app.stores.migrated
+    console.log(applied.length === 0 ? `${where}: up to date` : `${where}: applied migration(s) ${applied.join(', ')}`)
+  } finally {
+    await app.close()
   }
-  const where = databaseUrl.replace(/\/\/[^@/]*@/, '//')
-  console.log(applied.length === 0 ? `${where}: up to date` : `${where}: applied migration(s) ${applied.join(', ')}`)
 }
 
 main().catch((err: unknown) => {

@@ -5,12 +5,9 @@
  */
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import Fastify from 'fastify'
-import fp from 'fastify-plugin'
-import app from '../src/app'
 import { loadConfig } from '../config/load'
 import { projectRoot } from '../config/paths'
-import { serverOptions } from '../config/server-options'
+import { buildApp } from '../src/build'
 
 export const OPENAPI_FILE = path.join(projectRoot, 'docs', 'openapi.json')
 
@@ -21,8 +18,7 @@ export const OPENAPI_FILE = path.join(projectRoot, 'docs', 'openapi.json')
 export async function renderOpenapi (): Promise<string> {
   // No environment: the file must not depend on who runs the script. In memory: no file.
   const config = loadConfig({ overrides: { databaseUrl: 'sqlite::memory:', logLevel: 'silent' } })
-  const fastify = Fastify(serverOptions(config))
-  await fastify.register(fp(app), { config })
+  const fastify = buildApp(config)
   await fastify.ready()
   try {
     return `${JSON.stringify(fastify.swagger(), null, 2)}\n`

@@ -6,14 +6,13 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import Fastify, { type FastifyInstance } from 'fastify'
-import fp from 'fastify-plugin'
-import app from '../src/app'
+import type { FastifyInstance } from 'fastify'
 import { ConfigError, loadConfig } from '../config/load'
 import { projectRoot } from '../config/paths'
-import { serverOptions } from '../config/server-options'
-import type { BookInput, Page } from '../src/domain/models'
+import { buildApp } from '../src/build'
 import { Permission } from '../src/domain/permission'
+import type { BookInput } from '../src/schemas/book'
+import type { Page } from '../src/stores/types'
 
 export interface Catalogue {
   books: BookInput[]
@@ -80,9 +79,8 @@ export async function seed (fastify: FastifyInstance, catalogue = readCatalogue(
 
 async function main (): Promise<void> {
   const config = loadConfig({ env: process.env })
-  // The real app, as server.ts builds it (fp keeps its decorators reachable), quieter.
-  const fastify = Fastify(serverOptions({ ...config, logLevel: 'warn' }))
-  await fastify.register(fp(app), { config })
+  // The real app, as the server builds it, quieter.
+  const fastify = buildApp({ ...config, logLevel: 'warn' })
   await fastify.ready()
   try {
     const r = await seed(fastify)

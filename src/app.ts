@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/schema'
 import { errorHandler, notFoundHandler } from './error-handler'
-import { ErrorResponse } from './schemas'
+import { COMPONENTS } from './schemas/components'
 import { validatorCompiler } from './validation'
 
 export interface AppOptions {
@@ -21,9 +21,9 @@ declare module 'fastify' {
 const root = path.join(__dirname, '..')
 
 /**
- * The application is a plugin: server.ts and the tests register it on a bare Fastify with
- * a validated configuration. Order is explicit: configuration, third-party plugins, our
- * plugins (which declare their dependencies), then the routes.
+ * The application is a plugin: src/build.ts registers it on a bare Fastify with a validated
+ * configuration. Order is explicit: configuration, third-party plugins, our plugins (which
+ * declare their dependencies), then the routes.
  */
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(fp(async function configPlugin (instance) {
@@ -33,8 +33,8 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   // JSON only: Fastify's default text/plain parser would let a text body reach validation.
   fastify.removeContentTypeParser('text/plain')
   fastify.setValidatorCompiler(validatorCompiler)
-  // One error schema, referenced by every route's error responses (and named in the docs).
-  fastify.addSchema(ErrorResponse)
+  // The named schemas, referenced by every route's responses (and components in the docs).
+  for (const schema of COMPONENTS) fastify.addSchema(schema)
   fastify.setErrorHandler(errorHandler)
   fastify.setNotFoundHandler(notFoundHandler)
   fastify.addHook('onRequest', async (request, reply) => {

@@ -34,7 +34,7 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
       request.log.error({ err: err.cause ?? err, service: err.service }, 'backing service unavailable')
     }
     return reply.code(err.statusCode).headers(err.headers)
-      .send(body(err.statusCode, err.code, err.message))
+      .send({ ...body(err.statusCode, err.code, err.message), ...err.fields })
   }
 
   if (err.validation !== undefined) {

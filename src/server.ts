@@ -1,10 +1,7 @@
-import Fastify from 'fastify'
-import fp from 'fastify-plugin'
 import closeWithGrace from 'close-with-grace'
 import { loadConfig, ConfigError } from '../config/load'
-import { serverOptions } from '../config/server-options'
 import type { Config } from '../config/schema'
-import app from './app'
+import { buildApp } from './build'
 
 /** The only file that touches the process: environment, signals, listening. */
 async function main (): Promise<void> {
@@ -19,9 +16,7 @@ async function main (): Promise<void> {
     throw err
   }
 
-  const fastify = Fastify(serverOptions(config, { pretty: process.stdout.isTTY }))
-  // fp() keeps the app's decorators visible here, exactly as test/helper.ts builds it.
-  await fastify.register(fp(app), { config })
+  const fastify = buildApp(config, { pretty: process.stdout.isTTY })
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err !== undefined) fastify.log.error({ err }, 'closing after an uncaught error')

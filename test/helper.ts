@@ -1,13 +1,11 @@
 import { createHmac, randomUUID } from 'node:crypto'
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
-import fp from 'fastify-plugin'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { MongoClient } from 'mongodb'
 import mysql from 'mysql2/promise'
 import type { Test } from 'tap'
-import app from '../src/app'
 import { loadConfig } from '../config/load'
-import type { Config } from '../config/schema'
-import { serverOptions } from '../config/server-options'
+import type { Config, Settings } from '../config/schema'
+import { buildApp } from '../src/build'
 
 /**
  * `BOOKSTORE_TEST_APP=real` runs every app that build() makes on the real services named by
@@ -49,7 +47,7 @@ export function skipSuite (t: Test, suite: string, why: string): void {
   t.test(suite, { skip: why }, () => {})
 }
 
-async function realBackends (): Promise<{ overrides: Partial<Config>, drop: () => Promise<void> }> {
+async function realBackends (): Promise<{ overrides: Partial<Settings>, drop: () => Promise<void> }> {
   const { DATABASE_URL, MONGODB_URL, REDIS_URL } = process.env
   if (DATABASE_URL?.startsWith('mysql://') !== true || MONGODB_URL === undefined || REDIS_URL === undefined) {
     throw new Error('BOOKSTORE_TEST_APP=real needs DATABASE_URL=mysql://..., MONGODB_URL and REDIS_URL (eval "$(npm run -s services)")')
@@ -71,7 +69,7 @@ async function realBackends (): Promise<{ overrides: Partial<Config>, drop: () =
 export const ADMIN = { email: 'admin@example.com', password: 'correct horse battery staple' }
 
 /** The config every test starts from: in-memory SQLite, quiet logs, a known Admin. */
-export function testConfig (overrides: Partial<Config> = {}): Config {
+export function testConfig (overrides: Partial<Settings> = {}): Config {
   return loadConfig({
     overrides: {
       nodeEnv: 'test',
@@ -85,19 +83,16 @@ export function testConfig (overrides: Partial<Config> = {}): Config {
 }
 
 /**
- * The real app on a bare Fastify, as server.ts builds it, closed when the test ends. fp()
- * lifts the app's decorators (stores, cache...) to this instance so a test can reach them,
- * as fastify-cli's test helper does; routes, hooks and handlers are the same.
+ * The real app, built by buildApp exactly as the server builds it, ready, and closed when the
+ * test ends. Its decorators (stores, cache...) are reachable, as in fastify-cli's test helper.
  */
-export async function build (t: Test, overrides: Partial<Config> = {}): Promise<FastifyInstance> {
+export async function build (t: Test, overrides: Partial<Settings> = {}): Promise<FastifyInstance> {
   const real = REAL_BACKENDS ? await realBackends() : undefined
-  const config = testConfig({ ...real?.overrides, ...overrides })
-  const fastify = Fastify(serverOptions(config))
+  const fastify = buildApp(testConfig({ ...real?.overrides, ...overrides }))
   t.teardown(async () => {
     await fastify.close()
     await real?.drop()
   })
-  await fastify.register(fp(app), { config })
   await fastify.ready()
   return fastify
 }

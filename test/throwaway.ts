@@ -100,7 +100,7 @@ function throwaway (port: number, url: string, command: string, args: string[], 
   }
 }
 
-/** A private MariaDB with its own data directory and an empty `bookstore` database for user bookstore. */
+/** A private MariaDB with its own data directory: an empty `bookstore` database for user bookstore, who may also create `bookstore_test…` ones. */
 export async function throwawayMariadb (): Promise<Throwaway> {
   const port = await freePort()
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-mariadb-'))
@@ -114,7 +114,7 @@ export async function throwawayMariadb (): Promise<Throwaway> {
   ], () => rmSync(dir, { recursive: true, force: true }))
   await server.start()
   const setup = spawnSync('mariadb', ['--no-defaults', `--socket=${socket}`, '-uroot', '-e',
-    "CREATE DATABASE bookstore CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; CREATE USER 'bookstore'@'127.0.0.1' IDENTIFIED BY 'bookstore'; CREATE USER 'bookstore'@'localhost' IDENTIFIED BY 'bookstore'; GRANT ALL ON bookstore.* TO 'bookstore'@'127.0.0.1'; GRANT ALL ON bookstore.* TO 'bookstore'@'localhost';"],
+    "CREATE DATABASE bookstore CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; CREATE USER 'bookstore'@'127.0.0.1' IDENTIFIED BY 'bookstore'; CREATE USER 'bookstore'@'localhost' IDENTIFIED BY 'bookstore'; GRANT ALL ON bookstore.* TO 'bookstore'@'127.0.0.1'; GRANT ALL ON bookstore.* TO 'bookstore'@'localhost'; GRANT ALL ON `bookstore\\_test%`.* TO 'bookstore'@'127.0.0.1', 'bookstore'@'localhost';"],
   { encoding: 'utf8' })
   if (setup.status !== 0) throw new Error(`mariadb setup failed: ${setup.stderr}`)
   return server

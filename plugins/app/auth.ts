@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { forbidden, tokenExpired, tokenRequired, tokenUndecodable } from '../../src/domain/errors'
-import type { User } from '../../src/domain/models'
-import { Permission } from '../../src/domain/permission'
+import type { Permission } from '../../src/domain/permission'
+import { TokenClaims } from '../../src/schemas/token'
+import type { User } from '../../src/schemas/user'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,14 +17,8 @@ declare module 'fastify' {
 
 const BEARER = /^bearer\s+(\S+)\s*$/i
 
-function isClaims (value: unknown): boolean {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
-  const c = value as Record<string, unknown>
-  return Number.isSafeInteger(c.user_id) && (c.user_id as number) > 0 &&
-    typeof c.user_name === 'string' &&
-    Number.isInteger(c.permission) && (c.permission as number) >= Permission.None && (c.permission as number) <= Permission.Admin &&
-    typeof c.exp === 'number' && typeof c.iat === 'number'
-}
+/** The one claims schema, compiled: a verified payload of any other shape is refused. */
+const claimsCheck = TypeCompiler.Compile(TokenClaims)
 
 /**
  * Token checks in the contract's words. Every failure of @fastify/jwt / fast-jwt (bad
@@ -44,8 +40,8 @@ export default fp(async function authPlugin (fastify) {
       if ((err as { code?: string }).code === 'FAST_JWT_EXPIRED') throw tokenExpired()
       throw tokenUndecodable()
     }
-    if (!isClaims(claims)) throw tokenUndecodable()
-    request.user = claims as FastifyRequest['user']
+    if (!claimsCheck.Check(claims)) throw tokenUndecodable()
+    request.user = claims
   }
 
   fastify.decorate('requirePermission', function requirePermission (level: Permission): onRequestAsyncHookHandler {

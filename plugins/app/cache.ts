@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { createMemoryCache } from '../../src/cache/memory'
 import { createRedisCache } from '../../src/cache/redis'
 import type { KeyValueCache } from '../../src/cache/types'
+import { sharedRedis } from '../external/redis'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,11 +12,11 @@ declare module 'fastify' {
 
 /** In process on the embedded default; Redis (shared by every instance) when REDIS_URL is set. */
 export default fp(async function cachePlugin (fastify) {
-  const { redisClient, config } = fastify
+  const redis = sharedRedis(fastify)
   // The Redis client belongs to the redis-client plugin, which closes it; close() here is a no-op for it.
-  const cache = redisClient === undefined
+  const cache = redis === undefined
     ? createMemoryCache()
-    : createRedisCache(redisClient, { namespace: config.cacheNamespace })
+    : createRedisCache(redis, { namespace: fastify.config.cacheNamespace })
   fastify.decorate('cache', cache)
   fastify.addHook('onClose', async () => {
     await cache.close()

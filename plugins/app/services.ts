@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { createBookService, type BookService } from '../../src/services/books'
 import { createPasswordHasher } from '../../src/services/passwords'
+import { createReadiness } from '../../src/services/readiness'
 import { createReviewService, type ReviewService } from '../../src/services/reviews'
 import { createUserService, type UserService } from '../../src/services/users'
 
@@ -9,6 +10,8 @@ declare module 'fastify' {
     books: BookService
     users: UserService
     reviews: ReviewService
+    /** Which configured backing services answer now (GET /health/ready). */
+    readiness: ReturnType<typeof createReadiness>
   }
 }
 
@@ -17,14 +20,15 @@ export default fp(async function servicesPlugin (fastify) {
   const { config, stores, cache } = fastify
   const log = fastify.log.child({ module: 'services' })
 
-  fastify.decorate('books', createBookService({
+  const books = createBookService({
     books: stores.books,
-    externalReviews: stores.externalReviews,
+    reviews: stores.reviews,
     cache,
     ttlSeconds: config.cacheTtlSeconds,
     cacheTimeoutMs: config.backendTimeoutMs,
     log
-  }))
+  })
+  fastify.decorate('books', books)
   fastify.decorate('users', createUserService({
     users: stores.users,
     hasher: createPasswordHasher(config.argon2),
@@ -33,7 +37,8 @@ export default fp(async function servicesPlugin (fastify) {
     windowMinutes: config.signinWindowMinutes,
     log
   }))
-  fastify.decorate('reviews', createReviewService({ reviews: stores.reviews, books: stores.books }))
+  fastify.decorate('reviews', createReviewService({ reviews: stores.reviews, books }))
+  fastify.decorate('readiness', createReadiness([...stores.backends, cache], config.backendTimeoutMs))
 
   if (config.adminEmail !== undefined && config.adminPassword !== undefined) {
     const admin = await fastify.users.ensureAdmin(config.adminEmail, config.adminPassword)

@@ -1,18 +1,25 @@
 import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import type { DatabaseTarget } from '../../config/schema'
+import mongodbClient from '../external/mongodb'
+import mysqlClient from '../external/mysql'
 import { guardStore } from '../../src/stores/guard'
-import { createMongoReviewStore, ensureReviewIndexes } from '../../src/stores/mongodb'
-import { createMysqlBackend, migrateMysql } from '../../src/stores/mysql'
-import { createSqliteBackend } from '../../src/stores/sqlite'
-import type { BackendHandle, BookStore, ReviewStore, SqlBackend, UserStore } from '../../src/stores/types'
+import { createMongoReviewStore, ensureReviewIndexes } from '../../src/stores/mongodb/reviews'
+import { mysqlDialect } from '../../src/stores/mysql/dialect'
+import type { SqlDialect } from '../../src/stores/sql/dialect'
+import { createSqlStores } from '../../src/stores/sql'
+import { migrate } from '../../src/stores/sql/migrate'
+import { openSqlite } from '../../src/stores/sqlite/dialect'
+import type { Backend, BookStore, ReviewStore, UserStore } from '../../src/stores/types'
 
 export interface Stores {
   users: UserStore
   books: BookStore
   reviews: ReviewStore
-  /** Set when reviews live in another database than books, so a book's deletion must reach them. */
-  externalReviews: ReviewStore | undefined
-  /** What /health/ready pings. */
-  backends: BackendHandle[]
+  /** Each configured database, for readiness. */
+  backends: Backend[]
+  /** The schema versions this start-up applied (npm run migrate reports them). */
+  migrated: number[]
 }
 
 declare module 'fastify' {
@@ -21,44 +28,52 @@ declare module 'fastify' {
   }
 }
 
+/** The SQL database DATABASE_URL names, its client registered and closed with the app. */
+async function openSql (fastify: FastifyInstance, database: DatabaseTarget): Promise<SqlDialect> {
+  switch (database.kind) {
+    case 'sqlite': {
+      const db = openSqlite(database.file)
+      fastify.addHook('onClose', () => db.close())
+      return db
+    }
+    case 'mysql': {
+      await fastify.register(mysqlClient, { url: database.url })
+      if (fastify.mysql === undefined) throw new Error('@fastify/mysql registered no pool')
+      return mysqlDialect(fastify.mysql.pool)
+    }
+  }
+}
+
 /**
- * Picks the backends from the configuration: SQLite or MySQL for books and users (and for
- * reviews while MONGODB_URL is unset), MongoDB for reviews when it is set. Every store is
- * guarded: a dead or frozen database answers 503 within backendTimeoutMs, never hangs.
+ * The only reader of which databases are configured: SQLite or MySQL for books and users (and
+ * for reviews while MONGODB_URL is unset), MongoDB for reviews when it is set. Migrations run
+ * here, before anything reads. Every store is guarded: a dead or frozen database answers 503
+ * within backendTimeoutMs, never hangs.
  */
 export default fp(async function storesPlugin (fastify) {
-  const { databaseUrl, mongodbUrl, backendTimeoutMs } = fastify.config
-  let sql: SqlBackend
-  if (databaseUrl.startsWith('mysql://')) {
-    const applied = await migrateMysql(fastify.mysql.pool)
-    if (applied.length > 0) fastify.log.info({ versions: applied }, 'mysql migrations applied')
-    sql = createMysqlBackend(fastify.mysql.pool)
-  } else {
-    sql = createSqliteBackend(databaseUrl)
-    fastify.addHook('onClose', async () => {
-      await sql.close()
-    })
-  }
+  const { database, mongodbUrl, backendTimeoutMs } = fastify.config
+  const sql = await openSql(fastify, database)
+  const migrated = await migrate(sql)
+  if (migrated.length > 0) fastify.log.info({ versions: migrated }, `${sql.name} migrations applied`)
+  const stores = createSqlStores(sql)
+  const backends: Backend[] = [sql]
 
-  const guard = <T extends object>(store: T, name: string): T => guardStore(store, name, backendTimeoutMs)
-  const backends: BackendHandle[] = [sql]
-  let reviews = guard(sql.reviews, sql.name)
-  let externalReviews: ReviewStore | undefined
+  let reviews = guardStore(stores.reviews, sql.name, backendTimeoutMs)
   if (mongodbUrl !== undefined) {
+    await fastify.register(mongodbClient, { url: mongodbUrl })
     const db = fastify.mongo.db
     if (db === undefined) throw new Error('MONGODB_URL must name a database, e.g. mongodb://host:27017/bookstore')
     await ensureReviewIndexes(db)
     const mongo = createMongoReviewStore(db)
-    backends.push(mongo)
-    reviews = guard(mongo, mongo.name)
-    externalReviews = reviews
+    backends.push(mongo.backend)
+    reviews = guardStore(mongo.reviews, mongo.backend.name, backendTimeoutMs)
   }
 
   fastify.decorate('stores', {
-    users: guard(sql.users, sql.name),
-    books: guard(sql.books, sql.name),
+    users: guardStore(stores.users, sql.name, backendTimeoutMs),
+    books: guardStore(stores.books, sql.name, backendTimeoutMs),
     reviews,
-    externalReviews,
-    backends
+    backends,
+    migrated
   })
-}, { name: 'stores', dependencies: ['config', 'mysql-client', 'mongodb-client'] })
+}, { name: 'stores', dependencies: ['config'] })

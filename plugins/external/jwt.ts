@@ -1,19 +1,13 @@
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
-import type { Permission } from '../../src/domain/permission'
-
-/** The claims the contract names (the Flask design's), plus `iat`/`exp` that the signer adds. */
-export interface TokenClaims {
-  user_id: number
-  user_name: string
-  permission: Permission
-  jti: string
-}
+import type { TokenClaims } from '../../src/schemas/token'
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: TokenClaims
-    user: TokenClaims & { iat: number, exp: number }
+    /** What the service signs; the signer adds `iat` and `exp`. */
+    payload: Omit<TokenClaims, 'iat' | 'exp'>
+    /** A verified token whose claims passed the TokenClaims schema (plugins/app/auth.ts). */
+    user: TokenClaims
   }
 }
 

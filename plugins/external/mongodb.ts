@@ -1,26 +1,14 @@
 import fp from 'fastify-plugin'
 import fastifyMongodb from '@fastify/mongodb'
 import { MongoClient } from 'mongodb'
+import { MONGO_CLIENT_OPTIONS } from '../../src/stores/mongodb/reviews'
 import { waitFor } from '../../src/wait-for'
 
-/**
- * The driver's defaults wait 30 s to select a server; these make a dead or frozen server fail
- * an operation within about a second. FerretDB (and a standalone mongod) has no replica set,
- * so retryable writes are off.
- */
-export const MONGO_CLIENT_OPTIONS = {
-  serverSelectionTimeoutMS: 1000,
-  connectTimeoutMS: 1000,
-  socketTimeoutMS: 5000,
-  maxPoolSize: 10,
-  retryWrites: false,
-  retryReads: false
-} as const
+/** Registered by plugins/app/stores.ts, the one reader of which database is configured. */
+export const autoload = false
 
-/** @fastify/mongodb when MONGODB_URL is set, after waiting for the server with backoff. */
-export default fp(async function mongodbClientPlugin (fastify) {
-  const url = fastify.config.mongodbUrl
-  if (url === undefined) return
+/** @fastify/mongodb, after waiting for the server with backoff. */
+export default fp<{ url: string }>(async function mongodbClientPlugin (fastify, { url }) {
   const log = fastify.log.child({ module: 'mongodb' })
   await waitFor('mongodb', async () => {
     const probe = new MongoClient(url, MONGO_CLIENT_OPTIONS)
@@ -32,4 +20,4 @@ export default fp(async function mongodbClientPlugin (fastify) {
   }, { log })
   await fastify.register(fastifyMongodb, { url, forceClose: true, ...MONGO_CLIENT_OPTIONS })
   log.info('mongodb ready')
-}, { name: 'mongodb-client', dependencies: ['config'] })
+}, { name: 'mongodb-client' })

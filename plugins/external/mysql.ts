@@ -1,24 +1,25 @@
 import fp from 'fastify-plugin'
 import fastifyMysql, { type MySQLPromisePool } from '@fastify/mysql'
 import mysql from 'mysql2/promise'
+import { MYSQL_POOL_OPTIONS } from '../../src/stores/mysql/dialect'
 import { waitFor } from '../../src/wait-for'
-import { MYSQL_POOL_OPTIONS } from '../../src/stores/mysql'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** @fastify/mysql's promise pool; present only when DATABASE_URL is a mysql:// URL. */
-    mysql: MySQLPromisePool
+    /** @fastify/mysql's promise pool: registered only when DATABASE_URL is a mysql:// URL. */
+    mysql?: MySQLPromisePool
   }
 }
 
+/** Registered by plugins/app/stores.ts, the one reader of which database is configured. */
+export const autoload = false
+
 /**
- * @fastify/mysql (promise API, pooled) when DATABASE_URL is mysql://. It checks the server at
- * registration, so a server that is down at start-up is first waited for, with backoff and a
- * warning per attempt (never the password), instead of failing the start in a loop.
+ * @fastify/mysql (promise API, pooled). It checks the server at registration, so a server
+ * that is down at start-up is first waited for, with backoff and a warning per attempt (never
+ * the password), instead of failing the start in a loop.
  */
-export default fp(async function mysqlClientPlugin (fastify) {
-  const url = fastify.config.databaseUrl
-  if (!url.startsWith('mysql://')) return
+export default fp<{ url: string }>(async function mysqlClientPlugin (fastify, { url }) {
   const log = fastify.log.child({ module: 'mysql' })
   await waitFor('mysql', async () => {
     const probe = await mysql.createConnection({ uri: url, connectTimeout: 1000 })
@@ -30,4 +31,4 @@ export default fp(async function mysqlClientPlugin (fastify) {
   }, { log })
   await fastify.register(fastifyMysql, { promise: true, uri: url, ...MYSQL_POOL_OPTIONS })
   log.info('mysql ready')
-}, { name: 'mysql-client', dependencies: ['config'] })
+}, { name: 'mysql-client' })

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import { AppError } from '../../src/domain/errors'
+import { sharedRedis } from './redis'
 
 /**
  * Per-address limits, opted into by each route's `config.rateLimit` (only the sign-up and
@@ -8,9 +9,10 @@ import { AppError } from '../../src/domain/errors'
  * shares them; in process otherwise.
  */
 export default fp(async function rateLimitPlugin (fastify) {
+  const redis = sharedRedis(fastify)
   await fastify.register(rateLimit, {
     global: false,
-    ...(fastify.redisClient === undefined ? {} : { redis: fastify.redisClient, nameSpace: `${fastify.config.cacheNamespace}:rate-limit:`, skipOnError: true }),
+    ...(redis === undefined ? {} : { redis, nameSpace: `${fastify.config.cacheNamespace}:rate-limit:`, skipOnError: true }),
     errorResponseBuilder: (_request, context) =>
       new AppError(429, 'RATE_LIMITED', `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} seconds`, {
         'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000)))

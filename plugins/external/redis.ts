@@ -1,32 +1,31 @@
 import fp from 'fastify-plugin'
 import fastifyRedis from '@fastify/redis'
+import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { createRedisClient } from '../../src/cache/redis-client'
 import { withDeadline } from '../../src/deadline'
 import { waitFor } from '../../src/wait-for'
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The shared Redis client when REDIS_URL is set; undefined on the embedded default. */
-    redisClient: Redis | undefined
-  }
+/**
+ * The shared Redis client, `fastify.redis`, when REDIS_URL is set; undefined on the embedded
+ * default. @fastify/redis types the decorator as always there, so readers ask through this.
+ */
+export function sharedRedis (fastify: FastifyInstance): Redis | undefined {
+  return fastify.hasDecorator('redis') ? fastify.redis : undefined
 }
 
 /** One start-up attempt may not hang the wait (a frozen Redis accepts TCP and never answers). */
 const ATTEMPT_TIMEOUT_MS = 3000
 
 /**
- * The Redis client, when REDIS_URL is set. Start-up waits, with backoff and a warning per
- * failed attempt, until Redis answers PING, then registers @fastify/redis with the client so
- * `fastify.redis` exists too. The cache, the sign-in throttle and the rate limiter share
- * this one connection; src/cache/redis-client.ts says how it fails.
+ * @fastify/redis, when REDIS_URL is set, with a client made as src/cache/redis-client.ts says
+ * (how it fails is decided there). Start-up waits, with backoff and a warning per failed
+ * attempt, until Redis answers PING. The cache, the sign-in throttle and the rate limiter
+ * share this one connection.
  */
 export default fp(async function redisClientPlugin (fastify) {
   const { redisUrl } = fastify.config
-  if (redisUrl === undefined) {
-    fastify.decorate('redisClient', undefined)
-    return
-  }
+  if (redisUrl === undefined) return
   const log = fastify.log.child({ module: 'redis' })
   const { client, lastError } = createRedisClient(redisUrl, log)
 
@@ -51,7 +50,6 @@ export default fp(async function redisClientPlugin (fastify) {
   // this client rejects while Redis is down (no offline queue) or frozen (commandTimeout);
   // app.close() then fails and the client is left reconnecting for ever.
   await fastify.register(fastifyRedis, { client, closeClient: false })
-  fastify.decorate('redisClient', client)
   fastify.addHook('onClose', async () => {
     if (client.status === 'ready') {
       try {

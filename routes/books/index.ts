@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import { Permission } from '../../src/domain/permission'
-import { Book, BookBody, LOCATION, PageQuery, errors, success } from '../../src/schemas'
+import { Book, BookBody } from '../../src/schemas/book'
+import { LOCATION, PageQuery, listOf, ref } from '../../src/schemas/common'
+import { errors } from '../../src/schemas/error'
 
 const books: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
@@ -9,7 +10,7 @@ const books: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['books'],
       summary: 'List books by id, optionally matching title or author',
       querystring: PageQuery,
-      response: { 200: Type.Array(Book, { description: 'A page of books, by id' }), ...errors(400) }
+      response: { 200: listOf(Book, 'A page of books, by id'), ...errors(400) }
     }
   }, async (request) => {
     const { o, limit = fastify.config.pageSize, q } = request.query
@@ -23,7 +24,7 @@ const books: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Add a book (Author)',
       security: [{ bearerAuth: [] }],
       body: BookBody,
-      response: { 201: success(Book, 'The stored book', LOCATION), ...errors(400, 401, 403, 413, 415) }
+      response: { 201: ref(Book, 'The stored book', LOCATION), ...errors(400, 401, 403, 413, 415) }
     }
   }, async (request, reply) => {
     const book = await fastify.books.create(request.body)

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Permission } from '../../src/domain/permission'
-import { LOCATION, Review, ReviewCreateBody, errors, success } from '../../src/schemas'
+import { LOCATION, ref } from '../../src/schemas/common'
+import { errors } from '../../src/schemas/error'
+import { Review, ReviewCreateBody } from '../../src/schemas/review'
 
 const reviews: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/', {
@@ -10,7 +12,7 @@ const reviews: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Review a book (User); author defaults to your email',
       security: [{ bearerAuth: [] }],
       body: ReviewCreateBody,
-      response: { 201: success(Review, 'The stored review', LOCATION), ...errors(400, 401, 403, 404, 413, 415) }
+      response: { 201: ref(Review, 'The stored review', LOCATION), ...errors(400, 401, 403, 404, 413, 415) }
     }
   }, async (request, reply) => {
     const review = await fastify.reviews.create(request.user, request.body)

@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import type { preValidationAsyncHookHandler } from 'fastify'
 import { Permission } from '../../src/domain/permission'
-import { IdParams, LOCATION, PermissionBody, SignInBody, SignUpBody, User, errors, success } from '../../src/schemas'
+import { IdParams, LOCATION, ref } from '../../src/schemas/common'
+import { errors } from '../../src/schemas/error'
+import { TokenResponse } from '../../src/schemas/token'
+import { Account, PermissionBody, SignInBody, SignUpBody, User } from '../../src/schemas/user'
 
 /** Emails are trimmed before the schema checks their format; the service lower-cases them. */
 const trimEmail: preValidationAsyncHookHandler = async (request) => {
@@ -21,7 +23,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Sign up (every new account is a User)',
       body: SignUpBody,
       response: {
-        201: Type.Object({ id: Type.Integer(), email: Type.String() }, { description: 'The new account, at permission level User', headers: LOCATION }),
+        201: ref(Account, 'The new account, at permission level User', LOCATION),
         ...errors(400, 409, 413, 415, 429)
       }
     }
@@ -39,9 +41,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Sign in for a bearer token',
       body: SignInBody,
       response: {
-        200: Type.Object({ token: Type.String({ description: 'A JWT: send it as `Authorization: Bearer <token>` (the Authorize button)' }), user: Type.Object({ id: Type.Integer(), email: Type.String() }) }, {
-          description: 'A bearer token, and whom it is for'
-        }),
+        200: ref(TokenResponse, 'A bearer token, and whom it is for'),
         ...errors(400, 401, 413, 415, 429)
       }
     }
@@ -56,7 +56,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       summary: 'The signed-in user',
       security: [{ bearerAuth: [] }],
-      response: { 200: success(User, 'The signed-in user, with its permission level'), ...errors(401, 403, 404) }
+      response: { 200: ref(User, 'The signed-in user, with its permission level'), ...errors(401, 403, 404) }
     }
   }, async (request) => fastify.users.get(request.user.user_id))
 
@@ -68,10 +68,10 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       params: IdParams,
       body: PermissionBody,
-      response: { 200: success(User, 'The user at its new level'), ...errors(400, 401, 403, 404, 409, 413, 415) }
+      response: { 200: ref(User, 'The user at its new level'), ...errors(400, 401, 403, 404, 409, 413, 415) }
     }
   }, async (request) => {
-    const user = await fastify.users.setPermission(request.user.user_id, request.params.id, request.body.permission as Permission)
+    const user = await fastify.users.setPermission(request.user.user_id, request.params.id, request.body.permission)
     request.log.info({ userId: user.id, permission: user.permission, by: request.user.user_id }, 'permission changed')
     return user
   })

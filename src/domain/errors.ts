@@ -8,7 +8,9 @@ export class AppError extends Error {
     readonly statusCode: number,
     readonly code: string,
     message: string,
-    readonly headers: Record<string, string> = {}
+    readonly headers: Record<string, string> = {},
+    /** Fields the answer carries beyond the one shape's own (readiness names its services). */
+    readonly fields: Record<string, unknown> = {}
   ) {
     super(message)
   }
@@ -37,6 +39,13 @@ export const signInThrottled = (retryAfterSeconds: number): AppError =>
   new AppError(429, 'TOO_MANY_SIGN_IN_FAILURES', 'Too many failed sign-ins for this email; try again later', {
     'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds)))
   })
+
+/** Readiness: which configured backing services answer; the message names those that do not. */
+export const notReady = (services: Record<string, 'up' | 'down'>): AppError => {
+  const down = Object.keys(services).filter((name) => services[name] === 'down')
+  return new AppError(503, 'NOT_READY', `Not ready: ${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down`,
+    { 'retry-after': '5' }, { services })
+}
 
 /** A backing service (SQL, MongoDB) failed or timed out: the client may retry shortly. */
 export class ServiceUnavailableError extends AppError {

@@ -1,4 +1,4 @@
-/** Ordered levels: a route that needs Author admits Admin. */
+/** Ordered levels: a route that needs Author admits Admin. The one place the levels are written. */
 export const Permission = {
   None: 0,
   User: 1,
@@ -9,3 +9,7 @@ export const Permission = {
 export type Permission = (typeof Permission)[keyof typeof Permission]
 
 export const PERMISSION_LEVELS: readonly Permission[] = Object.values(Permission)
+
+export function isPermission (value: unknown): value is Permission {
+  return PERMISSION_LEVELS.includes(value as Permission)
+}

@@ -1,24 +1,27 @@
+import { ObjectId } from 'bson'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Book, BookInput, Page } from '../domain/models'
+import type { Book, BookInput } from '../schemas/book'
 import { notFound } from '../domain/errors'
-import { newObjectId } from '../domain/object-id'
 import { withDeadline } from '../deadline'
 import type { KeyValueCache } from '../cache/types'
-import type { BookStore, ReviewStore } from '../stores/types'
+import type { BookStore, Page, ReviewStore } from '../stores/types'
 
 const GENERATION_KEY = 'books:generation'
 const GENERATION_TTL_SECONDS = 7 * 24 * 3600
 
 interface Deps {
   books: BookStore
-  /** Set when reviews live in another database than books (MongoDB): see remove(). */
-  externalReviews?: ReviewStore | undefined
+  /** Wherever reviews live: deleting a book asks this store to drop them (see remove()). */
+  reviews: ReviewStore
   cache: KeyValueCache
   ttlSeconds: number
   /** Longest a cache call may take before the store answers instead. */
   cacheTimeoutMs: number
   log: FastifyBaseLogger
 }
+
+/** A fresh, unique generation token. */
+const newGeneration = (): string => new ObjectId().toHexString()
 
 /**
  * Books with cache-aside reads. Every cached entry's key carries the current generation, a
@@ -27,10 +30,11 @@ interface Deps {
  * token (expired, evicted, cache restarted) is replaced by a fresh one, never reused, so an
  * old entry can never come back. A cache that fails or is slow is logged and bypassed.
  */
-export function createBookService ({ books, externalReviews, cache, ttlSeconds, cacheTimeoutMs, log }: Deps) {
-  async function safely<T> (what: string, fn: () => Promise<T>): Promise<T | undefined> {
+export function createBookService ({ books, reviews, cache, ttlSeconds, cacheTimeoutMs, log }: Deps) {
+  /** The cache's answer within the deadline, or undefined (logged) when it fails or is slow. */
+  async function cacheOrUndefined<T> (what: string, call: () => Promise<T>): Promise<T | undefined> {
     try {
-      return await withDeadline(fn(), cacheTimeoutMs, `cache ${cache.name}`)
+      return await withDeadline(call(), cacheTimeoutMs, `cache ${cache.name}`)
     } catch (err) {
       log.warn({ err, cache: cache.name }, `cache ${what} failed; using the store`)
       return undefined
@@ -38,10 +42,10 @@ export function createBookService ({ books, externalReviews, cache, ttlSeconds, 
   }
 
   async function generation (): Promise<string | undefined> {
-    return safely('read', async () => {
+    return cacheOrUndefined('read', async () => {
       const current = await cache.get(GENERATION_KEY)
       if (current !== undefined) return current
-      const fresh = newObjectId()
+      const fresh = newGeneration()
       await cache.set(GENERATION_KEY, fresh, GENERATION_TTL_SECONDS)
       return fresh
     })
@@ -51,16 +55,16 @@ export function createBookService ({ books, externalReviews, cache, ttlSeconds, 
     const gen = await generation()
     if (gen === undefined) return load()
     const fullKey = `books:${gen}:${key}`
-    const hit = await safely('read', () => cache.get(fullKey))
+    const hit = await cacheOrUndefined('read', () => cache.get(fullKey))
     if (hit !== undefined) return JSON.parse(hit) as T
     const value = await load()
-    if (value !== undefined) await safely('write', () => cache.set(fullKey, JSON.stringify(value), ttlSeconds))
+    if (value !== undefined) await cacheOrUndefined('write', () => cache.set(fullKey, JSON.stringify(value), ttlSeconds))
     return value
   }
 
   async function invalidate (): Promise<void> {
-    const ok = await safely('invalidate', async () => {
-      await cache.set(GENERATION_KEY, newObjectId(), GENERATION_TTL_SECONDS)
+    const ok = await cacheOrUndefined('invalidate', async () => {
+      await cache.set(GENERATION_KEY, newGeneration(), GENERATION_TTL_SECONDS)
       return true
     })
     if (ok === undefined) {
@@ -69,20 +73,22 @@ export function createBookService ({ books, externalReviews, cache, ttlSeconds, 
     }
   }
 
+  const find = (id: number): Promise<Book | undefined> => cached(`book:${id}`, () => books.get(id))
+
   return {
     async list (page: Page): Promise<Book[]> {
       return cached(`list:${page.offset}:${page.limit}:${encodeURIComponent(page.q ?? '')}`, () => books.list(page))
     },
 
     async get (id: number): Promise<Book> {
-      const book = await cached(`book:${id}`, () => books.get(id))
+      const book = await find(id)
       if (book === undefined) throw notFound('book')
       return book
     },
 
-    /** Uncached existence check for writes that depend on the book (reviews). */
+    /** Whether the book exists, through the same cache as reads (a write invalidates it). */
     async exists (id: number): Promise<boolean> {
-      return (await books.get(id)) !== undefined
+      return (await find(id)) !== undefined
     },
 
     async create (input: BookInput): Promise<Book> {
@@ -98,19 +104,20 @@ export function createBookService ({ books, externalReviews, cache, ttlSeconds, 
       return book
     },
 
+    /**
+     * The one place a book's reviews go with it. The book goes first; then the review store
+     * drops its reviews: in SQL the foreign key's ON DELETE CASCADE already took them in the
+     * same statement, so this finds none; in MongoDB this is what removes them. If that step
+     * fails (or the process dies before it), the reviews left behind are never shown:
+     * every review read checks, through exists(), that its book is still there.
+     */
     async remove (id: number): Promise<void> {
-      // SQL: the store deletes the book and its reviews in one transaction. MongoDB: the book
-      // goes first, then its reviews; review reads check that the book exists, so a crash
-      // between the two leaves orphans that no client can read or list.
-      const removed = await books.delete(id)
-      if (!removed) throw notFound('book')
+      if (!(await books.delete(id))) throw notFound('book')
       await invalidate()
-      if (externalReviews !== undefined) {
-        try {
-          await externalReviews.deleteByBook(id)
-        } catch (err) {
-          log.error({ err, bookId: id }, 'reviews of a deleted book were not removed; they stay unreachable')
-        }
+      try {
+        await reviews.deleteByBook(id)
+      } catch (err) {
+        log.error({ err, bookId: id }, 'reviews of a deleted book were not removed; they stay unreachable')
       }
     }
   }

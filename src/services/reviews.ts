@@ -1,28 +1,26 @@
-import { publicReview, type Page, type Review, type ReviewRecord } from '../domain/models'
+import { publicReview, type Review, type ReviewCreate, type ReviewRecord, type ReviewUpdate } from '../schemas/review'
+import type { TokenClaims } from '../schemas/token'
 import { Permission } from '../domain/permission'
 import { forbidden, notFound } from '../domain/errors'
-import type { BookStore, ReviewStore } from '../stores/types'
+import type { Page, ReviewStore } from '../stores/types'
+import type { BookService } from './books'
 
 /** Who is acting, as the verified token says. */
-export interface Actor {
-  user_id: number
-  user_name: string
-  permission: Permission
-}
+export type Actor = Pick<TokenClaims, 'user_id' | 'user_name' | 'permission'>
 
 /**
- * Reviews and who may change them. Every read checks that the review's book still exists:
- * when reviews live in MongoDB the book's deletion and its reviews' deletion are two
- * operations, and this check keeps any review left behind by a crash between them unseen.
+ * Reviews and who may change them. Every read checks that the review's book still exists
+ * (through the book service's cache): a review whose book was deleted while its own deletion
+ * failed (src/services/books.ts, remove) stays unseen.
  */
-export function createReviewService ({ reviews, books }: { reviews: ReviewStore, books: BookStore }) {
+export function createReviewService ({ reviews, books }: { reviews: ReviewStore, books: Pick<BookService, 'exists'> }) {
   async function requireBook (bookId: number): Promise<void> {
-    if ((await books.get(bookId)) === undefined) throw notFound('book')
+    if (!(await books.exists(bookId))) throw notFound('book')
   }
 
   async function visible (id: string): Promise<ReviewRecord> {
     const record = await reviews.get(id)
-    if (record === undefined || (await books.get(record.book_id)) === undefined) throw notFound('review')
+    if (record === undefined || !(await books.exists(record.book_id))) throw notFound('review')
     return record
   }
 
@@ -40,7 +38,7 @@ export function createReviewService ({ reviews, books }: { reviews: ReviewStore,
       return publicReview(await visible(id))
     },
 
-    async create (actor: Actor, input: { book_id: number, title: string, content: string, author?: string | undefined }): Promise<Review> {
+    async create (actor: Actor, input: ReviewCreate): Promise<Review> {
       await requireBook(input.book_id)
       const record = await reviews.create({
         book_id: input.book_id,
@@ -52,7 +50,7 @@ export function createReviewService ({ reviews, books }: { reviews: ReviewStore,
       return publicReview(record)
     },
 
-    async update (actor: Actor, id: string, input: { title: string, content: string }): Promise<Review> {
+    async update (actor: Actor, id: string, input: ReviewUpdate): Promise<Review> {
       mayChange(actor, await visible(id))
       const updated = await reviews.update(id, input)
       if (updated === undefined) throw notFound('review')

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { User } from '../domain/models'
+import type { User } from '../schemas/user'
 import { Permission } from '../domain/permission'
-import { breachedPassword, cannotLowerOwnLevel, invalidCredentials, notFound, signInThrottled } from '../domain/errors'
+import { AppError, breachedPassword, cannotLowerOwnLevel, invalidCredentials, notFound, signInThrottled } from '../domain/errors'
 import type { KeyValueCache } from '../cache/types'
 import type { UserStore } from '../stores/types'
 import { isBreachedPassword, type PasswordHasher } from './passwords'
@@ -26,10 +26,10 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
   const failureKey = (email: string): string => `signin-failures:${createHash('sha256').update(email).digest('hex')}`
   const windowSeconds = Math.ceil(windowMinutes * 60)
 
-  // The throttle fails open: a cache outage must not lock every user out. It is logged.
-  async function counter<T> (what: string, fn: () => Promise<T>, fallback: T): Promise<T> {
+  /** A throttle call that fails open: a cache outage must not lock every user out. It is logged. */
+  async function throttleOrFailOpen<T> (what: string, call: () => Promise<T>, fallback: T): Promise<T> {
     try {
-      return await fn()
+      return await call()
     } catch (err) {
       log.warn({ err, cache: counters.name }, `sign-in throttle ${what} failed; not throttling`)
       return fallback
@@ -40,7 +40,7 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
     async signUp (rawEmail: string, password: string): Promise<User> {
       if (isBreachedPassword(password)) throw breachedPassword()
       const email = normaliseEmail(rawEmail)
-      // The unique index decides races; this only spares a hash for an obvious duplicate.
+      // No look-up first: the unique index decides, races included (EMAIL_TAKEN).
       const passwordHash = await hasher.hash(password)
       return users.create({ email, password_hash: passwordHash, permission: Permission.User })
     },
@@ -52,7 +52,7 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
     async signIn (rawEmail: string, password: string): Promise<User> {
       const email = normaliseEmail(rawEmail)
       const key = failureKey(email)
-      const seen = await counter('read', () => counters.peek(key), { count: 0, ttlMs: 0 })
+      const seen = await throttleOrFailOpen('read', () => counters.peek(key), { count: 0, ttlMs: 0 })
       if (seen.count >= maxFailures) throw signInThrottled(seen.ttlMs / 1000)
 
       const record = await users.findByEmail(email)
@@ -60,10 +60,10 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
         ? await hasher.verifyDummy(password)
         : await hasher.verify(record.password_hash, password)
       if (record === undefined || !ok) {
-        await counter('update', () => counters.incr(key, windowSeconds), undefined)
+        await throttleOrFailOpen('update', () => counters.incr(key, windowSeconds), undefined)
         throw invalidCredentials()
       }
-      if (seen.count > 0) await counter('reset', () => counters.del(key), undefined)
+      if (seen.count > 0) await throttleOrFailOpen('reset', () => counters.del(key), undefined)
       if (hasher.needsRehash(record.password_hash)) {
         await users.setPasswordHash(record.id, await hasher.hash(password))
         log.info({ userId: record.id }, 'password rehashed with the current argon2 parameters')
@@ -94,7 +94,7 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
           return await users.create({ email, password_hash: await hasher.hash(password), permission: Permission.Admin })
         } catch (err) {
           // Another instance created it first: promote that one below.
-          if (!(err instanceof Error && 'code' in err && err.code === 'EMAIL_TAKEN')) throw err
+          if (!(err instanceof AppError && err.code === 'EMAIL_TAKEN')) throw err
         }
       }
       const user = existing ?? await users.findByEmail(email)

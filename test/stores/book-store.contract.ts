@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Test } from 'tap'
-import type { BookInput } from '../../src/domain/models'
+import type { BookInput } from '../../src/schemas/book'
 import type { BookStore } from '../../src/stores/types'
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/

@@ -2,7 +2,9 @@ import pino from 'pino'
 import t from 'tap'
 import { createMemoryCache } from '../../src/cache/memory'
 import { createBookService } from '../../src/services/books'
-import { createSqliteBackend } from '../../src/stores/sqlite'
+import { createSqlStores } from '../../src/stores/sql'
+import { migrate } from '../../src/stores/sql/migrate'
+import { openSqlite } from '../../src/stores/sqlite/dialect'
 
 function recordingLog () {
   const lines: Array<{ level: number, msg: string }> = []
@@ -11,11 +13,13 @@ function recordingLog () {
 }
 
 t.test('a healthy cache logs nothing above info; a broken one is logged and bypassed', async (t) => {
-  const sql = createSqliteBackend('sqlite::memory:')
-  t.teardown(() => sql.close())
+  const db = openSqlite(':memory:')
+  t.teardown(() => db.close())
+  await migrate(db)
+  const sql = createSqlStores(db)
   const cache = createMemoryCache()
   const { log, lines } = recordingLog()
-  const books = createBookService({ books: sql.books, cache, ttlSeconds: 60, cacheTimeoutMs: 1000, log })
+  const books = createBookService({ books: sql.books, reviews: sql.reviews, cache, ttlSeconds: 60, cacheTimeoutMs: 1000, log })
 
   const book = await books.create({ title: 'Quiet', author: 'A' })
   await books.update(book.id, { title: 'Still quiet', author: 'A' })

@@ -42,7 +42,8 @@ t.test('a bad value stops start-up with one line naming the setting', async (t) 
     [{ PAGE_SIZE: '0' }, /PAGE_SIZE \(pageSize\) must be >= 1/],
     [{ DATABASE_URL: 'postgres://x' }, /DATABASE_URL \(databaseUrl\) must match pattern/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL \(logLevel\)/],
-    [{ JWT_SECRET: 'short' }, /JWT_SECRET \(jwtSecret\) must NOT have fewer than 32 characters/],
+    [{ JWT_SECRET: 'short' }, /^Invalid configuration: JWT_SECRET \(jwtSecret\) must be at least 32 bytes$/],
+    [{ JWT_SECRET: 'é'.repeat(15) + 'x' }, /JWT_SECRET \(jwtSecret\) must be at least 32 bytes/],
     [{ ADMIN_EMAIL: 'boss@example.com' }, /ADMIN_EMAIL and ADMIN_PASSWORD must be set together/],
     [{ CONFIG_FILE: path.join(dir, 'missing.yml') }, /^CONFIG_FILE: cannot read .*missing\.yml \(ENOENT\)$/],
     [{ CONFIG_FILE: file('bad.yml', 'port: [1,\n') }, /^CONFIG_FILE: .* is not valid YAML/],
@@ -58,4 +59,12 @@ t.test('production refuses the sample secret and short secrets', async (t) => {
   t.throws(() => loadConfig({ env: { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(31) } }), { message: /JWT_SECRET/ })
   t.equal(loadConfig({ env: { NODE_ENV: 'production', JWT_SECRET: STRONG } }).jwtSecret, STRONG)
   t.equal(loadConfig({ env: { NODE_ENV: 'development' } }).jwtSecret, SAMPLE_JWT_SECRET, 'development may use the sample')
+  t.equal(loadConfig({ env: { JWT_SECRET: 'é'.repeat(16) } }).jwtSecret, 'é'.repeat(16), '32 bytes in 16 characters is enough: bytes count')
+})
+
+t.test('DATABASE_URL is parsed once into the database the app opens', async (t) => {
+  t.same(loadConfig().database, { kind: 'sqlite', file: path.resolve('data/bookstore.db') }, 'a relative file, from the working directory')
+  t.same(loadConfig({ env: { DATABASE_URL: 'sqlite::memory:' } }).database, { kind: 'sqlite', file: ':memory:' })
+  const url = 'mysql://user:pass@db.example:3306/bookstore'
+  t.same(loadConfig({ env: { DATABASE_URL: url } }).database, { kind: 'mysql', url })
 })

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Permission } from '../../../src/domain/permission'
-import { Book, BookBody, IdParams, errors, success } from '../../../src/schemas'
+import { Book, BookBody } from '../../../src/schemas/book'
+import { IdParams, ref } from '../../../src/schemas/common'
+import { errors } from '../../../src/schemas/error'
 
 const book: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
@@ -9,7 +11,7 @@ const book: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['books'],
       summary: 'One book',
       params: IdParams,
-      response: { 200: success(Book, 'The book'), ...errors(400, 404) }
+      response: { 200: ref(Book, 'The book'), ...errors(400, 404) }
     }
   }, async (request) => fastify.books.get(request.params.id))
 
@@ -21,7 +23,7 @@ const book: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       params: IdParams,
       body: BookBody,
-      response: { 200: success(Book, 'The stored book'), ...errors(400, 401, 403, 404, 413, 415) }
+      response: { 200: ref(Book, 'The stored book'), ...errors(400, 401, 403, 404, 413, 415) }
     }
   }, async (request) => {
     const updated = await fastify.books.update(request.params.id, request.body)

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Permission } from '../../../src/domain/permission'
-import { Review, ReviewIdParams, ReviewUpdateBody, errors, success } from '../../../src/schemas'
+import { ReviewIdParams, ref } from '../../../src/schemas/common'
+import { errors } from '../../../src/schemas/error'
+import { Review, ReviewUpdateBody } from '../../../src/schemas/review'
 
 const review: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
@@ -9,7 +11,7 @@ const review: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['reviews'],
       summary: 'One review',
       params: ReviewIdParams,
-      response: { 200: success(Review, 'The review'), ...errors(400, 404) }
+      response: { 200: ref(Review, 'The review'), ...errors(400, 404) }
     }
   }, async (request) => fastify.reviews.get(request.params.id))
 
@@ -22,7 +24,7 @@ const review: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       params: ReviewIdParams,
       body: ReviewUpdateBody,
-      response: { 200: success(Review, 'The stored review'), ...errors(400, 401, 403, 404, 413, 415) }
+      response: { 200: ref(Review, 'The stored review'), ...errors(400, 401, 403, 404, 413, 415) }
     }
   }, async (request) => {
     const updated = await fastify.reviews.update(request.user, request.params.id, request.body)

@@ -1,13 +1,19 @@
+import type { SqlDialect } from './dialect'
+
 /**
  * Versioned schema changes, one entry per version, for each SQL dialect. Applied in order at
- * start-up and by `npm run migrate`; `schema_migrations` records what ran. Never edit a
- * released entry: add the next version.
+ * start-up (and so by `npm run migrate`) by ./migrate.ts; `schema_migrations` records what
+ * ran. Never edit a released entry: add the next version.
  */
-export interface Migration {
-  version: number
-  name: string
-  sqlite: string[]
-  mysql: string[]
+export type Migration = { version: number, name: string } & Record<SqlDialect['name'], string[]>
+
+/** The table that records the versions applied, in each dialect. */
+export const MIGRATIONS_TABLE: Record<SqlDialect['name'], string> = {
+  sqlite: `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+  mysql: `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INT UNSIGNED NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_at DATETIME(3) NOT NULL
+  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`
 }
 
 export const migrations: Migration[] = [
@@ -82,5 +88,13 @@ export const migrations: Migration[] = [
         CONSTRAINT reviews_book_fk FOREIGN KEY (book_id) REFERENCES books (id) ON DELETE CASCADE
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`
     ]
+  },
+  {
+    version: 2,
+    name: 'permission range checked on MySQL too',
+    // SQLite's users table has had this CHECK since version 1. The range is
+    // src/domain/permission.ts's; a new level needs a new version here.
+    sqlite: [],
+    mysql: ['ALTER TABLE users ADD CONSTRAINT users_permission_range CHECK (permission BETWEEN 0 AND 3)']
   }
 ]

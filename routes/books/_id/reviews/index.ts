@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
-import { IdParams, PageQuery, Review, errors } from '../../../../src/schemas'
+import { IdParams, PageQuery, listOf } from '../../../../src/schemas/common'
+import { errors } from '../../../../src/schemas/error'
+import { Review } from '../../../../src/schemas/review'
 
 const bookReviews: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
@@ -9,7 +10,7 @@ const bookReviews: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: "A book's reviews, newest first, optionally matching title or content",
       params: IdParams,
       querystring: PageQuery,
-      response: { 200: Type.Array(Review, { description: "A page of the book's reviews, newest first" }), ...errors(400, 404) }
+      response: { 200: listOf(Review, "A page of the book's reviews, newest first"), ...errors(400, 404) }
     }
   }, async (request) => {
     const { o, limit = fastify.config.pageSize, q } = request.query

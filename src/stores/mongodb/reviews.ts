@@ -1,7 +1,21 @@
-import { ObjectId, type Collection, type Db, type Filter } from 'mongodb'
-import { publicReview, type ReviewRecord } from '../../domain/models'
-import { isObjectId } from '../../domain/object-id'
-import type { BackendHandle, ReviewStore } from '../types'
+import { ObjectId, type Collection, type Db, type Filter, type MongoClientOptions } from 'mongodb'
+import { isObjectId } from '../../schemas/common'
+import { publicReview, type ReviewRecord } from '../../schemas/review'
+import type { Backend, ReviewStore } from '../types'
+
+/**
+ * The driver's defaults wait 30 s to select a server; these make a dead or frozen server fail
+ * an operation within about a second. FerretDB (and a standalone mongod) has no replica set,
+ * so retryable writes are off.
+ */
+export const MONGO_CLIENT_OPTIONS = {
+  serverSelectionTimeoutMS: 1000,
+  connectTimeoutMS: 1000,
+  socketTimeoutMS: 5000,
+  maxPoolSize: 10,
+  retryWrites: false,
+  retryReads: false
+} as const satisfies MongoClientOptions
 
 interface ReviewDoc {
   _id: ObjectId
@@ -31,17 +45,17 @@ const recordOf = (d: ReviewDoc): ReviewRecord => ({
 })
 
 /** Ids reach a query only as ObjectIds built from 24 hex digits: nothing else is ever a filter. */
-const objectId = (id: string): ObjectId | undefined => (typeof id === 'string' && isObjectId(id) ? new ObjectId(id) : undefined)
+const objectId = (id: string): ObjectId | undefined => (isObjectId(id) ? new ObjectId(id) : undefined)
 
 /** The `book_id` index keeps a book's list and its deletion off a collection scan. */
 export async function ensureReviewIndexes (db: Db): Promise<void> {
   await db.collection<ReviewDoc>('reviews').createIndex({ book_id: 1, created_at: -1 }, { name: 'reviews_book_newest' })
 }
 
-export function createMongoReviewStore (db: Db): ReviewStore & BackendHandle {
+/** Reviews in MongoDB (when MONGODB_URL is set), and the connection's readiness. */
+export function createMongoReviewStore (db: Db): { reviews: ReviewStore, backend: Backend } {
   const reviews: Collection<ReviewDoc> = db.collection<ReviewDoc>('reviews')
-  return {
-    name: 'mongodb',
+  const store: ReviewStore = {
     async listByBook (bookId, { offset, limit, q }) {
       const filter: Filter<ReviewDoc> = { book_id: bookId }
       if (q !== undefined && q !== '') {
@@ -75,11 +89,15 @@ export function createMongoReviewStore (db: Db): ReviewStore & BackendHandle {
     },
     async deleteByBook (bookId) {
       return (await reviews.deleteMany({ book_id: bookId })).deletedCount
-    },
+    }
+  }
+  const backend: Backend = {
+    name: 'mongodb',
     async ping () {
       await db.command({ ping: 1 })
     },
-    // @fastify/mongodb closes the client on close.
+    // @fastify/mongodb closes the client when the app closes.
     async close () {}
   }
+  return { reviews: store, backend }
 }

@@ -1,0 +1,22 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Config } from '../config/schema'
+import { serverOptions } from '../config/server-options'
+import app from './app'
+
+export interface BuildOptions {
+  /** Pretty logs (a terminal); JSON lines otherwise. */
+  pretty?: boolean
+}
+
+/**
+ * The one place a Fastify instance and the app are put together, for the server, the tests,
+ * the scripts and the benchmark alike. The app loads on `ready()` (or `listen()`), so a caller
+ * can still add a hook first. fp() keeps the app's decorators (stores, books, ...) visible on
+ * the returned instance.
+ */
+export function buildApp (config: Config, { pretty = false }: BuildOptions = {}): FastifyInstance {
+  const fastify = Fastify(serverOptions(config, { pretty }))
+  void fastify.register(fp(app), { config })
+  return fastify
+}

@@ -1,0 +1,60 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+
+/** The largest id a path, a query or a body may name (SQL INT). */
+export const MAX_ID = 2147483647
+
+/** A review id: an ObjectId's 24 lower-case hex digits, on every backend. */
+export const OBJECT_ID_PATTERN = '^[0-9a-f]{24}$'
+const OBJECT_ID = new RegExp(OBJECT_ID_PATTERN)
+export const isObjectId = (id: unknown): id is string => typeof id === 'string' && OBJECT_ID.test(id)
+
+export const Id = (options: { description?: string } = {}) => Type.Integer({ minimum: 1, maximum: MAX_ID, ...options })
+export const ObjectIdString = (options: { description?: string } = {}) => Type.String({ pattern: OBJECT_ID_PATTERN, ...options })
+
+export const IdParams = Type.Object({ id: Id({ description: 'Numeric id' }) })
+export const ReviewIdParams = Type.Object({ id: ObjectIdString({ description: '24 hex digits' }) })
+
+export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' })
+
+/** `o` and `limit` as the contract pages them; `limit` defaults to the configured page size. */
+export const PageQuery = Type.Object({
+  o: Type.Integer({ minimum: 0, default: 0, description: 'Offset' }),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Page length (default: PAGE_SIZE)' })),
+  q: Type.Optional(Type.String({ maxLength: 255, description: 'Case-insensitive plain substring' }))
+}, { additionalProperties: false })
+
+export const Status = Type.Object({ status: Type.Literal('ok') }, { $id: 'Status', title: 'Status' })
+
+/** Each configured backing service by name (mysql, mongodb, redis, sqlite, memory), up or down. */
+export const ServiceStates = Type.Record(Type.String(), Type.Unsafe<'up' | 'down'>({ type: 'string', enum: ['up', 'down'] }), {
+  description: 'Each configured backing service, "up" or "down"'
+})
+
+export const Readiness = Type.Object({ status: Type.Literal('ok'), services: ServiceStates }, { $id: 'Readiness', title: 'Readiness' })
+export type Readiness = Static<typeof Readiness>
+
+/** A response header as the OpenAPI document shows it (@fastify/swagger reads `headers`). */
+export interface HeaderDoc { type: 'string', description: string }
+
+/** The header every 201 answers with. */
+export const LOCATION: Record<string, HeaderDoc> = { Location: { type: 'string', description: 'The URL of the created resource' } }
+
+/**
+ * A response by reference to a named schema (one that src/app.ts registers with addSchema),
+ * with the sentence and headers the docs show for it. Serialization follows the reference, so
+ * the component is both the documentation and the guard on what leaves.
+ */
+export function ref<T extends TSchema> (schema: T, description: string, headers?: Record<string, HeaderDoc>) {
+  return Type.Unsafe<Static<T>>(Type.Ref(idOf(schema), { description, ...(headers === undefined ? {} : { headers }) }))
+}
+
+/** A page of a named schema, by reference. */
+export function listOf<T extends TSchema> (schema: T, description: string) {
+  return Type.Array(Type.Unsafe<Static<T>>(Type.Ref(idOf(schema))), { description })
+}
+
+/** The name of a shared schema; one without a name is a mistake found at start-up. */
+export function idOf (schema: TSchema): string {
+  if (schema.$id === undefined) throw new Error('a reference needs a schema with an $id')
+  return schema.$id
+}

@@ -1,0 +1,23 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Id, idOf } from './common'
+import { Account, PermissionLevel } from './user'
+
+/**
+ * The claims of every token: the Flask design's names, plus `jti`, and `iat`/`exp` that the
+ * signer adds. It types `request.user` (plugins/external/jwt.ts) and checks every verified
+ * payload (plugins/app/auth.ts), so a token the service did not shape is refused.
+ */
+export const TokenClaims = Type.Object({
+  user_id: Id(),
+  user_name: Type.String(),
+  permission: PermissionLevel,
+  jti: Type.String(),
+  iat: Type.Number(),
+  exp: Type.Number()
+})
+export type TokenClaims = Static<typeof TokenClaims>
+
+export const TokenResponse = Type.Object({
+  token: Type.String({ description: 'A JWT: send it as `Authorization: Bearer <token>` (the Authorize button)' }),
+  user: Type.Unsafe<Static<typeof Account>>(Type.Ref(idOf(Account), { description: 'Whom the token is for' }))
+}, { $id: 'TokenResponse', title: 'TokenResponse' })

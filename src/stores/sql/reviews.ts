@@ -1,0 +1,56 @@
+import { ObjectId } from 'bson'
+import { isObjectId } from '../../schemas/common'
+import { publicReview, type ReviewRecord } from '../../schemas/review'
+import type { ReviewStore } from '../types'
+import type { SqlDialect } from './dialect'
+
+const COLUMNS = 'id, book_id, user_id, author, title, content, created_at, updated_at'
+const NEWEST_FIRST = 'ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?'
+
+type ReviewRow = ReviewRecord
+
+/** Reviews in the SQL database (while MONGODB_URL is unset), with ObjectId ids as MongoDB makes them. */
+export function createReviewStore (db: SqlDialect): ReviewStore {
+  const recordOf = (row: ReviewRow): ReviewRecord => ({ ...row, created_at: db.fromDbTime(row.created_at), updated_at: db.fromDbTime(row.updated_at) })
+  // Anything that is not 24 hex digits is simply not found; it never reaches SQL.
+  const byId = async (id: string): Promise<ReviewRecord | undefined> => {
+    if (!isObjectId(id)) return undefined
+    const row = await db.get<ReviewRow>(`SELECT ${COLUMNS} FROM reviews WHERE id = ?`, [id])
+    return row === undefined ? undefined : recordOf(row)
+  }
+  const stored = async (id: string): Promise<ReviewRecord> => {
+    const review = await byId(id)
+    if (review === undefined) throw new Error(`review ${id} was written but cannot be read back`)
+    return review
+  }
+  const search = `SELECT ${COLUMNS} FROM reviews WHERE book_id = ? AND (${db.contains('title')} OR ${db.contains('content')}) ${NEWEST_FIRST}`
+
+  return {
+    async listByBook (bookId, { offset, limit, q }) {
+      const rows = q === undefined || q === ''
+        ? await db.all<ReviewRow>(`SELECT ${COLUMNS} FROM reviews WHERE book_id = ? ${NEWEST_FIRST}`, [bookId, limit, offset])
+        : await db.all<ReviewRow>(search, [bookId, q.toLowerCase(), q.toLowerCase(), limit, offset])
+      return rows.map((row) => publicReview(recordOf(row)))
+    },
+    get: byId,
+    async create (input) {
+      const now = db.toDbTime(new Date().toISOString())
+      const id = new ObjectId().toHexString()
+      await db.run(`INSERT INTO reviews (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [id, input.book_id, input.user_id, input.author, input.title, input.content, now, now])
+      return stored(id)
+    },
+    async update (id, { title, content }) {
+      if (!isObjectId(id)) return undefined
+      const { changes } = await db.run('UPDATE reviews SET title = ?, content = ?, updated_at = ? WHERE id = ?',
+        [title, content, db.toDbTime(new Date().toISOString()), id])
+      return changes === 0 ? undefined : stored(id)
+    },
+    async delete (id) {
+      return isObjectId(id) && (await db.run('DELETE FROM reviews WHERE id = ?', [id])).changes > 0
+    },
+    async deleteByBook (bookId) {
+      return (await db.run('DELETE FROM reviews WHERE book_id = ?', [bookId])).changes
+    }
+  }
+}
