@@ -1,7 +1,8 @@
 /**
  * `npm run seed`: loads a sample catalogue of public-domain classics (scripts/seed-catalogue.json)
- * and a few reviews into whichever backends are configured, through the services so caches are
- * invalidated as for any write. Running it twice adds nothing twice.
+ * and a few reviews into whichever backends are configured, writing through the services so caches
+ * are invalidated as for any write (it looks for what is there in the stores). Running it twice
+ * adds nothing twice.
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -48,7 +49,7 @@ export async function seed (fastify: FastifyInstance, catalogue = readCatalogue(
   const report: SeedReport = { books: 0, booksThere: 0, reviews: 0, reviewsThere: 0 }
   const ids = new Map<string, number>()
   for (const book of catalogue.books) {
-    const existing = await findListed((page) => fastify.books.list(page), book.title,
+    const existing = await findListed((page) => fastify.stores.books.list(page), book.title,
       (b) => b.title === book.title && b.author === book.author)
     if (existing !== undefined) {
       report.booksThere++
@@ -66,7 +67,7 @@ export async function seed (fastify: FastifyInstance, catalogue = readCatalogue(
   for (const review of catalogue.reviews) {
     const bookId = ids.get(review.book_title)
     if (bookId === undefined) throw new Error(`the catalogue reviews a book it does not list: ${review.book_title}`)
-    const there = await findListed((page) => fastify.reviews.list(bookId, page), review.title, (r) => r.title === review.title)
+    const there = await findListed((page) => fastify.stores.reviews.listByBook(bookId, page), review.title, (r) => r.title === review.title)
     if (there !== undefined) {
       report.reviewsThere++
       continue

@@ -25,7 +25,6 @@ export default fp(async function servicesPlugin (fastify) {
     reviews: stores.reviews,
     cache,
     ttlSeconds: config.cacheTtlSeconds,
-    cacheTimeoutMs: config.backendTimeoutMs,
     log
   })
   fastify.decorate('books', books)

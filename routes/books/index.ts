@@ -1,20 +1,25 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { invalidInput } from '../../src/domain/errors'
 import { Permission } from '../../src/domain/permission'
 import { Book, BookBody } from '../../src/schemas/book'
-import { LOCATION, PageQuery, listOf, ref } from '../../src/schemas/common'
+import { ETAG, KeysetPageQuery, LOCATION, NotModified, PAGE_HEADERS, listOf, ref } from '../../src/schemas/common'
 import { errors } from '../../src/schemas/error'
 
 const books: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
     schema: {
       tags: ['books'],
-      summary: 'List books by id, optionally matching title or author',
-      querystring: PageQuery,
-      response: { 200: listOf(Book, 'A page of books, by id'), ...errors(400) }
+      summary: 'List books by id, optionally matching title or author; page with `after` (keyset) or `o`',
+      querystring: KeysetPageQuery,
+      response: { 200: listOf(Book, 'A page of books, by id', PAGE_HEADERS), 304: NotModified, ...errors(400) }
     }
-  }, async (request) => {
-    const { o, limit = fastify.config.pageSize, q } = request.query
-    return fastify.books.list({ offset: o, limit, q })
+  }, async (request, reply) => {
+    const { o, after, limit = fastify.config.pageSize, q } = request.query
+    if (o !== undefined && after !== undefined) throw invalidInput('querystring', '/after', 'cannot be combined with o')
+    const query = q === undefined || q === '' ? '' : `&q=${encodeURIComponent(q)}`
+    const page = await fastify.books.list({ offset: o ?? 0, after, limit, q },
+      (last) => `/books?after=${last.id}&limit=${limit}${query}`)
+    return reply.sendRepresentation(page)
   })
 
   fastify.post('/', {
@@ -24,12 +29,12 @@ const books: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Add a book (Author)',
       security: [{ bearerAuth: [] }],
       body: BookBody,
-      response: { 201: ref(Book, 'The stored book', LOCATION), ...errors(400, 401, 403, 413, 415) }
+      response: { 201: ref(Book, 'The stored book', { ...LOCATION, ...ETAG }), ...errors(400, 401, 403, 413, 415) }
     }
   }, async (request, reply) => {
-    const book = await fastify.books.create(request.body)
-    request.log.info({ bookId: book.id, by: request.user.user_id }, 'book created')
-    return reply.code(201).header('location', `/books/${book.id}`).send(book)
+    const { id, rep } = await fastify.books.create(request.body)
+    request.log.info({ bookId: id, by: request.user.user_id }, 'book created')
+    return reply.code(201).header('location', `/books/${id}`).sendRepresentation(rep)
   })
 }
 

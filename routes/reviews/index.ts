@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Permission } from '../../src/domain/permission'
-import { LOCATION, ref } from '../../src/schemas/common'
+import { ETAG, LOCATION, ref } from '../../src/schemas/common'
 import { errors } from '../../src/schemas/error'
 import { Review, ReviewCreateBody } from '../../src/schemas/review'
 
@@ -12,12 +12,12 @@ const reviews: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Review a book (User); author defaults to your email',
       security: [{ bearerAuth: [] }],
       body: ReviewCreateBody,
-      response: { 201: ref(Review, 'The stored review', LOCATION), ...errors(400, 401, 403, 404, 413, 415) }
+      response: { 201: ref(Review, 'The stored review', { ...LOCATION, ...ETAG }), ...errors(400, 401, 403, 404, 413, 415) }
     }
   }, async (request, reply) => {
-    const review = await fastify.reviews.create(request.user, request.body)
-    request.log.info({ reviewId: review.id, bookId: review.book_id, by: request.user.user_id }, 'review created')
-    return reply.code(201).header('location', `/reviews/${review.id}`).send(review)
+    const { id, bookId, rep } = await fastify.reviews.create(request.user, request.body)
+    request.log.info({ reviewId: id, bookId, by: request.user.user_id }, 'review created')
+    return reply.code(201).header('location', `/reviews/${id}`).sendRepresentation(rep)
   })
 }
 

@@ -1,59 +1,85 @@
-import type { KeyValueCache } from './types'
+import { LRUCache } from 'lru-cache'
+import { entryKey, generationKey, type KeyValueCache } from './types'
 
-interface Entry { value: string, expiresAt: number }
+export interface MemoryCacheOptions {
+  /** Bytes the cached pages and books may take, keys included. */
+  maxBytes?: number
+  /** Counters and generation tokens kept at most (they are tiny). */
+  maxCounters?: number
+}
+
+interface Counter { count: number }
 
 /**
- * The embedded default: a bounded in-process map. When full, the oldest entry goes first
- * (a Map keeps insertion order), so memory stays flat however many distinct pages are read.
+ * The embedded default: two bounded in-process LRU maps (lru-cache). Entries, the large
+ * ones, are bounded in bytes; counters and generation tokens live apart, so a flood of
+ * distinct pages can never evict a sign-in throttle counter. TTLs are checked when an entry
+ * is read (no timer per entry or per call): everything here is synchronous.
  */
-export function createMemoryCache ({ maxEntries = 10_000, now = Date.now } = {}): KeyValueCache {
-  const entries = new Map<string, Entry>()
+export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_000 }: MemoryCacheOptions = {}): KeyValueCache {
+  const entries = new LRUCache<string, Buffer | string>({
+    maxSize: maxBytes,
+    sizeCalculation: (value, key) => key.length + (typeof value === 'string' ? value.length * 2 : value.length),
+    ttl: 60_000,
+    // 0: read the clock at each check; lru-cache otherwise caches it behind a timer.
+    ttlResolution: 0
+  })
+  const counters = new LRUCache<string, Counter | string>({ max: maxCounters, ttl: 60_000, ttlResolution: 0 })
 
-  const live = (key: string): Entry | undefined => {
-    const entry = entries.get(key)
-    if (entry === undefined) return undefined
-    if (entry.expiresAt <= now()) {
-      entries.delete(key)
-      return undefined
-    }
-    return entry
+  const counted = (key: string): Counter | undefined => {
+    const value = counters.get(key)
+    return typeof value === 'object' ? value : undefined
   }
-  const put = (key: string, value: string, ttlMs: number): void => {
-    entries.delete(key)
-    if (entries.size >= maxEntries) {
-      const oldest = entries.keys().next()
-      if (oldest.done !== true) entries.delete(oldest.value)
-    }
-    entries.set(key, { value, expiresAt: now() + ttlMs })
+  const currentGeneration = (namespace: string, fresh: string, ttlSeconds: number): string => {
+    const key = generationKey(namespace)
+    const current = counters.get(key)
+    if (typeof current === 'string') return current
+    counters.set(key, fresh, { ttl: ttlSeconds * 1000 })
+    return fresh
   }
 
   return {
     name: 'memory',
     async get (key) {
-      return live(key)?.value
+      const value = entries.get(key) ?? counters.get(key)
+      return typeof value === 'string' ? value : undefined
     },
     async set (key, value, ttlSeconds) {
-      put(key, value, ttlSeconds * 1000)
+      entries.set(key, value, { ttl: ttlSeconds * 1000 })
     },
     async incr (key, ttlSeconds) {
-      const entry = live(key)
-      if (entry === undefined) {
-        put(key, '1', ttlSeconds * 1000)
+      const counter = counted(key)
+      if (counter === undefined) {
+        counters.set(key, { count: 1 }, { ttl: ttlSeconds * 1000 })
         return { count: 1, ttlMs: ttlSeconds * 1000 }
       }
-      entry.value = String(Number(entry.value) + 1)
-      return { count: Number(entry.value), ttlMs: entry.expiresAt - now() }
+      // Mutated in place: the window is not extended.
+      counter.count++
+      return { count: counter.count, ttlMs: counters.getRemainingTTL(key) }
     },
     async peek (key) {
-      const entry = live(key)
-      return entry === undefined ? { count: 0, ttlMs: 0 } : { count: Number(entry.value), ttlMs: entry.expiresAt - now() }
+      const counter = counted(key)
+      return counter === undefined ? { count: 0, ttlMs: 0 } : { count: counter.count, ttlMs: counters.getRemainingTTL(key) }
     },
     async del (key) {
       entries.delete(key)
+      counters.delete(key)
+    },
+    async readGeneration (namespace, key, fresh, generationTtlSeconds) {
+      const generation = currentGeneration(namespace, fresh, generationTtlSeconds)
+      const value = entries.get(entryKey(namespace, generation, key))
+      return { generation, value: typeof value === 'string' ? undefined : value }
+    },
+    async writeGeneration (namespace, generation, key, value, ttlSeconds) {
+      entries.set(entryKey(namespace, generation, key), value, { ttl: ttlSeconds * 1000 })
+    },
+    async startGeneration (namespace, next, generationTtlSeconds) {
+      counters.set(generationKey(namespace), next, { ttl: generationTtlSeconds * 1000 })
     },
     async ping () {},
     async close () {
       entries.clear()
+      counters.clear()
     }
   }
 }

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis'
-import type { KeyValueCache } from './types'
+import type { Redis, Result } from 'ioredis'
+import { entryKey, generationKey, type KeyValueCache } from './types'
 
 /**
  * INCR and start the window in one step: the first increment sets the expiry, later ones
@@ -16,6 +16,27 @@ if ttl < 0 then
 end
 return {count, ttl}
 `
+
+/**
+ * The generation and the entry under it in one round trip: the generation is read (or a fresh
+ * one stored) and the entry key built from it inside Redis. The entry's key is computed, not
+ * declared in KEYS: fine on one Redis (or a primary with replicas), not on Redis Cluster.
+ */
+const READ_GENERATION = `
+local generation = redis.call('GET', KEYS[1])
+if not generation then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  generation = ARGV[1]
+end
+return {generation, redis.call('GET', ARGV[3] .. generation .. ':' .. ARGV[4])}
+`
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** READ_GENERATION, defined on the client by createRedisCache (EVALSHA, EVAL on a cold cache). */
+    bookstoreReadGenerationBuffer (generationKey: string, fresh: string, generationTtlMs: number, entryPrefix: string, key: string): Result<[Buffer, Buffer | null], Context>
+  }
+}
 
 export interface RedisCacheOptions {
   /** Every key is written as `<namespace>:<key>`, so one Redis can serve several deployments. */
@@ -41,6 +62,8 @@ function replies (results: [Error | null, unknown][] | null): unknown[] {
 export function createRedisCache (client: Redis, { namespace = 'bookstore' }: RedisCacheOptions = {}): KeyValueCache {
   const prefix = `${namespace}:`
   const k = (key: string): string => prefix + key
+  client.defineCommand('bookstoreReadGeneration', { numberOfKeys: 1, lua: READ_GENERATION })
+  const ms = (seconds: number): number => Math.max(1, Math.round(seconds * 1000))
 
   return {
     name: 'redis',
@@ -48,10 +71,10 @@ export function createRedisCache (client: Redis, { namespace = 'bookstore' }: Re
       return (await client.get(k(key))) ?? undefined
     },
     async set (key, value, ttlSeconds) {
-      await client.set(k(key), value, 'PX', Math.max(1, Math.round(ttlSeconds * 1000)))
+      await client.set(k(key), value, 'PX', ms(ttlSeconds))
     },
     async incr (key, ttlSeconds) {
-      const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000))
+      const ttlMs = ms(ttlSeconds)
       const [count, ttl] = await client.eval(INCR_WITH_WINDOW, 1, k(key), ttlMs) as [number, number]
       return { count: Number(count), ttlMs: Number(ttl) }
     },
@@ -62,6 +85,16 @@ export function createRedisCache (client: Redis, { namespace = 'bookstore' }: Re
     },
     async del (key) {
       await client.del(k(key))
+    },
+    async readGeneration (ns, key, fresh, generationTtlSeconds) {
+      const [generation, value] = await client.bookstoreReadGenerationBuffer(k(generationKey(ns)), fresh, ms(generationTtlSeconds), `${k(ns)}:`, key)
+      return { generation: generation.toString(), value: value ?? undefined }
+    },
+    async writeGeneration (ns, generation, key, value, ttlSeconds) {
+      await client.set(k(entryKey(ns, generation, key)), value, 'PX', ms(ttlSeconds))
+    },
+    async startGeneration (ns, next, generationTtlSeconds) {
+      await client.set(k(generationKey(ns)), next, 'PX', ms(generationTtlSeconds))
     },
     async ping () {
       const answer = await client.ping()

@@ -1,6 +1,13 @@
+/** What the book cache reads in one step: the namespace's generation and, under it, one entry. */
+export interface GenerationRead {
+  generation: string
+  value: Buffer | undefined
+}
+
 /**
- * What the cache backend offers: plain values with a TTL, and counters with a window.
- * In process by default, Redis when REDIS_URL is set; both pass test/cache/cache.contract.ts.
+ * What the cache backend offers: plain values with a TTL, counters with a window, and
+ * generation-scoped entries (bytes) that one write makes unreachable at once. In process by
+ * default, Redis when REDIS_URL is set; both pass test/cache/cache.contract.ts.
  */
 export interface KeyValueCache {
   readonly name: string
@@ -11,6 +18,19 @@ export interface KeyValueCache {
   /** The counter's value and remaining window, or count 0 when absent. */
   peek (key: string): Promise<{ count: number, ttlMs: number }>
   del (key: string): Promise<void>
+  /**
+   * One round trip: the current generation of `namespace` (storing `fresh` as it when there
+   * is none, for `generationTtlSeconds`) and the entry `key` of that generation.
+   */
+  readGeneration (namespace: string, key: string, fresh: string, generationTtlSeconds: number): Promise<GenerationRead>
+  /** Stores an entry under a generation (a superseded generation's entries are never read again). */
+  writeGeneration (namespace: string, generation: string, key: string, value: Buffer, ttlSeconds: number): Promise<void>
+  /** Makes `next` the namespace's generation: every entry of the previous one is unreachable at once. */
+  startGeneration (namespace: string, next: string, generationTtlSeconds: number): Promise<void>
   ping (): Promise<void>
   close (): Promise<void>
 }
+
+/** The keys of generation-scoped entries, the same in every backend. */
+export const generationKey = (namespace: string): string => `${namespace}:generation`
+export const entryKey = (namespace: string, generation: string, key: string): string => `${namespace}:${generation}:${key}`

@@ -28,6 +28,13 @@ export const forbidden = (): AppError => new AppError(403, 'FORBIDDEN', 'Unautho
 export const notFound = (what: string): AppError =>
   new AppError(404, `${what.toUpperCase()}_NOT_FOUND`, `${what[0]?.toUpperCase() ?? ''}${what.slice(1)} not found`)
 
+/** A request whose parts each pass their schema but not together: the schema error's shape. */
+export const invalidInput = (part: string, path: string, message: string): AppError =>
+  new AppError(400, 'VALIDATION_ERROR', `${part}${path} ${message}`, {}, { details: [{ path, message }] })
+
+export const preconditionFailed = (): AppError =>
+  new AppError(412, 'PRECONDITION_FAILED', 'If-Match does not list the current ETag; read the resource again')
+
 export const emailTaken = (): AppError => new AppError(409, 'EMAIL_TAKEN', 'An account with this email already exists')
 export const cannotLowerOwnLevel = (): AppError =>
   new AppError(409, 'CANNOT_LOWER_OWN_PERMISSION', 'An Admin cannot lower its own permission level')

@@ -16,11 +16,19 @@ export const ReviewIdParams = Type.Object({ id: ObjectIdString({ description: '2
 
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' })
 
+const Offset = Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_ID, description: 'Offset (default 0)' }))
+const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Page length (default: PAGE_SIZE)' }))
+const Query = Type.Optional(Type.String({ maxLength: 255, description: 'Case-insensitive plain substring' }))
+
 /** `o` and `limit` as the contract pages them; `limit` defaults to the configured page size. */
-export const PageQuery = Type.Object({
-  o: Type.Integer({ minimum: 0, default: 0, description: 'Offset' }),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Page length (default: PAGE_SIZE)' })),
-  q: Type.Optional(Type.String({ maxLength: 255, description: 'Case-insensitive plain substring' }))
+export const PageQuery = Type.Object({ o: Offset, limit: Limit, q: Query }, { additionalProperties: false })
+
+/** Books also page by key: `after` an id, never together with `o`. */
+export const KeysetPageQuery = Type.Object({
+  o: Offset,
+  after: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_ID, description: 'Only books whose id is greater (not with `o`)' })),
+  limit: Limit,
+  q: Query
 }, { additionalProperties: false })
 
 export const Status = Type.Object({ status: Type.Literal('ok') }, { $id: 'Status', title: 'Status' })
@@ -39,6 +47,26 @@ export interface HeaderDoc { type: 'string', description: string }
 /** The header every 201 answers with. */
 export const LOCATION: Record<string, HeaderDoc> = { Location: { type: 'string', description: 'The URL of the created resource' } }
 
+/** The ETag every answer with a book or review body carries. */
+export const ETAG: Record<string, HeaderDoc> = {
+  ETag: { type: 'string', description: 'Strong; send it in If-None-Match (304) or If-Match (412 when it is no longer current)' }
+}
+
+/** What every cacheable answer carries (plugins/app/representation.ts). */
+export const VALIDATORS: Record<string, HeaderDoc> = {
+  ...ETAG,
+  'Cache-Control': { type: 'string', description: 'no-cache: revalidate with If-None-Match' }
+}
+
+/** A list's answer: its validators and, when the page is full, the next page. */
+export const PAGE_HEADERS: Record<string, HeaderDoc> = {
+  ...VALIDATORS,
+  Link: { type: 'string', description: 'On a full page: `<relative URL of the next page>; rel="next"`' }
+}
+
+/** 304 to a GET whose If-None-Match lists the current ETag. */
+export const NotModified = Type.Null({ description: 'Not modified: If-None-Match lists the current ETag (no body)' })
+
 /**
  * A response by reference to a named schema (one that src/app.ts registers with addSchema),
  * with the sentence and headers the docs show for it. Serialization follows the reference, so
@@ -49,8 +77,8 @@ export function ref<T extends TSchema> (schema: T, description: string, headers?
 }
 
 /** A page of a named schema, by reference. */
-export function listOf<T extends TSchema> (schema: T, description: string) {
-  return Type.Array(Type.Unsafe<Static<T>>(Type.Ref(idOf(schema))), { description })
+export function listOf<T extends TSchema> (schema: T, description: string, headers?: Record<string, HeaderDoc>) {
+  return Type.Array(Type.Unsafe<Static<T>>(Type.Ref(idOf(schema))), { description, ...(headers === undefined ? {} : { headers }) })
 }
 
 /** The name of a shared schema; one without a name is a mistake found at start-up. */

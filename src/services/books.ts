@@ -1,13 +1,18 @@
-import { ObjectId } from 'bson'
+import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Book, BookInput } from '../schemas/book'
-import { notFound } from '../domain/errors'
-import { withDeadline } from '../deadline'
+import { Type } from '@sinclair/typebox'
+import { Book, type BookInput } from '../schemas/book'
+import { notFound, preconditionFailed } from '../domain/errors'
 import type { KeyValueCache } from '../cache/types'
 import type { BookStore, Page, ReviewStore } from '../stores/types'
+import { decodeRepresentation, encodeRepresentation, represent, serializerFor, type Precondition, type Representation } from './representation'
 
-const GENERATION_KEY = 'books:generation'
+/** The cache namespace of book pages and books. */
+const NAMESPACE = 'books'
 const GENERATION_TTL_SECONDS = 7 * 24 * 3600
+
+const serializeBook = serializerFor<Book>(Type.Ref('Book'))
+const serializePage = serializerFor<Book[]>(Type.Array(Type.Ref('Book')))
 
 interface Deps {
   books: BookStore
@@ -15,56 +20,43 @@ interface Deps {
   reviews: ReviewStore
   cache: KeyValueCache
   ttlSeconds: number
-  /** Longest a cache call may take before the store answers instead. */
-  cacheTimeoutMs: number
   log: FastifyBaseLogger
 }
 
-/** A fresh, unique generation token. */
-const newGeneration = (): string => new ObjectId().toHexString()
-
 /**
- * Books with cache-aside reads. Every cached entry's key carries the current generation, a
- * unique token in the shared cache; a successful write replaces the token, so every cached
- * page and book of the old generation is unreachable at once, on every instance. A missing
- * token (expired, evicted, cache restarted) is replaced by a fresh one, never reused, so an
- * old entry can never come back. A cache that fails or is slow is logged and bypassed.
+ * Books with cache-aside reads of whole representations (bytes and ETag). Every cached
+ * entry lives under the current generation, a unique token in the shared cache, read with
+ * the entry in one round trip; a successful write starts a new generation, so every cached
+ * page and book of the old one is unreachable at once, on every instance. A missing token
+ * (expired, evicted, cache restarted) is replaced by a fresh one, never reused, so an old
+ * entry can never come back. A cache that fails is logged and bypassed: its calls are
+ * bounded by the client (ioredis' commandTimeout), the in-process one cannot fail or wait.
  */
-export function createBookService ({ books, reviews, cache, ttlSeconds, cacheTimeoutMs, log }: Deps) {
-  /** The cache's answer within the deadline, or undefined (logged) when it fails or is slow. */
+export function createBookService ({ books, reviews, cache, ttlSeconds, log }: Deps) {
+  /** The cache's answer, or undefined (logged) when it fails. */
   async function cacheOrUndefined<T> (what: string, call: () => Promise<T>): Promise<T | undefined> {
     try {
-      return await withDeadline(call(), cacheTimeoutMs, `cache ${cache.name}`)
+      return await call()
     } catch (err) {
       log.warn({ err, cache: cache.name }, `cache ${what} failed; using the store`)
       return undefined
     }
   }
 
-  async function generation (): Promise<string | undefined> {
-    return cacheOrUndefined('read', async () => {
-      const current = await cache.get(GENERATION_KEY)
-      if (current !== undefined) return current
-      const fresh = newGeneration()
-      await cache.set(GENERATION_KEY, fresh, GENERATION_TTL_SECONDS)
-      return fresh
-    })
-  }
-
-  async function cached<T> (key: string, load: () => Promise<T>): Promise<T> {
-    const gen = await generation()
-    if (gen === undefined) return load()
-    const fullKey = `books:${gen}:${key}`
-    const hit = await cacheOrUndefined('read', () => cache.get(fullKey))
-    if (hit !== undefined) return JSON.parse(hit) as T
-    const value = await load()
-    if (value !== undefined) await cacheOrUndefined('write', () => cache.set(fullKey, JSON.stringify(value), ttlSeconds))
-    return value
+  async function cached (key: string, load: () => Promise<Representation | undefined>): Promise<Representation | undefined> {
+    const read = await cacheOrUndefined('read', () => cache.readGeneration(NAMESPACE, key, randomUUID(), GENERATION_TTL_SECONDS))
+    const hit = read?.value === undefined ? undefined : decodeRepresentation(read.value)
+    if (hit !== undefined) return hit
+    const fresh = await load()
+    if (fresh !== undefined && read !== undefined) {
+      await cacheOrUndefined('write', () => cache.writeGeneration(NAMESPACE, read.generation, key, encodeRepresentation(fresh), ttlSeconds))
+    }
+    return fresh
   }
 
   async function invalidate (): Promise<void> {
     const ok = await cacheOrUndefined('invalidate', async () => {
-      await cache.set(GENERATION_KEY, newGeneration(), GENERATION_TTL_SECONDS)
+      await cache.startGeneration(NAMESPACE, randomUUID(), GENERATION_TTL_SECONDS)
       return true
     })
     if (ok === undefined) {
@@ -73,17 +65,51 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, cacheTim
     }
   }
 
-  const find = (id: number): Promise<Book | undefined> => cached(`book:${id}`, () => books.get(id))
+  /**
+   * If-Match, checked against the book as stored now: the version the write must still find
+   * (the store's conditional write makes check and write one step), or undefined when any
+   * version will do. 404 before 412: a missing book is missing whatever If-Match says.
+   */
+  async function expectedVersion (id: number, ifMatch: Precondition): Promise<number | undefined> {
+    if (ifMatch === undefined) return undefined
+    const current = await books.get(id)
+    if (current === undefined) throw notFound('book')
+    if (ifMatch === '*') return undefined
+    if (!ifMatch.includes(represent(serializeBook(current)).etag)) throw preconditionFailed()
+    return current.version
+  }
+
+  /** A conditional write found nothing: the book is gone (404), or changed since the check (412). */
+  async function missed (id: number, expected: number | undefined): Promise<never> {
+    if (expected === undefined || (await books.get(id)) === undefined) throw notFound('book')
+    throw preconditionFailed()
+  }
+
+  const find = (id: number): Promise<Representation | undefined> => cached(`book:${id}`, async () => {
+    const book = await books.get(id)
+    return book === undefined ? undefined : represent(serializeBook(book))
+  })
 
   return {
-    async list (page: Page): Promise<Book[]> {
-      return cached(`list:${page.offset}:${page.limit}:${encodeURIComponent(page.q ?? '')}`, () => books.list(page))
+    /**
+     * A page of books, by id. `nextUrl` names the page after a full one (the route knows
+     * URLs); it is cached with the page, whose key holds every parameter it depends on.
+     */
+    async list (page: Page, nextUrl: (last: Book) => string): Promise<Representation> {
+      const key = `list:${page.offset}:${page.limit}:${encodeURIComponent(page.q ?? '')}`
+      const rep = await cached(key, async () => {
+        const found = await books.list(page)
+        const last = found.length === page.limit ? found[found.length - 1] : undefined
+        return represent(serializePage(found), last === undefined ? undefined : nextUrl(last))
+      })
+      if (rep === undefined) throw new Error('a page always has a representation')
+      return rep
     },
 
-    async get (id: number): Promise<Book> {
-      const book = await find(id)
-      if (book === undefined) throw notFound('book')
-      return book
+    async get (id: number): Promise<Representation> {
+      const rep = await find(id)
+      if (rep === undefined) throw notFound('book')
+      return rep
     },
 
     /** Whether the book exists, through the same cache as reads (a write invalidates it). */
@@ -91,17 +117,17 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, cacheTim
       return (await find(id)) !== undefined
     },
 
-    async create (input: BookInput): Promise<Book> {
+    async create (input: BookInput): Promise<{ id: number, rep: Representation }> {
       const book = await books.create(input)
       await invalidate()
-      return book
+      return { id: book.id, rep: represent(serializeBook(book)) }
     },
 
-    async update (id: number, input: BookInput): Promise<Book> {
-      const book = await books.update(id, input)
-      if (book === undefined) throw notFound('book')
+    async update (id: number, input: BookInput, ifMatch?: Precondition): Promise<Representation> {
+      const expected = await expectedVersion(id, ifMatch)
+      const book = await books.update(id, input, expected) ?? await missed(id, expected)
       await invalidate()
-      return book
+      return represent(serializeBook(book))
     },
 
     /**
@@ -111,15 +137,19 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, cacheTim
      * fails (or the process dies before it), the reviews left behind are never shown:
      * every review read checks, through exists(), that its book is still there.
      */
-    async remove (id: number): Promise<void> {
-      if (!(await books.delete(id))) throw notFound('book')
+    async remove (id: number, ifMatch?: Precondition): Promise<void> {
+      const expected = await expectedVersion(id, ifMatch)
+      if (!(await books.delete(id, expected))) await missed(id, expected)
       await invalidate()
       try {
         await reviews.deleteByBook(id)
       } catch (err) {
         log.error({ err, bookId: id }, 'reviews of a deleted book were not removed; they stay unreachable')
       }
-    }
+    },
+
+    /** After a bulk write that bypassed the service (npm run import): every cached page goes. */
+    invalidate
   }
 }
 

@@ -7,6 +7,24 @@ export interface Argon2Params {
   memoryCost: number
   timeCost: number
   parallelism: number
+  /** Hashes and verifies in flight at once: each holds memoryCost KiB while it runs. */
+  concurrency: number
+}
+
+/** Runs at most `max` calls at once; the rest wait their turn, in order. */
+function limit (max: number) {
+  let running = 0
+  const waiting: Array<() => void> = []
+  return async function limited<T> (call: () => Promise<T>): Promise<T> {
+    if (running >= max) await new Promise<void>((resolve) => waiting.push(resolve))
+    running++
+    try {
+      return await call()
+    } finally {
+      running--
+      waiting.shift()?.()
+    }
+  }
 }
 
 const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/
@@ -16,17 +34,19 @@ const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/
  * library draws a random 16-byte salt per hash and returns one self-describing PHC string,
  * so the cost can be raised later and old hashes upgraded at sign-in.
  */
-export function createPasswordHasher (params: Argon2Params) {
+export function createPasswordHasher ({ concurrency, ...params }: Argon2Params) {
   const options = { algorithm: Algorithm.Argon2id, ...params, outputLen: 32 }
+  // Bounds argon2's memory (memoryCost each) and keeps libuv's pool free for other work.
+  const limited = limit(concurrency)
   let dummy: Promise<string> | undefined
 
   return {
     hash (password: string): Promise<string> {
-      return hash(password, options)
+      return limited(() => hash(password, options))
     },
     async verify (stored: string, password: string): Promise<boolean> {
       try {
-        return await verify(stored, password)
+        return await limited(() => verify(stored, password))
       } catch {
         return false
       }
@@ -36,8 +56,9 @@ export function createPasswordHasher (params: Argon2Params) {
      * timing does not reveal which emails exist.
      */
     async verifyDummy (password: string): Promise<false> {
-      dummy ??= hash('dummy password that no account has', options)
-      await verify(await dummy, password).catch(() => false)
+      dummy ??= limited(() => hash('dummy password that no account has', options))
+      const stored = await dummy
+      await limited(() => verify(stored, password)).catch(() => false)
       return false
     },
     needsRehash (stored: string): boolean {

@@ -101,6 +101,37 @@ export function cacheContract (t: Test, open: () => Promise<KeyValueCache>): voi
     await cache.del(key('never-set'))
   })
 
+  t.test('a generation is created once, read with its entry in one call, and replaced at once', async (t) => {
+    const cache = await open()
+    const ns = key('books')
+    const first = await cache.readGeneration(ns, 'page:1', 'gen-a', 60)
+    t.same(first, { generation: 'gen-a', value: undefined }, 'no generation yet: the fresh one is stored')
+    t.same(await cache.readGeneration(ns, 'page:1', 'gen-b', 60), { generation: 'gen-a', value: undefined }, 'and kept')
+
+    const bytes = Buffer.from(JSON.stringify({ title: 'Ça va — 本', quote: '"\'\\' }))
+    await cache.writeGeneration(ns, 'gen-a', 'page:1', bytes, 60)
+    const hit = await cache.readGeneration(ns, 'page:1', 'gen-c', 60)
+    t.equal(hit.generation, 'gen-a')
+    t.ok(hit.value?.equals(bytes), 'the bytes come back exactly')
+    t.equal((await cache.readGeneration(ns, 'page:2', 'gen-c', 60)).value, undefined, 'entries are per key')
+
+    await cache.startGeneration(ns, 'gen-d', 60)
+    t.same(await cache.readGeneration(ns, 'page:1', 'gen-e', 60), { generation: 'gen-d', value: undefined },
+      'a new generation hides every entry of the old one')
+    await cache.writeGeneration(ns, 'gen-a', 'page:1', bytes, 60)
+    t.equal((await cache.readGeneration(ns, 'page:1', 'gen-e', 60)).value, undefined, 'even one written late under the old generation')
+  })
+
+  t.test('a generation entry expires after its TTL', async (t) => {
+    const cache = await open()
+    const ns = key('ttl-books')
+    await cache.startGeneration(ns, 'g', 60)
+    await cache.writeGeneration(ns, 'g', 'book:1', Buffer.from('x'), 1)
+    t.ok((await cache.readGeneration(ns, 'book:1', 'other', 60)).value !== undefined)
+    await sleep(1200)
+    t.equal((await cache.readGeneration(ns, 'book:1', 'other', 60)).value, undefined)
+  })
+
   t.test('ping answers and the cache has a name', async (t) => {
     const cache = await open()
     await cache.ping()

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Permission } from '../../../src/domain/permission'
 import { Book, BookBody } from '../../../src/schemas/book'
-import { IdParams, ref } from '../../../src/schemas/common'
+import { IdParams, NotModified, VALIDATORS, ref } from '../../../src/schemas/common'
 import { errors } from '../../../src/schemas/error'
 
 const book: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -11,24 +11,24 @@ const book: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['books'],
       summary: 'One book',
       params: IdParams,
-      response: { 200: ref(Book, 'The book'), ...errors(400, 404) }
+      response: { 200: ref(Book, 'The book', VALIDATORS), 304: NotModified, ...errors(400, 404) }
     }
-  }, async (request) => fastify.books.get(request.params.id))
+  }, async (request, reply) => reply.sendRepresentation(await fastify.books.get(request.params.id)))
 
   fastify.put('/', {
     onRequest: [fastify.requirePermission(Permission.Author)],
     schema: {
       tags: ['books'],
-      summary: 'Replace a book (Author); answers the stored book',
+      summary: 'Replace a book (Author); answers the stored book and its new ETag',
       security: [{ bearerAuth: [] }],
       params: IdParams,
       body: BookBody,
-      response: { 200: ref(Book, 'The stored book'), ...errors(400, 401, 403, 404, 413, 415) }
+      response: { 200: ref(Book, 'The stored book', VALIDATORS), ...errors(400, 401, 403, 404, 412, 413, 415) }
     }
-  }, async (request) => {
-    const updated = await fastify.books.update(request.params.id, request.body)
-    request.log.info({ bookId: updated.id, by: request.user.user_id }, 'book updated')
-    return updated
+  }, async (request, reply) => {
+    const updated = await fastify.books.update(request.params.id, request.body, request.ifMatch)
+    request.log.info({ bookId: request.params.id, by: request.user.user_id }, 'book updated')
+    return reply.sendRepresentation(updated)
   })
 
   fastify.delete('/', {
@@ -38,10 +38,10 @@ const book: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Delete a book and its reviews (Author)',
       security: [{ bearerAuth: [] }],
       params: IdParams,
-      response: { 204: Type.Null({ description: 'Deleted, with its reviews' }), ...errors(400, 401, 403, 404) }
+      response: { 204: Type.Null({ description: 'Deleted, with its reviews' }), ...errors(400, 401, 403, 404, 412) }
     }
   }, async (request, reply) => {
-    await fastify.books.remove(request.params.id)
+    await fastify.books.remove(request.params.id, request.ifMatch)
     request.log.info({ bookId: request.params.id, by: request.user.user_id }, 'book deleted')
     return reply.code(204).send(null)
   })

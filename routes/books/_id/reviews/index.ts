@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { IdParams, PageQuery, listOf } from '../../../../src/schemas/common'
+import { IdParams, NotModified, PAGE_HEADERS, PageQuery, listOf } from '../../../../src/schemas/common'
 import { errors } from '../../../../src/schemas/error'
 import { Review } from '../../../../src/schemas/review'
 
@@ -10,11 +10,15 @@ const bookReviews: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: "A book's reviews, newest first, optionally matching title or content",
       params: IdParams,
       querystring: PageQuery,
-      response: { 200: listOf(Review, "A page of the book's reviews, newest first"), ...errors(400, 404) }
+      response: { 200: listOf(Review, "A page of the book's reviews, newest first", PAGE_HEADERS), 304: NotModified, ...errors(400, 404) }
     }
-  }, async (request) => {
-    const { o, limit = fastify.config.pageSize, q } = request.query
-    return fastify.reviews.list(request.params.id, { offset: o, limit, q })
+  }, async (request, reply) => {
+    const { o = 0, limit = fastify.config.pageSize, q } = request.query
+    const bookId = request.params.id
+    const query = q === undefined || q === '' ? '' : `&q=${encodeURIComponent(q)}`
+    const page = await fastify.reviews.list(bookId, { offset: o, limit, q },
+      () => `/books/${bookId}/reviews?o=${o + limit}&limit=${limit}${query}`)
+    return reply.sendRepresentation(page)
   })
 }
 
