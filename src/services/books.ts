@@ -76,6 +76,9 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, cacheTim
   const find = (id: number): Promise<Book | undefined> => cached(`book:${id}`, () => books.get(id))
 
   return {
+    /** Makes every cached page and book stale (the bulk importer calls it after loading). */
+    invalidate,
+
     async list (page: Page): Promise<Book[]> {
       return cached(`list:${page.offset}:${page.limit}:${encodeURIComponent(page.q ?? '')}`, () => books.list(page))
     },
