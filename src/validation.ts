@@ -13,6 +13,9 @@ const textAjv = addFormats(new Ajv({ ...common, coerceTypes: 'array', removeAddi
 export const validatorCompiler: FastifySchemaCompiler<FastifySchema> = ({ schema, httpPart }) =>
   (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object)
 
+/** A body validator outside a route (the bulk importer), by exactly the rules POST bodies follow. */
+export const compileBodyValidator = (schema: object) => bodyAjv.compile(schema)
+
 export interface Detail { path: string, message: string }
 
 /** Ajv's errors as the contract's `details`: a JSON pointer to the field and what is wrong with it. */

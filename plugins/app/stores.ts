@@ -71,7 +71,7 @@ export default fp(async function storesPlugin (fastify) {
 
   fastify.decorate('stores', {
     users: guardStore(stores.users, sql.name, backendTimeoutMs),
-    books: guardStore(stores.books, sql.name, backendTimeoutMs),
+    books: guardStore(stores.books, sql.name, backendTimeoutMs, { unbounded: ['importMany'] }),
     reviews,
     backends,
     migrated

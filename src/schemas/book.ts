@@ -14,6 +14,13 @@ export const Book = Type.Object({
 }, { $id: 'Book', title: 'Book' })
 export type Book = Static<typeof Book>
 
+/**
+ * A book as the store keeps it: `version` starts at 1 and grows by one on every successful
+ * update; conditional writes (If-Match) compare it. Never answered as a field (the Book schema
+ * has none, so the serializer drops it).
+ */
+export type BookRecord = Book & { version: number }
+
 /** What create and replace take: every field but the id and the stamps. */
 export const BookBody = Type.Object({
   title: Type.String({ minLength: 1, maxLength: 255 }),

@@ -12,12 +12,15 @@ export const Review = Type.Object({
 }, { $id: 'Review', title: 'Review' })
 export type Review = Static<typeof Review>
 
-/** What the store keeps beyond the public body: who may edit it. Never answered. */
-export type ReviewRecord = Review & { user_id: number }
-export type ReviewInput = Omit<ReviewRecord, 'id' | 'created_at' | 'updated_at'>
+/**
+ * What the store keeps beyond the public body: who may edit it, and `version` (1 at creation,
+ * +1 on every successful update; conditional writes compare it). Never answered.
+ */
+export type ReviewRecord = Review & { user_id: number, version: number }
+export type ReviewInput = Omit<ReviewRecord, 'id' | 'created_at' | 'updated_at' | 'version'>
 
-/** A review as clients see it: the writer's user id stays with the store. */
-export function publicReview ({ user_id: _userId, ...review }: ReviewRecord): Review {
+/** A review as clients see it: the writer's user id and the version stay with the store. */
+export function publicReview ({ user_id: _userId, version: _version, ...review }: ReviewRecord): Review {
   return review
 }
 

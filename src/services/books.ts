@@ -96,7 +96,7 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, log }: D
      * URLs); it is cached with the page, whose key holds every parameter it depends on.
      */
     async list (page: Page, nextUrl: (last: Book) => string): Promise<Representation> {
-      const key = `list:${page.offset}:${page.limit}:${encodeURIComponent(page.q ?? '')}`
+      const key = `list:${page.offset}:${page.after ?? ''}:${page.limit}:${encodeURIComponent(page.q ?? '')}`
       const rep = await cached(key, async () => {
         const found = await books.list(page)
         const last = found.length === page.limit ? found[found.length - 1] : undefined

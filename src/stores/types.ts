@@ -1,4 +1,4 @@
-import type { Book, BookInput } from '../schemas/book'
+import type { Book, BookInput, BookRecord } from '../schemas/book'
 import type { Review, ReviewInput, ReviewRecord } from '../schemas/review'
 import type { User, UserRecord } from '../schemas/user'
 import type { Permission } from '../domain/permission'
@@ -18,31 +18,54 @@ export interface UserStore {
 }
 
 export interface Page {
+  /** Rows skipped; 0 whenever `after` is set (the route refuses both together). */
   offset: number
   limit: number
-  /** A plain, case-insensitive substring; never a pattern. */
+  /** Keyset paging, books only: just ids greater than this, in id order. Reviews ignore it. */
+  after?: number | undefined
+  /**
+   * A plain substring; never a pattern. Folding is the contract's: both sides lower-cased as
+   * JavaScript's toLowerCase() does, nothing else (no accent folding).
+   */
   q?: string | undefined
 }
 
 export interface BookStore {
-  /** Ordered by id; `q` is a case-insensitive plain substring of title or author. */
+  /**
+   * Ordered by id; `q` matches title or author as above. Lists carry no `version`: a list
+   * answer is plain books.
+   */
   list (page: Page): Promise<Book[]>
-  get (id: number): Promise<Book | undefined>
-  create (input: BookInput): Promise<Book>
-  /** Full replacement of the writable fields; undefined when there is no such book. */
-  update (id: number, input: BookInput): Promise<Book | undefined>
-  /** Removes the book only: its reviews are the review store's (src/services/books.ts). */
-  delete (id: number): Promise<boolean>
+  get (id: number): Promise<BookRecord | undefined>
+  create (input: BookInput): Promise<BookRecord>
+  /**
+   * Full replacement of the writable fields; undefined when there is no such book, or when
+   * `expectedVersion` is given and the stored version is another (then nothing changes). The
+   * version check and the write are one atomic step.
+   */
+  update (id: number, input: BookInput, expectedVersion?: number): Promise<BookRecord | undefined>
+  /**
+   * Removes the book only: its reviews are the review store's (src/services/books.ts). With
+   * `expectedVersion`, only while the stored version is that one (atomically); else false.
+   */
+  delete (id: number, expectedVersion?: number): Promise<boolean>
+  /**
+   * Bulk load, all or nothing: every book of every batch is inserted (search index in step)
+   * in one transaction, or none is. Resolves to how many were inserted. Not bounded by the
+   * store deadline (plugins/app/stores.ts exempts it): it takes as long as the file does.
+   */
+  importMany (batches: AsyncIterable<BookInput[]> | Iterable<BookInput[]>): Promise<number>
 }
 
 export interface ReviewStore {
-  /** Newest first; `q` is a case-insensitive plain substring of title or content. */
+  /** Newest first, offset paging; `q` matches title or content, folded as for books. */
   listByBook (bookId: number, page: Page): Promise<Review[]>
   /** Undefined for an unknown or malformed id. */
   get (id: string): Promise<ReviewRecord | undefined>
   create (input: ReviewInput): Promise<ReviewRecord>
-  update (id: string, input: { title: string, content: string }): Promise<ReviewRecord | undefined>
-  delete (id: string): Promise<boolean>
+  /** As BookStore.update: with `expectedVersion`, only while the stored version is that one, atomically. */
+  update (id: string, input: { title: string, content: string }, expectedVersion?: number): Promise<ReviewRecord | undefined>
+  delete (id: string, expectedVersion?: number): Promise<boolean>
   /** Removes every review of a book; how many went (0 where a foreign key already took them). */
   deleteByBook (bookId: number): Promise<number>
 }

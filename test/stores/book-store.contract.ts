@@ -28,8 +28,9 @@ export function bookStoreContract (t: Test, open: () => Promise<BookStore>): voi
     const replaced = await books.update(created.id, { title: 'New title', author: 'B' })
     t.same(replaced, {
       id: created.id, title: 'New title', author: 'B', published_at: null, description: null, isbn: null,
-      total_pages: null, created_at: created.created_at, updated_at: replaced?.updated_at
-    }, 'omitted fields are cleared: a PUT replaces')
+      total_pages: null, created_at: created.created_at, updated_at: replaced?.updated_at, version: 2
+    }, 'omitted fields are cleared: a PUT replaces, and the version moves on')
+    t.equal(created.version, 1, 'a new book is at version 1')
     t.ok((replaced?.updated_at ?? '') > created.updated_at, 'updated_at moves forward')
     t.same(await books.get(created.id), replaced)
 
@@ -72,5 +73,80 @@ export function bookStoreContract (t: Test, open: () => Promise<BookStore>): voi
     t.same(await books.list({ offset: 0, limit: 10, q: `${mark}%` }), [], 'a trailing % is not a wildcard')
     t.same(await books.list({ offset: 0, limit: 10, q: `${mark.slice(0, 3)}_${mark.slice(4)}` }), [], '_ is not a wildcard')
     t.same((await books.list({ offset: 0, limit: 10, q: `[x] \\ 'q'` })).map((x) => x.id), [odd.id], 'brackets, backslash, quotes')
+  })
+
+  t.test('a conditional update or delete writes only at the expected version', async (t) => {
+    const books = await open()
+    const created = await books.create(input(`Versioned ${tag()}`))
+    t.equal(await books.update(created.id, input('stale'), 2), undefined, 'a version the book is not at: refused')
+    t.same(await books.get(created.id), created, 'and nothing changed')
+    const v2 = await books.update(created.id, input('fresh'), 1)
+    t.equal(v2?.version, 2)
+    t.equal(v2?.title, 'fresh')
+    t.equal(await books.delete(created.id, 1), false, 'a delete at an old version is refused')
+    t.equal((await books.get(created.id))?.title, 'fresh')
+    t.equal(await books.delete(created.id, 2), true)
+    t.equal(await books.get(created.id), undefined)
+    t.equal(await books.update(created.id, input('gone'), 2), undefined)
+  })
+
+  t.test('two concurrent conditional updates at the same version: exactly one succeeds', async (t) => {
+    const books = await open()
+    for (let round = 0; round < 10; round++) {
+      const created = await books.create(input(`Race ${tag()}`))
+      const results = await Promise.all([books.update(created.id, input('A'), 1), books.update(created.id, input('B'), 1)])
+      const won = results.filter((r) => r !== undefined)
+      t.equal(won.length, 1, `round ${round}: one winner`)
+      t.same(await books.get(created.id), won[0], 'the stored book is the winner’s')
+      const deletes = await Promise.all([books.delete(created.id, 2), books.delete(created.id, 2)])
+      t.same(deletes.filter(Boolean).length, 1, 'and one of two conditional deletes')
+    }
+  })
+
+  t.test('keyset pages: only ids after `after`, in id order, with or without q', async (t) => {
+    const books = await open()
+    const mark = tag()
+    const ids: number[] = []
+    for (let i = 0; i < 7; i++) ids.push((await books.create(input(`Keyset ${mark} ${i}`))).id)
+    t.same((await books.list({ offset: 0, limit: 3, after: ids[1], q: mark })).map((b) => b.id), ids.slice(2, 5))
+    t.same((await books.list({ offset: 0, limit: 3, after: ids[6], q: mark })), [])
+    t.same((await books.list({ offset: 0, limit: 2, after: ids[4] })).map((b) => b.id).slice(0, 2), ids.slice(5, 7), 'without q too')
+    t.same((await books.list({ offset: 0, limit: 10, after: ids[4], q: 'k' })).map((b) => b.id).filter((id) => ids.includes(id)),
+      ids.slice(5), 'a 1-character needle pages the same way')
+    const listed = await books.list({ offset: 0, limit: 1, q: mark })
+    t.ok(listed.length === 1 && !('version' in (listed[0] ?? {})), 'a list carries no version')
+  })
+
+  t.test('folds exactly as toLowerCase(): no accent folding, İ and ß as JavaScript lower-cases them', async (t) => {
+    const books = await open()
+    const mark = tag()
+    const accented = await books.create(input(`Café ${mark}`, { author: `İstanbul STRAßE ${mark}` }))
+    t.same(await books.list({ offset: 0, limit: 10, q: `cafe ${mark}` }), [], 'e does not find é')
+    t.same((await books.list({ offset: 0, limit: 10, q: `CAFÉ ${mark}` })).map((b) => b.id), [accented.id])
+    t.same((await books.list({ offset: 0, limit: 10, q: `i̇stanbul straße ${mark}` })).map((b) => b.id), [accented.id], 'İ lower-cases to i + combining dot')
+    t.same(await books.list({ offset: 0, limit: 10, q: `istanbul strasse ${mark}` }), [], 'no further folding')
+  })
+
+  t.test('imports batches all or nothing, searchable at once', async (t) => {
+    const books = await open()
+    const mark = tag()
+    async function * batches (): AsyncIterable<BookInput[]> {
+      yield Array.from({ length: 600 }, (_, i) => input(`Imported ${mark} ${i}`))
+      yield [input(`Imported ${mark} last`, { author: `Zoë ${mark}` })]
+    }
+    t.equal(await books.importMany(batches()), 601)
+    const found = await books.list({ offset: 0, limit: 100, q: `imported ${mark} 59` })
+    t.same(found.map((b) => b.title), [`Imported ${mark} 59`, ...Array.from({ length: 10 }, (_, i) => `Imported ${mark} ${590 + i}`)])
+    t.equal((await books.list({ offset: 0, limit: 5, q: `zoë ${mark}` }))[0]?.title, `Imported ${mark} last`)
+    const first = (await books.list({ offset: 0, limit: 1, q: `imported ${mark} 0` }))[0]
+    t.equal((await books.get(first?.id ?? 0))?.version, 1)
+
+    const doomed = tag()
+    async function * failing (): AsyncIterable<BookInput[]> {
+      yield [input(`Doomed ${doomed} 1`)]
+      throw new Error('the file broke')
+    }
+    await t.rejects(books.importMany(failing()), { message: 'the file broke' })
+    t.same(await books.list({ offset: 0, limit: 5, q: doomed }), [], 'nothing of a failed import stays')
   })
 }

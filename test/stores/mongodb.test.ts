@@ -4,6 +4,7 @@ import { MONGO_CLIENT_OPTIONS, createMongoReviewStore, ensureReviewIndexes, lite
 import { scratchName, skipSuite } from '../helper'
 import { binaryAvailable, throwawayFerretdb, type Throwaway } from '../throwaway'
 import { reviewStoreContract } from './review-store.contract'
+import { reviewSearchDifferential } from './search-differential'
 
 // MONGODB_URL's server when set (npm run services, CI); else a private FerretDB when its
 // binary is installed; else a loud skip.
@@ -36,6 +37,10 @@ if (given === undefined && !binaryAvailable('ferretdb')) {
     t.ok(names.includes('reviews_book_newest'), names.join(', '))
   })
   t.test('reviews', async (t) => reviewStoreContract(t, async () => ({
+    reviews: createMongoReviewStore(db()).reviews,
+    newBookId: async () => nextBook++
+  })))
+  t.test('review search, differentially', async (t) => reviewSearchDifferential(t, async () => ({
     reviews: createMongoReviewStore(db()).reviews,
     newBookId: async () => nextBook++
   })))

@@ -6,6 +6,7 @@ import { migrate } from '../../src/stores/sql/migrate'
 import { migrations } from '../../src/stores/sql/migrations'
 import { bookStoreContract } from './book-store.contract'
 import { reviewStoreContract } from './review-store.contract'
+import { bookSearchDifferential, reviewSearchDifferential } from './search-differential'
 import { sqlDialectContract } from './sql-dialect.contract'
 import { scratchMysql, skipSuite } from '../helper'
 import { binaryAvailable, throwawayMariadb, type Throwaway } from '../throwaway'
@@ -34,7 +35,8 @@ if (given === undefined && !binaryAvailable('mariadbd')) {
   })
   const dialect = () => {
     if (pool === undefined) throw new Error('no pool')
-    return mysqlDialect(pool)
+    // Blocks of 8 ids, so a search crosses many blocks and rounds in a small catalogue.
+    return mysqlDialect(pool, { blockIds: 8 })
   }
   const stores = () => createSqlStores(dialect())
 
@@ -52,4 +54,9 @@ if (given === undefined && !binaryAvailable('mariadbd')) {
     return { reviews: s.reviews, newBookId: async () => (await s.books.create({ title: 'Reviewed', author: 'A' })).id }
   }))
   t.test('the dialect', async (t) => sqlDialectContract(t, async () => dialect()))
+  t.test('book search, differentially', async (t) => bookSearchDifferential(t, async () => stores().books))
+  t.test('review search, differentially', async (t) => reviewSearchDifferential(t, async () => {
+    const s = stores()
+    return { reviews: s.reviews, newBookId: async () => (await s.books.create({ title: 'Reviewed', author: 'A' })).id }
+  }))
 }

@@ -16,14 +16,15 @@ export function reviewStoreContract (t: Test, open: () => Promise<ReviewFixture>
     const { reviews, newBookId } = await open()
     const bookId = await newBookId()
     const created = await reviews.create({ book_id: bookId, user_id: 7, author: 'Jane', title: 'Great', content: 'Loved it' })
-    t.match(created, { id: /^[0-9a-f]{24}$/, book_id: bookId, user_id: 7, author: 'Jane', title: 'Great', content: 'Loved it', created_at: ISO_UTC })
+    t.match(created, { id: /^[0-9a-f]{24}$/, book_id: bookId, user_id: 7, author: 'Jane', title: 'Great', content: 'Loved it', created_at: ISO_UTC, version: 1 })
     t.equal(created.updated_at, created.created_at)
     t.same(await reviews.get(created.id), created)
 
     await new Promise((resolve) => setTimeout(resolve, 5))
     const edited = await reviews.update(created.id, { title: 'Better', content: 'Still loved it' })
-    t.match(edited, { id: created.id, user_id: 7, author: 'Jane', title: 'Better', content: 'Still loved it', created_at: created.created_at })
+    t.match(edited, { id: created.id, user_id: 7, author: 'Jane', title: 'Better', content: 'Still loved it', created_at: created.created_at, version: 2 })
     t.ok((edited?.updated_at ?? '') > created.updated_at)
+    t.same(await reviews.get(created.id), edited)
 
     t.equal(await reviews.delete(created.id), true)
     t.equal(await reviews.get(created.id), undefined)
@@ -52,7 +53,7 @@ export function reviewStoreContract (t: Test, open: () => Promise<ReviewFixture>
     const newest = [...ids].reverse()
     const first = await reviews.listByBook(bookId, { offset: 0, limit: 4 })
     t.same(first.map((r) => r.id), newest.slice(0, 4))
-    t.notOk(first.some((r) => 'user_id' in r), 'lists do not carry the writer id')
+    t.notOk(first.some((r) => 'user_id' in r || 'version' in r), 'lists carry neither the writer id nor the version')
     t.same((await reviews.listByBook(bookId, { offset: 4, limit: 4 })).map((r) => r.id), newest.slice(4))
   })
 
@@ -68,6 +69,45 @@ export function reviewStoreContract (t: Test, open: () => Promise<ReviewFixture>
     t.same((await reviews.listByBook(bookId, { offset: 0, limit: 10, q: '.*' })).map((r) => r.id), [b.id], 'regex characters are literal')
     t.same((await reviews.listByBook(bookId, { offset: 0, limit: 10, q: '(a+)+$' })).map((r) => r.id), [b.id])
     t.same(await reviews.listByBook(bookId, { offset: 0, limit: 10, q: '%' }), [])
+    t.same(await reviews.listByBook(bookId, { offset: 0, limit: 10, q: 'ca' }), [], 'no accent folding: ca does not find ça')
+    const dotted = await reviews.create({ book_id: bookId, user_id: 1, author: 'A', title: `İZMIR ${mark}`, content: 'STRAßE' })
+    t.same((await reviews.listByBook(bookId, { offset: 0, limit: 10, q: `i̇zmir ${mark}` })).map((r) => r.id), [dotted.id], 'İ folds as toLowerCase()')
+    t.same(await reviews.listByBook(bookId, { offset: 0, limit: 10, q: `izmir ${mark}` }), [])
+    t.same((await reviews.listByBook(bookId, { offset: 0, limit: 10, q: 'straße' })).map((r) => r.id), [dotted.id])
+  })
+
+  t.test('a conditional edit or delete writes only at the expected version', async (t) => {
+    const { reviews, newBookId } = await open()
+    const created = await reviews.create({ book_id: await newBookId(), user_id: 1, author: 'A', title: 't', content: 'c' })
+    t.equal(await reviews.update(created.id, { title: 'x', content: 'y' }, 2), undefined)
+    t.same(await reviews.get(created.id), created, 'nothing changed')
+    const v2 = await reviews.update(created.id, { title: 'x', content: 'y' }, 1)
+    t.equal(v2?.version, 2)
+    t.equal(await reviews.delete(created.id, 1), false)
+    t.equal((await reviews.get(created.id))?.title, 'x')
+    t.equal((await reviews.update(created.id, { title: 'z', content: 'y' }))?.version, 3, 'an unconditional edit moves the version too')
+    t.equal(await reviews.delete(created.id, 3), true)
+    t.equal(await reviews.get(created.id), undefined)
+  })
+
+  t.test('concurrent conditional edits at the same version: exactly one succeeds', async (t) => {
+    const { reviews, newBookId } = await open()
+    const bookId = await newBookId()
+    for (let round = 0; round < 20; round++) {
+      const created = await reviews.create({ book_id: bookId, user_id: 1, author: 'A', title: 't', content: 'c' })
+      const results = await Promise.all(['A', 'B', 'C'].map((title) => reviews.update(created.id, { title, content: 'c' }, 1)))
+      const won = results.filter((r) => r !== undefined)
+      t.equal(won.length, 1, `round ${round}: one winner of three`)
+      t.same(await reviews.get(created.id), won[0], 'the stored review is the winner’s')
+      // An unconditional edit racing a conditional one: both may land, but never both on version 2.
+      const [plain, conditional] = await Promise.all([
+        reviews.update(created.id, { title: 'plain', content: 'c' }),
+        reviews.update(created.id, { title: 'cond', content: 'c' }, 2)
+      ])
+      t.ok(plain !== undefined, 'the unconditional edit always lands')
+      if (conditional !== undefined) t.not(conditional.version, plain?.version, 'never the same version twice')
+      t.equal((await reviews.get(created.id))?.version, conditional === undefined ? 3 : 4)
+    }
   })
 
   t.test('deletes every review of one book', async (t) => {

@@ -10,6 +10,7 @@ import { migrations } from '../../src/stores/sql/migrations'
 import { openSqlite } from '../../src/stores/sqlite/dialect'
 import { bookStoreContract } from './book-store.contract'
 import { reviewStoreContract } from './review-store.contract'
+import { bookSearchDifferential, reviewSearchDifferential } from './search-differential'
 import { sqlDialectContract } from './sql-dialect.contract'
 import { userStoreContract } from './user-store.contract'
 
@@ -17,7 +18,8 @@ const execFileAsync = promisify(execFile)
 
 // One file-backed database for the whole suite, as the embedded default runs.
 const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-sqlite-'))
-const db = openSqlite(path.join(dir, 'test.db'))
+// A tiny scan step, so short needles cross many step boundaries even in a small catalogue.
+const db = openSqlite(path.join(dir, 'test.db'), { scanChunkRows: 7 })
 const stores = createSqlStores(db)
 t.teardown(async () => {
   await db.close()
@@ -34,6 +36,11 @@ t.test('reviews', async (t) => reviewStoreContract(t, async () => ({
   newBookId: async () => (await stores.books.create({ title: 'Reviewed', author: 'A' })).id
 })))
 t.test('the dialect', async (t) => sqlDialectContract(t, async () => db))
+t.test('book search, differentially', async (t) => bookSearchDifferential(t, async () => stores.books))
+t.test('review search, differentially', async (t) => reviewSearchDifferential(t, async () => ({
+  reviews: stores.reviews,
+  newBookId: async () => (await stores.books.create({ title: 'Reviewed', author: 'A' })).id
+})))
 
 t.test('migrations run once, are recorded, and survive two instances starting at once', async (t) => {
   // Two processes, as two instances on one file are: in one process a connection waiting for

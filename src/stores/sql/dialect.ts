@@ -16,6 +16,12 @@ export interface SqlExecutor {
   run (sql: string, params?: readonly SqlValue[]): Promise<RunResult>
 }
 
+/** A book's searchable text, folded as the contract says (JavaScript's toLowerCase()). */
+export interface SearchRow { id: number, title_lc: string, author_lc: string }
+
+/** Where a book search starts and how much it answers. */
+export interface SearchPage { after: number, offset: number, limit: number }
+
 /**
  * What SQLite and MySQL do differently, and nothing else: the stores in this folder are
  * written once against it. Each dialect lives in its own folder with its connection options.
@@ -30,10 +36,27 @@ export interface SqlDialect extends SqlExecutor, Backend {
    */
   exclusive<T> (fn: (db: SqlExecutor) => Promise<T>): Promise<T>
   /**
-   * SQL that is true when `column` contains the next `?` parameter as a plain substring,
-   * case-insensitively; the caller binds the needle already lower-cased. No pattern syntax.
+   * SQL that is true when `column` (a lower-cased copy) contains the next `?` parameter as a
+   * plain substring, compared exactly (the caller binds the needle already lower-cased). No
+   * pattern syntax, no collation folding.
    */
   contains (column: string): string
+  /**
+   * The ids of books whose `book_search` title_lc or author_lc contains `needle` (already
+   * lower-cased), ascending, greater than `after`, `offset` skipped, at most `limit`: answered
+   * through this dialect's search index, never by a blocking scan of the whole table.
+   */
+  searchBookIds (needle: string, page: SearchPage): Promise<number[]>
+  /**
+   * Called by the book store inside its write transaction right after it inserted or replaced
+   * these `book_search` rows: whatever index the dialect keeps beyond that table follows here.
+   */
+  booksIndexed (tx: SqlExecutor, rows: readonly SearchRow[]): Promise<void>
+  /**
+   * The ids a multi-row `INSERT INTO table ... VALUES (...), (...)` of `count` rows gave, in
+   * the order of its rows; rejects rather than guess when the database does not tell exactly.
+   */
+  insertedIds (tx: SqlExecutor, table: string, result: RunResult, count: number): Promise<number[]>
   /** An ISO 8601 UTC instant as this database stores it, and a stored one back as ISO 8601. */
   toDbTime (iso: string): string
   fromDbTime (stored: string): string

@@ -17,6 +17,7 @@ export async function migrate (db: SqlDialect): Promise<number[]> {
     for (const m of migrations) {
       if (done.has(m.version)) continue
       for (const statement of m[db.name]) await conn.run(statement)
+      if (m.backfill !== undefined) await m.backfill(conn, db)
       await conn.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
         [m.version, m.name, db.toDbTime(new Date().toISOString())])
       applied.push(m.version)

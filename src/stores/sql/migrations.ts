@@ -1,11 +1,42 @@
-import type { SqlDialect } from './dialect'
+import { indexNewBooks, searchRow } from './books'
+import type { SqlDialect, SqlExecutor } from './dialect'
 
 /**
  * Versioned schema changes, one entry per version, for each SQL dialect. Applied in order at
  * start-up (and so by `npm run migrate`) by ./migrate.ts; `schema_migrations` records what
  * ran. Never edit a released entry: add the next version.
  */
-export type Migration = { version: number, name: string } & Record<SqlDialect['name'], string[]>
+export type Migration = { version: number, name: string } & Record<SqlDialect['name'], string[]> & {
+  /**
+   * Runs after the version's statements, before it is recorded, on the migrating connection:
+   * for data only JavaScript can compute (the contract's folding is toLowerCase(), which no
+   * SQL LOWER() matches exactly).
+   */
+  backfill?: (conn: SqlExecutor, db: SqlDialect) => Promise<void>
+}
+
+/** Rows a backfill reads and writes at a time. */
+const BACKFILL_ROWS = 500
+
+/** Fills `book_search` (and the dialect's index) for every book, and the review copies. */
+async function backfillFolding (conn: SqlExecutor, db: SqlDialect): Promise<void> {
+  for (let after = 0; ;) {
+    const books = await conn.all<{ id: number, title: string, author: string }>(
+      'SELECT id, title, author FROM books WHERE id > ? ORDER BY id LIMIT ?', [after, BACKFILL_ROWS])
+    if (books.length === 0) break
+    await indexNewBooks(db, conn, books.map((b) => searchRow(Number(b.id), b)))
+    after = Number(books[books.length - 1]?.id)
+  }
+  for (let after = ''; ;) {
+    const reviews = await conn.all<{ id: string, title: string, content: string }>(
+      'SELECT id, title, content FROM reviews WHERE id > ? ORDER BY id LIMIT ?', [after, BACKFILL_ROWS])
+    if (reviews.length === 0) break
+    for (const r of reviews) {
+      await conn.run('UPDATE reviews SET title_lc = ?, content_lc = ? WHERE id = ?', [r.title.toLowerCase(), r.content.toLowerCase(), r.id])
+    }
+    after = reviews[reviews.length - 1]?.id ?? ''
+  }
+}
 
 /** The table that records the versions applied, in each dialect. */
 export const MIGRATIONS_TABLE: Record<SqlDialect['name'], string> = {
@@ -96,5 +127,53 @@ export const migrations: Migration[] = [
     // src/domain/permission.ts's; a new level needs a new version here.
     sqlite: [],
     mysql: ['ALTER TABLE users ADD CONSTRAINT users_permission_range CHECK (permission BETWEEN 0 AND 3)']
+  },
+  {
+    version: 3,
+    name: 'versions for conditional writes; lower-cased copies and a search index for q',
+    // `version` backs If-Match: every update adds one, a conditional write tests it in its own
+    // WHERE. `book_search` holds the contract's folding (JavaScript's toLowerCase(), written
+    // by the store in the same transaction as the book) for both dialects; each adds its index:
+    //  - SQLite: an external-content FTS5 trigram index over it (case_sensitive 1, so the only
+    //    folding is the store's), kept in step by triggers on book_search.
+    //  - MySQL/MariaDB: the same copies as VARBINARY, compared byte for byte (UTF-8 bytes: a
+    //    byte substring is a character substring), and `book_blocks`, see src/stores/mysql/dialect.ts.
+    // Reviews get their copies in place: a book's reviews are searched through its index.
+    sqlite: [
+      'ALTER TABLE books ADD COLUMN version INTEGER NOT NULL DEFAULT 1',
+      'ALTER TABLE reviews ADD COLUMN version INTEGER NOT NULL DEFAULT 1',
+      "ALTER TABLE reviews ADD COLUMN title_lc TEXT NOT NULL DEFAULT ''",
+      "ALTER TABLE reviews ADD COLUMN content_lc TEXT NOT NULL DEFAULT ''",
+      'CREATE TABLE book_search (id INTEGER PRIMARY KEY, title_lc TEXT NOT NULL, author_lc TEXT NOT NULL)',
+      `CREATE VIRTUAL TABLE book_search_fts USING fts5(title_lc, author_lc, content='book_search', content_rowid='id',
+        tokenize='trigram case_sensitive 1 remove_diacritics 0')`,
+      `CREATE TRIGGER book_search_ai AFTER INSERT ON book_search BEGIN
+        INSERT INTO book_search_fts (rowid, title_lc, author_lc) VALUES (new.id, new.title_lc, new.author_lc);
+      END`,
+      `CREATE TRIGGER book_search_ad AFTER DELETE ON book_search BEGIN
+        INSERT INTO book_search_fts (book_search_fts, rowid, title_lc, author_lc) VALUES ('delete', old.id, old.title_lc, old.author_lc);
+      END`,
+      `CREATE TRIGGER book_search_au AFTER UPDATE ON book_search BEGIN
+        INSERT INTO book_search_fts (book_search_fts, rowid, title_lc, author_lc) VALUES ('delete', old.id, old.title_lc, old.author_lc);
+        INSERT INTO book_search_fts (rowid, title_lc, author_lc) VALUES (new.id, new.title_lc, new.author_lc);
+      END`
+    ],
+    mysql: [
+      'ALTER TABLE books ADD COLUMN version INT UNSIGNED NOT NULL DEFAULT 1',
+      `ALTER TABLE reviews ADD COLUMN version INT UNSIGNED NOT NULL DEFAULT 1,
+        ADD COLUMN title_lc VARBINARY(1020) NOT NULL DEFAULT '', ADD COLUMN content_lc MEDIUMBLOB NULL`,
+      // 255 characters lower-cased stay within 1020 UTF-8 bytes (4 bytes at most each; the one
+      // mapping that lengthens, İ to i̇, goes from 2 bytes to 3).
+      `CREATE TABLE book_search (
+        id INT UNSIGNED NOT NULL PRIMARY KEY,
+        title_lc VARBINARY(1020) NOT NULL,
+        author_lc VARBINARY(1020) NOT NULL
+      ) ENGINE=InnoDB`,
+      `CREATE TABLE book_blocks (
+        block INT UNSIGNED NOT NULL PRIMARY KEY,
+        txt MEDIUMBLOB NOT NULL
+      ) ENGINE=InnoDB`
+    ],
+    backfill: backfillFolding
   }
 ]

@@ -4,14 +4,15 @@ import { publicReview, type ReviewRecord } from '../../schemas/review'
 import type { ReviewStore } from '../types'
 import type { SqlDialect } from './dialect'
 
-const COLUMNS = 'id, book_id, user_id, author, title, content, created_at, updated_at'
+const COLUMNS = 'id, book_id, user_id, author, title, content, created_at, updated_at, version'
 const NEWEST_FIRST = 'ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?'
 
 type ReviewRow = ReviewRecord
 
 /** Reviews in the SQL database (while MONGODB_URL is unset), with ObjectId ids as MongoDB makes them. */
 export function createReviewStore (db: SqlDialect): ReviewStore {
-  const recordOf = (row: ReviewRow): ReviewRecord => ({ ...row, created_at: db.fromDbTime(row.created_at), updated_at: db.fromDbTime(row.updated_at) })
+  const recordOf = (row: ReviewRow): ReviewRecord =>
+    ({ ...row, version: Number(row.version), created_at: db.fromDbTime(row.created_at), updated_at: db.fromDbTime(row.updated_at) })
   // Anything that is not 24 hex digits is simply not found; it never reaches SQL.
   const byId = async (id: string): Promise<ReviewRecord | undefined> => {
     if (!isObjectId(id)) return undefined
@@ -23,7 +24,7 @@ export function createReviewStore (db: SqlDialect): ReviewStore {
     if (review === undefined) throw new Error(`review ${id} was written but cannot be read back`)
     return review
   }
-  const search = `SELECT ${COLUMNS} FROM reviews WHERE book_id = ? AND (${db.contains('title')} OR ${db.contains('content')}) ${NEWEST_FIRST}`
+  const search = `SELECT ${COLUMNS} FROM reviews WHERE book_id = ? AND (${db.contains('title_lc')} OR ${db.contains('content_lc')}) ${NEWEST_FIRST}`
 
   return {
     async listByBook (bookId, { offset, limit, q }) {
@@ -36,18 +37,33 @@ export function createReviewStore (db: SqlDialect): ReviewStore {
     async create (input) {
       const now = db.toDbTime(new Date().toISOString())
       const id = new ObjectId().toHexString()
-      await db.run(`INSERT INTO reviews (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        [id, input.book_id, input.user_id, input.author, input.title, input.content, now, now])
+      // The lower-cased copies are what `q` searches: the contract's folding is JavaScript's.
+      await db.run(`INSERT INTO reviews (${COLUMNS}, title_lc, content_lc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+        [id, input.book_id, input.user_id, input.author, input.title, input.content, now, now, input.title.toLowerCase(), input.content.toLowerCase()])
       return stored(id)
     },
-    async update (id, { title, content }) {
+    async update (id, { title, content }, expectedVersion) {
       if (!isObjectId(id)) return undefined
-      const { changes } = await db.run('UPDATE reviews SET title = ?, content = ?, updated_at = ? WHERE id = ?',
-        [title, content, db.toDbTime(new Date().toISOString()), id])
-      return changes === 0 ? undefined : stored(id)
+      const check = expectedVersion === undefined ? '' : ' AND version = ?'
+      // One statement tests the version and writes: two writers expecting the same version
+      // cannot both match. The read-back shares the transaction, so it is this write's state.
+      return db.transaction(async (tx) => {
+        const { changes } = await tx.run(`UPDATE reviews SET title = ?, content = ?, title_lc = ?, content_lc = ?, updated_at = ?,
+          version = version + 1 WHERE id = ?${check}`,
+        [title, content, title.toLowerCase(), content.toLowerCase(), db.toDbTime(new Date().toISOString()), id,
+          ...(expectedVersion === undefined ? [] : [expectedVersion])])
+        if (changes === 0) return undefined
+        const row = await tx.get<ReviewRow>(`SELECT ${COLUMNS} FROM reviews WHERE id = ?`, [id])
+        if (row === undefined) throw new Error(`review ${id} was written but cannot be read back`)
+        return recordOf(row)
+      })
     },
-    async delete (id) {
-      return isObjectId(id) && (await db.run('DELETE FROM reviews WHERE id = ?', [id])).changes > 0
+    async delete (id, expectedVersion) {
+      if (!isObjectId(id)) return false
+      const { changes } = expectedVersion === undefined
+        ? await db.run('DELETE FROM reviews WHERE id = ?', [id])
+        : await db.run('DELETE FROM reviews WHERE id = ? AND version = ?', [id, expectedVersion])
+      return changes > 0
     },
     async deleteByBook (bookId) {
       return (await db.run('DELETE FROM reviews WHERE book_id = ?', [bookId])).changes

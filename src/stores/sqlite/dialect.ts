@@ -1,22 +1,32 @@
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import Database from 'better-sqlite3'
-import type { SqlDialect, SqlExecutor, SqlValue } from '../sql/dialect'
+import type { SearchPage, SqlDialect, SqlExecutor, SqlValue } from '../sql/dialect'
+
+export interface SqliteOptions {
+  /**
+   * Ids a scan for a 1- or 2-character needle tests per step before it yields to the event
+   * loop. A step of 16,384 rows takes about a millisecond, so one search never stalls other
+   * requests longer than that; tests lower it to cross step boundaries.
+   */
+  scanChunkRows?: number
+}
+
+/** An FTS5 phrase: the needle as one quoted string, its quotes doubled; nothing else is syntax inside. */
+const ftsPhrase = (needle: string): string => `"${needle.replaceAll('"', '""')}"`
 
 /**
  * The embedded database: one better-sqlite3 connection to a file (or `:memory:`), in WAL mode
  * with foreign keys on. better-sqlite3 is synchronous, so every statement runs to completion
  * on the event loop; the async surface is the dialect's, shared with MySQL.
  */
-export function openSqlite (file: string): SqlDialect {
+export function openSqlite (file: string, { scanChunkRows = 16384 }: SqliteOptions = {}): SqlDialect {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true })
   const db = new Database(file)
   db.pragma('journal_mode = WAL')
   db.pragma('foreign_keys = ON')
   db.pragma('busy_timeout = 5000')
-  // A Unicode-aware, pattern-free substring test: user input is never a LIKE pattern here.
-  db.function('icontains', { deterministic: true }, (haystack: unknown, needle: unknown) =>
-    typeof haystack === 'string' && typeof needle === 'string' && haystack.toLowerCase().includes(needle) ? 1 : 0)
 
   // Preparing is the expensive part of a statement; the stores use a few fixed texts.
   const prepared = new Map<string, Database.Statement>()
@@ -48,7 +58,9 @@ export function openSqlite (file: string): SqlDialect {
     while (open !== undefined) await open
   }
   async function transaction<T> (fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    await idle()
+    // Checked and taken with no await in between: two callers woken by the same end() must
+    // not both see the connection free (awaiting idle() here left that gap).
+    while (open !== undefined) await open
     let end = (): void => {}
     open = new Promise((resolve) => { end = resolve })
     try {
@@ -64,6 +76,43 @@ export function openSqlite (file: string): SqlDialect {
       open = undefined
       end()
     }
+  }
+
+  const ready = async (): Promise<void> => {
+    if (open !== undefined) await idle()
+  }
+
+  /**
+   * A needle of 3 or more characters is a phrase of trigrams: FTS5 answers it from the index,
+   * in rowid (= id) order with the page applied inside the index. Shorter ones have no trigram:
+   * they scan book_search's copies with the native instr() in id ranges of scanChunkRows,
+   * yielding between steps, until the page is full or the ids run out. The steps are separate
+   * reads, so a scan sees each range as of its own step (a write between steps can show).
+   */
+  async function searchBookIds (needle: string, { after, offset, limit }: SearchPage): Promise<number[]> {
+    await ready()
+    if ([...needle].length >= 3) {
+      const rows = statement(`SELECT rowid AS id FROM book_search_fts WHERE book_search_fts MATCH ? AND rowid > ?
+        ORDER BY rowid LIMIT ? OFFSET ?`).all(ftsPhrase(needle), after, limit, offset) as Array<{ id: number }>
+      return rows.map((r) => r.id)
+    }
+    const last = (statement('SELECT max(id) AS id FROM book_search').get() as { id: number | null }).id ?? 0
+    const scan = statement(`SELECT id FROM book_search WHERE id > ? AND id <= ? AND (instr(title_lc, ?) > 0 OR instr(author_lc, ?) > 0)
+      ORDER BY id LIMIT ?`)
+    const ids: number[] = []
+    let skip = offset
+    for (let from = after; from < last && ids.length < limit;) {
+      const to = Math.min(from + scanChunkRows, last)
+      await ready()
+      const rows = scan.all(from, to, needle, needle, skip + limit - ids.length) as Array<{ id: number }>
+      for (const { id } of rows) {
+        if (skip > 0) skip--
+        else ids.push(id)
+      }
+      from = to
+      if (from < last && ids.length < limit) await yieldToEventLoop()
+    }
+    return ids
   }
 
   return {
@@ -84,7 +133,16 @@ export function openSqlite (file: string): SqlDialect {
     // SQLite's lock is the file's write lock, and its DDL is transactional: one IMMEDIATE
     // transaction both keeps a second process out and makes the migrations atomic.
     exclusive: transaction,
-    contains: (column) => `icontains(${column}, ?)`,
+    // instr() on the stored lower-cased copy: native, exact, no pattern syntax.
+    contains: (column) => `instr(${column}, ?) > 0`,
+    searchBookIds,
+    // book_search's triggers keep the FTS index in step, in the same transaction.
+    async booksIndexed () {},
+    // One writer holds the lock and AUTOINCREMENT hands out max + 1 per row, so a multi-row
+    // INSERT's rows are consecutive and the last rowid is the last row's.
+    async insertedIds (_tx, _table, { insertId }, count) {
+      return Array.from({ length: count }, (_, i) => insertId - count + 1 + i)
+    },
     // Stamps are stored as ISO 8601 text, as answered.
     toDbTime: (iso) => iso,
     fromDbTime: (stored) => stored,
