@@ -1,10 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { DatabaseTarget } from '../../config/schema'
-import mongodbClient from '../external/mongodb'
-import mysqlClient from '../external/mysql'
 import { guardStore } from '../../src/stores/guard'
-import { createMongoReviewStore, ensureReviewIndexes } from '../../src/stores/mongodb/reviews'
 import { mysqlDialect } from '../../src/stores/mysql/dialect'
 import type { SqlDialect } from '../../src/stores/sql/dialect'
 import { createSqlStores } from '../../src/stores/sql'
@@ -37,6 +34,9 @@ async function openSql (fastify: FastifyInstance, database: DatabaseTarget): Pro
       return db
     }
     case 'mysql': {
+      // Required only when configured: the embedded default never holds the MySQL driver.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { default: mysqlClient } = require('../external/mysql') as typeof import('../external/mysql')
       await fastify.register(mysqlClient, { url: database.url })
       if (fastify.mysql === undefined) throw new Error('@fastify/mysql registered no pool')
       return mysqlDialect(fastify.mysql.pool)
@@ -60,6 +60,11 @@ export default fp(async function storesPlugin (fastify) {
 
   let reviews = guardStore(stores.reviews, sql.name, backendTimeoutMs)
   if (mongodbUrl !== undefined) {
+    // Required only when configured: the MongoDB driver alone is some 20 MB of memory.
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { default: mongodbClient } = require('../external/mongodb') as typeof import('../external/mongodb')
+    const { createMongoReviewStore, ensureReviewIndexes } = require('../../src/stores/mongodb/reviews') as typeof import('../../src/stores/mongodb/reviews')
+    /* eslint-enable @typescript-eslint/no-require-imports */
     await fastify.register(mongodbClient, { url: mongodbUrl })
     const db = fastify.mongo.db
     if (db === undefined) throw new Error('MONGODB_URL must name a database, e.g. mongodb://host:27017/bookstore')

@@ -1,14 +1,19 @@
 import fp from 'fastify-plugin'
-import fastifyMongodb from '@fastify/mongodb'
-import { MongoClient } from 'mongodb'
-import { MONGO_CLIENT_OPTIONS } from '../../src/stores/mongodb/reviews'
 import { waitFor } from '../../src/wait-for'
 
-/** Registered by plugins/app/stores.ts, the one reader of which database is configured. */
+/**
+ * Registered by plugins/app/stores.ts, the one reader of which database is configured.
+ * Autoload still requires this file to read that, so the driver is required only inside.
+ */
 export const autoload = false
 
 /** @fastify/mongodb, after waiting for the server with backoff. */
 export default fp<{ url: string }>(async function mongodbClientPlugin (fastify, { url }) {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { default: fastifyMongodb } = require('@fastify/mongodb') as typeof import('@fastify/mongodb')
+  const { MongoClient } = require('mongodb') as typeof import('mongodb')
+  const { MONGO_CLIENT_OPTIONS } = require('../../src/stores/mongodb/reviews') as typeof import('../../src/stores/mongodb/reviews')
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const log = fastify.log.child({ module: 'mongodb' })
   await waitFor('mongodb', async () => {
     const probe = new MongoClient(url, MONGO_CLIENT_OPTIONS)

@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
-import fastifyMysql, { type MySQLPromisePool } from '@fastify/mysql'
-import mysql from 'mysql2/promise'
+import type { MySQLPromisePool } from '@fastify/mysql'
 import { MYSQL_POOL_OPTIONS } from '../../src/stores/mysql/dialect'
 import { waitFor } from '../../src/wait-for'
 
@@ -11,7 +10,10 @@ declare module 'fastify' {
   }
 }
 
-/** Registered by plugins/app/stores.ts, the one reader of which database is configured. */
+/**
+ * Registered by plugins/app/stores.ts, the one reader of which database is configured.
+ * Autoload still requires this file to read that, so the driver is required only inside.
+ */
 export const autoload = false
 
 /**
@@ -20,6 +22,10 @@ export const autoload = false
  * the password), instead of failing the start in a loop.
  */
 export default fp<{ url: string }>(async function mysqlClientPlugin (fastify, { url }) {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { default: fastifyMysql } = require('@fastify/mysql') as typeof import('@fastify/mysql')
+  const mysql = require('mysql2/promise') as typeof import('mysql2/promise')
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const log = fastify.log.child({ module: 'mysql' })
   await waitFor('mysql', async () => {
     const probe = await mysql.createConnection({ uri: url, connectTimeout: 1000 })

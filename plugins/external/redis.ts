@@ -1,8 +1,6 @@
 import fp from 'fastify-plugin'
-import fastifyRedis from '@fastify/redis'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
-import { createRedisClient } from '../../src/cache/redis-client'
 import { withDeadline } from '../../src/deadline'
 import { waitFor } from '../../src/wait-for'
 
@@ -26,6 +24,11 @@ const ATTEMPT_TIMEOUT_MS = 3000
 export default fp(async function redisClientPlugin (fastify) {
   const { redisUrl } = fastify.config
   if (redisUrl === undefined) return
+  // Required only when configured: the embedded default never holds the Redis client.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { default: fastifyRedis } = require('@fastify/redis') as typeof import('@fastify/redis')
+  const { createRedisClient } = require('../../src/cache/redis-client') as typeof import('../../src/cache/redis-client')
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const log = fastify.log.child({ module: 'redis' })
   const { client, lastError } = createRedisClient(redisUrl, log)
 
