@@ -1,0 +1,43 @@
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { SAMPLE_BOOK, bearer, build, skipSuite, userWith } from '../helper'
+import { binaryAvailable, throwawayRedis } from '../throwaway'
+
+/** A cached read costs one Redis round trip: the generation and the entry come back together. */
+
+/** Commands Redis ran since the last CONFIG RESETSTAT, by name, our own INFO left out. */
+async function commandsRun (redis: Redis): Promise<Record<string, number>> {
+  const info = await redis.info('commandstats')
+  const counts: Record<string, number> = {}
+  for (const [, name, calls] of info.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)) {
+    if (name !== undefined && name !== 'info' && name !== 'config|resetstat') counts[name] = Number(calls)
+  }
+  return counts
+}
+
+if (!binaryAvailable('redis-server')) {
+  skipSuite(t, 'Redis round-trip suite', 'no redis-server binary on PATH (npm run services installs it)')
+} else {
+  t.test('a cached GET /books/:id or page is one EVALSHA; a write is one SET', async (t) => {
+    const server = await throwawayRedis()
+    t.teardown(() => server.kill())
+    const app = await build(t, { redisUrl: server.url })
+    const author = await userWith(app, 2)
+    const book = (await app.inject({ method: 'POST', url: '/books', headers: bearer(author.token), payload: SAMPLE_BOOK })).json<{ id: number }>()
+    const probe = new Redis(server.url)
+    t.teardown(() => probe.quit())
+
+    for (const url of [`/books/${book.id}`, '/books?limit=3']) {
+      await app.inject({ url })
+      await probe.config('RESETSTAT')
+      const res = await app.inject({ url })
+      t.equal(res.statusCode, 200)
+      // Commands a script runs count too: the generation's GET and the entry's GET run inside it.
+      t.same(await commandsRun(probe), { evalsha: 1, get: 2 }, `${url} from the cache: one round trip, one EVALSHA`)
+    }
+
+    await probe.config('RESETSTAT')
+    t.equal((await app.inject({ method: 'PUT', url: `/books/${book.id}`, headers: bearer(author.token), payload: SAMPLE_BOOK })).statusCode, 200)
+    t.same(await commandsRun(probe), { set: 1 }, 'a write starts a new generation with one SET')
+  })
+}
