@@ -6,6 +6,7 @@ import { migrate } from '../../src/stores/sql/migrate'
 import { migrations } from '../../src/stores/sql/migrations'
 import { bookStoreContract } from './book-store.contract'
 import { reviewStoreContract } from './review-store.contract'
+import { sessionStoreContract } from './session-store.contract'
 import { sqlDialectContract } from './sql-dialect.contract'
 import { scratchMysql, skipSuite } from '../helper'
 import { binaryAvailable, throwawayMariadb, type Throwaway } from '../throwaway'
@@ -51,5 +52,6 @@ if (given === undefined && !binaryAvailable('mariadbd')) {
     const s = stores()
     return { reviews: s.reviews, newBookId: async () => (await s.books.create({ title: 'Reviewed', author: 'A' })).id }
   }))
+  t.test('sessions', async (t) => sessionStoreContract(t, async () => stores()))
   t.test('the dialect', async (t) => sqlDialectContract(t, async () => dialect()))
 }

@@ -10,6 +10,7 @@ import { migrations } from '../../src/stores/sql/migrations'
 import { openSqlite } from '../../src/stores/sqlite/dialect'
 import { bookStoreContract } from './book-store.contract'
 import { reviewStoreContract } from './review-store.contract'
+import { sessionStoreContract } from './session-store.contract'
 import { sqlDialectContract } from './sql-dialect.contract'
 import { userStoreContract } from './user-store.contract'
 
@@ -33,6 +34,7 @@ t.test('reviews', async (t) => reviewStoreContract(t, async () => ({
   reviews: stores.reviews,
   newBookId: async () => (await stores.books.create({ title: 'Reviewed', author: 'A' })).id
 })))
+t.test('sessions', async (t) => sessionStoreContract(t, async () => stores))
 t.test('the dialect', async (t) => sqlDialectContract(t, async () => db))
 
 t.test('migrations run once, are recorded, and survive two instances starting at once', async (t) => {

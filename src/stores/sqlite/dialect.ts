@@ -43,12 +43,11 @@ export function openSqlite (file: string): SqlDialect {
 
   // One connection serves every request, so while a transaction is open (its body awaits),
   // any other statement waits for it to end instead of running inside it.
+  // Each wait loop and what follows it run in one synchronous step: a helper awaited in
+  // between would let another waiter open its transaction first (two would then nest).
   let open: Promise<void> | undefined
-  const idle = async (): Promise<void> => {
-    while (open !== undefined) await open
-  }
   async function transaction<T> (fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    await idle()
+    while (open !== undefined) await open
     let end = (): void => {}
     open = new Promise((resolve) => { end = resolve })
     try {
@@ -69,15 +68,15 @@ export function openSqlite (file: string): SqlDialect {
   return {
     name: 'sqlite',
     async all<T> (sql: string, params?: readonly SqlValue[]) {
-      if (open !== undefined) await idle()
+      while (open !== undefined) await open
       return direct.all<T>(sql, params)
     },
     async get<T> (sql: string, params?: readonly SqlValue[]) {
-      if (open !== undefined) await idle()
+      while (open !== undefined) await open
       return direct.get<T>(sql, params)
     },
     async run (sql, params) {
-      if (open !== undefined) await idle()
+      while (open !== undefined) await open
       return direct.run(sql, params)
     },
     transaction,
