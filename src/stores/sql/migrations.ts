@@ -118,7 +118,9 @@ export const migrations: Migration[] = [
         created_at TEXT NOT NULL,
         spent_at TEXT
       )`,
-      'CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id)'
+      'CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id)',
+      // The last-Admin guard locks and counts the Admin rows; this keeps that to those rows.
+      'CREATE INDEX users_permission ON users (permission)'
     ],
     mysql: [
       `CREATE TABLE sessions (
@@ -138,7 +140,9 @@ export const migrations: Migration[] = [
         spent_at DATETIME(3) NULL,
         KEY refresh_tokens_session (session_id),
         CONSTRAINT refresh_tokens_session_fk FOREIGN KEY (session_id) REFERENCES sessions (id) ON DELETE CASCADE
-      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      // Without it the guard's locking UPDATE scans, and so locks, every user row.
+      'CREATE INDEX users_permission ON users (permission)'
     ]
   }
 ]
