@@ -43,6 +43,9 @@ COPY package.json ./
 COPY config/default.yml config/common-passwords.txt ./config/
 # Read by `node dist/scripts/seed.js` (the sample catalogue).
 COPY scripts/seed-catalogue.json ./scripts/
+# Read at start-up in production: its placeholder secrets are refused (config/load.ts), and a
+# missing file stops the start rather than skip that check.
+COPY .env.example ./
 
 # The default DATABASE_URL (sqlite:./data/bookstore.db) writes here, so the node user owns
 # the folder. Declared after every change to it: later build steps would be discarded.

@@ -3,7 +3,8 @@ import path from 'node:path'
 import Ajv from 'ajv'
 import addFormats from 'ajv-formats'
 import { parse as parseYaml } from 'yaml'
-import { ConfigSchema, SAMPLE_JWT_SECRET, type Config, type DatabaseTarget, type Settings } from './schema'
+import { isBreachedPassword } from '../src/services/passwords'
+import { ConfigSchema, type Config, type DatabaseTarget, type Settings } from './schema'
 import { projectRoot } from './paths'
 
 export class ConfigError extends Error {
@@ -19,7 +20,7 @@ interface LoadOptions {
   overrides?: Partial<Settings>
 }
 
-const properties = ConfigSchema.properties as Record<string, { env?: string }>
+const properties = ConfigSchema.properties as Record<string, { env?: string, type?: string }>
 
 function readYaml (file: string, label: string): Record<string, unknown> {
   let text: string
@@ -46,7 +47,9 @@ function fromEnv (env: Env): Record<string, unknown> {
   for (const [key, prop] of Object.entries(properties)) {
     const value = prop.env === undefined ? undefined : env[prop.env]
     // An empty variable means "not set", as shells and compose files commonly write it.
-    if (value !== undefined && value !== '') out[key] = value
+    if (value === undefined || value === '') continue
+    // A list is comma-separated in the environment (JWT_PREVIOUS_SECRETS).
+    out[key] = prop.type === 'array' ? value.split(',').map((item) => item.trim()).filter((item) => item !== '') : value
   }
   return out
 }
@@ -69,6 +72,49 @@ function databaseTarget (url: string): DatabaseTarget {
 }
 
 /**
+ * Every secret the repository publishes: the sample in config/default.yml and each `*SECRET*`
+ * value in .env.example, read from the files themselves, so a placeholder added to either is
+ * refused in production without anyone remembering to list it here. The files ship with the
+ * image (Dockerfile); one that cannot be read stops a production start rather than skip the check.
+ */
+export function publishedSecrets (): string[] {
+  const yaml = readYaml(path.join(projectRoot, 'config', 'default.yml'), 'config/default.yml')
+  const fromYaml = [yaml.jwtSecret, ...(Array.isArray(yaml.jwtPreviousSecrets) ? yaml.jwtPreviousSecrets : [])]
+  let example: string
+  try {
+    example = readFileSync(path.join(projectRoot, '.env.example'), 'utf8')
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration: cannot read .env.example to refuse its published secrets (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+  const fromExample = example.split('\n')
+    .map((line) => /^\s*(?:export\s+)?([A-Z0-9_]*SECRET[A-Z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line))
+    .flatMap((m) => (m === null ? [] : (m[2] ?? '').replace(/^(["'])(.*)\1$/, '$2').split(',')))
+  return [...fromYaml, ...fromExample].filter((value): value is string => typeof value === 'string' && value.trim() !== '')
+    .map((value) => value.trim())
+}
+
+const REPLACED: Record<string, string> = {
+  TOKEN_HOURS: 'Invalid configuration: TOKEN_HOURS (tokenHours) is no longer read; set ACCESS_TOKEN_MINUTES (accessTokenMinutes), the access-token lifetime in minutes, instead'
+}
+
+/** The secrets each need 32 bytes and, in production, must not be published ones. */
+function checkSecrets (config: Config): void {
+  const secrets: Array<[string, string]> = [
+    ['JWT_SECRET (jwtSecret)', config.jwtSecret],
+    ...config.jwtPreviousSecrets.map((secret, i): [string, string] => [`JWT_PREVIOUS_SECRETS (jwtPreviousSecrets) entry ${i + 1}`, secret])
+  ]
+  const published = config.nodeEnv === 'production' ? new Set(publishedSecrets()) : new Set<string>()
+  for (const [name, secret] of secrets) {
+    if (published.has(secret)) {
+      throw new ConfigError(`Invalid configuration: ${name} is a secret published in the repository (config/default.yml or .env.example), which production refuses; set a random secret of at least 32 bytes`)
+    }
+    if (Buffer.byteLength(secret, 'utf8') < 32) {
+      throw new ConfigError(`Invalid configuration: ${name} must be at least 32 bytes`)
+    }
+  }
+}
+
+/**
  * config/default.yml, then CONFIG_FILE, then the environment, then overrides; one schema
  * validates the result and the first problem becomes one line naming the setting.
  */
@@ -82,6 +128,9 @@ export function loadConfig ({ env = {}, overrides = {} }: LoadOptions = {}): Con
   }
   Object.assign(merged, fromEnv(env), overrides)
 
+  if (env.TOKEN_HOURS !== undefined && env.TOKEN_HOURS !== '') throw new ConfigError(REPLACED.TOKEN_HOURS)
+  if ('tokenHours' in merged) throw new ConfigError(REPLACED.TOKEN_HOURS)
+
   if (!validate(merged)) {
     const first = validate.errors?.[0]
     const where = first === undefined ? 'configuration' : settingName(first.instancePath, first.params)
@@ -90,16 +139,13 @@ export function loadConfig ({ env = {}, overrides = {} }: LoadOptions = {}): Con
   }
   const config: Config = { ...merged, database: databaseTarget(merged.databaseUrl) }
 
-  if (config.nodeEnv === 'production') {
-    if (config.jwtSecret === SAMPLE_JWT_SECRET) {
-      throw new ConfigError('Invalid configuration: JWT_SECRET (jwtSecret) is the sample secret, which production refuses; set a random secret of at least 32 bytes')
-    }
-  }
-  if (Buffer.byteLength(config.jwtSecret, 'utf8') < 32) {
-    throw new ConfigError('Invalid configuration: JWT_SECRET (jwtSecret) must be at least 32 bytes')
-  }
+  checkSecrets(config)
   if ((config.adminEmail === undefined) !== (config.adminPassword === undefined)) {
     throw new ConfigError('Invalid configuration: ADMIN_EMAIL and ADMIN_PASSWORD must be set together')
+  }
+  // The schema holds it to sign-up's length; this is sign-up's other rule.
+  if (config.adminPassword !== undefined && isBreachedPassword(config.adminPassword)) {
+    throw new ConfigError('Invalid configuration: ADMIN_PASSWORD (adminPassword) is on the list of commonly breached passwords, which sign-up refuses; choose another')
   }
   return config
 }

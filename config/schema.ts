@@ -17,7 +17,10 @@ export const ConfigSchema = Type.Object({
   redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://.+', env: 'REDIS_URL' })),
   // At least 32 bytes, checked in config/load.ts: a length here would count characters.
   jwtSecret: Type.String({ minLength: 1, env: 'JWT_SECRET' }),
-  tokenHours: Type.Number({ exclusiveMinimum: 0, maximum: 8760, env: 'TOKEN_HOURS' }),
+  /** Secrets that still verify (chosen by `kid`) during a rotation; comma-separated in the environment. */
+  jwtPreviousSecrets: Type.Array(Type.String({ minLength: 1 }), { env: 'JWT_PREVIOUS_SECRETS', default: [] }),
+  accessTokenMinutes: Type.Integer({ minimum: 1, maximum: 1440, env: 'ACCESS_TOKEN_MINUTES' }),
+  refreshTokenDays: Type.Number({ exclusiveMinimum: 0, maximum: 365, env: 'REFRESH_TOKEN_DAYS' }),
   pageSize: Type.Integer({ minimum: 1, maximum: 100, env: 'PAGE_SIZE' }),
   adminEmail: Type.Optional(Type.String({ format: 'email', maxLength: 254, env: 'ADMIN_EMAIL' })),
   adminPassword: Type.Optional(Type.String({ minLength: 8, maxLength: 128, env: 'ADMIN_PASSWORD' })),

@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto'
+import { createHash, createHmac, randomUUID } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { MongoClient } from 'mongodb'
 import mysql from 'mysql2/promise'
@@ -110,9 +110,24 @@ export async function signUp (app: FastifyInstance, email = uniqueEmail(), passw
 }
 
 export async function signIn (app: FastifyInstance, email: string, password: string): Promise<string> {
+  return (await startSession(app, email, password)).token
+}
+
+export interface TokenPair { token: string, refresh_token: string, expires_in: number, user: { id: number, email: string } }
+
+/** A sign-in's whole answer: the access token, the refresh token, and the session id (`sid`). */
+export async function startSession (app: FastifyInstance, email: string, password: string): Promise<TokenPair & { sid: string }> {
   const res = await app.inject({ method: 'POST', url: '/users/sign-in', payload: { email, password } })
   if (res.statusCode !== 200) throw new Error(`sign-in failed: ${res.statusCode} ${res.body}`)
-  return res.json<{ token: string }>().token
+  const body = res.json<TokenPair>()
+  return { ...body, sid: sidOf(body.token) }
+}
+
+/** The `sid` claim of a token, read without verifying it. */
+export function sidOf (token: string): string {
+  const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { sid?: unknown }
+  if (typeof payload.sid !== 'string') throw new Error('token without sid')
+  return payload.sid
 }
 
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
@@ -129,6 +144,9 @@ export async function userWith (app: FastifyInstance, permission: number): Promi
 }
 
 const b64url = (value: string | Buffer): string => Buffer.from(value).toString('base64url')
+
+/** The `kid` the service names a secret by: the first 16 hex digits of its SHA-256. */
+export const kidOf = (secret: string): string => createHash('sha256').update(secret).digest('hex').slice(0, 16)
 
 /** Hand-made JWTs for forgery tests: any header, any payload, any key. */
 export function forgeToken (header: unknown, payload: unknown, secret: string | null, alg: 'sha256' | 'sha512' = 'sha256'): string {

@@ -2,16 +2,21 @@ import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
-import { forbidden, tokenExpired, tokenRequired, tokenUndecodable } from '../../src/domain/errors'
+import { forbidden, tokenExpired, tokenRequired, tokenRevoked, tokenUndecodable } from '../../src/domain/errors'
 import type { Permission } from '../../src/domain/permission'
 import { TokenClaims } from '../../src/schemas/token'
 import type { User } from '../../src/schemas/user'
+import { CLOCK_TOLERANCE_MS, keyId } from '../external/jwt'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** An onRequest hook admitting a valid token of at least `level`. */
+    /**
+     * An onRequest hook admitting a valid token of a live session whose user's stored level is
+     * at least `level`. It sets `request.user`, with `permission` the stored level.
+     */
     requirePermission (level: Permission): onRequestAsyncHookHandler
-    issueToken (user: User): Promise<string>
+    /** An access token for `user` in session `sid`, and its lifetime in seconds. */
+    issueToken (user: User, sid: string): { token: string, expires_in: number }
   }
 }
 
@@ -20,38 +25,72 @@ const BEARER = /^bearer\s+(\S+)\s*$/i
 /** The one claims schema, compiled: a verified payload of any other shape is refused. */
 const claimsCheck = TypeCompiler.Compile(TokenClaims)
 
+/** The `kid` of a token's header, or undefined for any header that is not a JSON object naming one. */
+function headerKid (token: string): string | undefined {
+  const dot = token.indexOf('.')
+  if (dot <= 0) return undefined
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'))
+    if (typeof header !== 'object' || header === null) return undefined
+    const kid = (header as { kid?: unknown }).kid
+    return typeof kid === 'string' ? kid : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * Token checks in the contract's words. Every failure of @fastify/jwt / fast-jwt (bad
- * signature, other algorithm, `alg: none`, `nbf` ahead, malformed parts, wrong claim types)
- * is a 401: only an expired token says "invalid token"; the rest "failed to decode token".
+ * signature, other algorithm, `alg: none`, `nbf` ahead, malformed parts, wrong claim types),
+ * a missing or unknown `kid`, an `iat` ahead of the clock, a missing `sid`: a 401 "failed to
+ * decode token"; an expired token "invalid token"; an ended session TOKEN_REVOKED.
  */
 export default fp(async function authPlugin (fastify) {
-  function authenticate (request: FastifyRequest): void {
+  const { jwtSecret, jwtPreviousSecrets, accessTokenMinutes } = fastify.config
+  const currentKid = keyId(jwtSecret)
+  // The previous secrets verify only; each is chosen by its kid, so none is tried in turn.
+  const previous = new Map(jwtPreviousSecrets.map((secret) => [keyId(secret), secret]))
+  previous.delete(currentKid)
+
+  function authenticate (request: FastifyRequest): TokenClaims {
     const header = request.headers.authorization
     const match = header === undefined ? null : BEARER.exec(header)
     if (match?.[1] === undefined) {
       if (header === undefined || !/^bearer\s+\S/i.test(header)) throw tokenRequired()
       throw tokenUndecodable()
     }
+    const token = match[1]
+    const kid = headerKid(token)
+    const key = kid === currentKid ? undefined : kid === undefined ? null : previous.get(kid) ?? null
+    if (key === null) throw tokenUndecodable()
     let claims: unknown
     try {
-      claims = fastify.jwt.verify(match[1])
+      claims = key === undefined ? fastify.jwt.verify(token) : fastify.jwt.verify(token, { key })
     } catch (err) {
       if ((err as { code?: string }).code === 'FAST_JWT_EXPIRED') throw tokenExpired()
       throw tokenUndecodable()
     }
     if (!claimsCheck.Check(claims)) throw tokenUndecodable()
-    request.user = claims
+    // fast-jwt does not look at an iat ahead of the clock: a token from the future is forged or skewed.
+    if (claims.iat * 1000 > Date.now() + CLOCK_TOLERANCE_MS) throw tokenUndecodable()
+    return claims
   }
 
   fastify.decorate('requirePermission', function requirePermission (level: Permission): onRequestAsyncHookHandler {
     return async function permissionHook (request) {
-      authenticate(request)
-      if (request.user.permission < level) throw forbidden()
+      const claims = authenticate(request)
+      // The level and the session as stored now, not as the token says: one lookup.
+      const access = await fastify.sessions.access(claims.sid)
+      if (access === undefined || access.ended || access.user_id !== claims.user_id || Date.parse(access.expires_at) <= Date.now()) {
+        throw tokenRevoked()
+      }
+      request.user = { ...claims, permission: access.permission }
+      if (access.permission < level) throw forbidden()
     }
   })
 
-  fastify.decorate('issueToken', async function issueToken (user: User): Promise<string> {
-    return fastify.jwt.sign({ user_id: user.id, user_name: user.email, permission: user.permission, jti: randomUUID() })
+  fastify.decorate('issueToken', function issueToken (user: User, sid: string): { token: string, expires_in: number } {
+    const token = fastify.jwt.sign({ user_id: user.id, user_name: user.email, permission: user.permission, jti: randomUUID(), sid })
+    return { token, expires_in: accessTokenMinutes * 60 }
   })
-}, { name: 'auth', dependencies: ['jwt'] })
+}, { name: 'auth', dependencies: ['jwt', 'services'] })

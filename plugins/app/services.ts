@@ -1,14 +1,17 @@
 import fp from 'fastify-plugin'
+import { sharedRedis } from '../external/redis'
 import { createBookService, type BookService } from '../../src/services/books'
 import { createPasswordHasher } from '../../src/services/passwords'
 import { createReadiness } from '../../src/services/readiness'
 import { createReviewService, type ReviewService } from '../../src/services/reviews'
+import { createSessionService, type SessionService } from '../../src/services/sessions'
 import { createUserService, type UserService } from '../../src/services/users'
 
 declare module 'fastify' {
   interface FastifyInstance {
     books: BookService
     users: UserService
+    sessions: SessionService
     reviews: ReviewService
     /** Which configured backing services answer now (GET /health/ready). */
     readiness: ReturnType<typeof createReadiness>
@@ -28,7 +31,19 @@ export default fp(async function servicesPlugin (fastify) {
     log
   })
   fastify.decorate('books', books)
+  const sessions = createSessionService({
+    sessions: stores.sessions,
+    users: stores.users,
+    // Session checks go through the cache only when it is Redis, which every instance shares.
+    cache: sharedRedis(fastify) === undefined ? undefined : cache,
+    timeoutMs: config.backendTimeoutMs,
+    refreshTokenDays: config.refreshTokenDays,
+    log: log.child({ module: 'sessions' })
+  })
+  fastify.decorate('sessions', sessions)
+  fastify.addHook('onClose', async () => { sessions.close() })
   fastify.decorate('users', createUserService({
+    sessions,
     users: stores.users,
     hasher: createPasswordHasher(config.argon2),
     counters: cache,
@@ -43,4 +58,4 @@ export default fp(async function servicesPlugin (fastify) {
     const admin = await fastify.users.ensureAdmin(config.adminEmail, config.adminPassword)
     log.info({ userId: admin.id }, 'bootstrap Admin ready')
   }
-}, { name: 'services', dependencies: ['config', 'stores', 'cache'] })
+}, { name: 'services', dependencies: ['config', 'redis-client', 'stores', 'cache'] })

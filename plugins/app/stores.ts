@@ -7,12 +7,13 @@ import type { SqlDialect } from '../../src/stores/sql/dialect'
 import { createSqlStores } from '../../src/stores/sql'
 import { migrate } from '../../src/stores/sql/migrate'
 import { openSqlite } from '../../src/stores/sqlite/dialect'
-import type { Backend, BookStore, ReviewStore, UserStore } from '../../src/stores/types'
+import type { Backend, BookStore, ReviewStore, SessionStore, UserStore } from '../../src/stores/types'
 
 export interface Stores {
   users: UserStore
   books: BookStore
   reviews: ReviewStore
+  sessions: SessionStore
   /** Each configured database, for readiness. */
   backends: Backend[]
   /** The schema versions this start-up applied (npm run migrate reports them). */
@@ -77,6 +78,7 @@ export default fp(async function storesPlugin (fastify) {
   fastify.decorate('stores', {
     users: guardStore(stores.users, sql.name, backendTimeoutMs),
     books: guardStore(stores.books, sql.name, backendTimeoutMs, { unbounded: ['importMany'] }),
+    sessions: guardStore(stores.sessions, sql.name, backendTimeoutMs),
     reviews,
     backends,
     migrated

@@ -50,12 +50,14 @@ export default fp(async function swaggerPlugin (fastify) {
         description: 'Books, their reviews, and users who sign in for a JWT whose permission level ' +
           '(0 None, 1 User, 2 Author, 3 Admin) is checked on every write. Sign up with `POST /users`, ' +
           'sign in with `POST /users/sign-in`, and paste the token into **Authorize**: the routes with a ' +
-          'lock need it. Every error answers one shape (`ErrorResponse`) with a stable `code`.'
+          'lock need it. The level checked is the one stored now, and the token\'s session must be live. ' +
+          'Renew the pair with `POST /users/refresh`; end sessions with `POST /users/sign-out` or ' +
+          '`DELETE /users/me/sessions`. Every error answers one shape (`ErrorResponse`) with a stable `code`.'
       },
       tags: [
         { name: 'books', description: 'The catalogue: anyone reads, Authors write' },
         { name: 'reviews', description: 'Reviews: Users write; the writer or an Admin edits and deletes' },
-        { name: 'users', description: 'Sign-up, sign-in and permission levels' },
+        { name: 'users', description: 'Sign-up, sign-in, sessions, passwords and permission levels' },
         { name: 'health', description: 'Liveness and readiness probes' }
       ],
       components: {

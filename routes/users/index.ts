@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import type { preValidationAsyncHookHandler } from 'fastify'
 import { Permission } from '../../src/domain/permission'
-import { IdParams, LOCATION, ref } from '../../src/schemas/common'
+import { IdParams, LOCATION, PageQuery, listOf, ref } from '../../src/schemas/common'
 import { errors } from '../../src/schemas/error'
+import { RefreshBody } from '../../src/schemas/session'
 import { TokenResponse } from '../../src/schemas/token'
 import { Account, PermissionBody, SignInBody, SignUpBody, User } from '../../src/schemas/user'
 
@@ -38,33 +40,80 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     preValidation: trimEmail,
     schema: {
       tags: ['users'],
-      summary: 'Sign in for a bearer token',
+      summary: 'Sign in: starts a session, answers an access token and a refresh token',
       body: SignInBody,
       response: {
-        200: ref(TokenResponse, 'A bearer token, and whom it is for'),
+        200: ref(TokenResponse, 'An access token, a refresh token, and whom they are for'),
         ...errors(400, 401, 413, 415, 429)
       }
     }
   }, async (request) => {
     const user = await fastify.users.signIn(request.body.email, request.body.password)
-    return { token: await fastify.issueToken(user), user: { id: user.id, email: user.email } }
+    const { session, refreshToken } = await fastify.sessions.start(user.id)
+    request.log.info({ userId: user.id, sessionId: session.id }, 'signed in')
+    return { ...fastify.issueToken(user, session.id), refresh_token: refreshToken, user: { id: user.id, email: user.email } }
   })
 
-  fastify.get('/me', {
+  fastify.post('/refresh', {
+    config: { rateLimit },
+    schema: {
+      tags: ['users'],
+      summary: 'Spend a refresh token for a new pair, with the current level; a spent one ends the session',
+      body: RefreshBody,
+      response: {
+        200: ref(TokenResponse, 'A new access token and refresh token for the same session'),
+        ...errors(400, 401, 413, 415, 429)
+      }
+    }
+  }, async (request) => {
+    const { session, refreshToken, user } = await fastify.sessions.refresh(request.body.refresh_token)
+    return { ...fastify.issueToken(user, session.id), refresh_token: refreshToken, user: { id: user.id, email: user.email } }
+  })
+
+  fastify.post('/sign-out', {
     onRequest: [fastify.requirePermission(Permission.User)],
     schema: {
       tags: ['users'],
-      summary: 'The signed-in user',
+      summary: "End the session of this request's token",
       security: [{ bearerAuth: [] }],
-      response: { 200: ref(User, 'The signed-in user, with its permission level'), ...errors(401, 403, 404) }
+      response: { 204: Type.Null({ description: 'Signed out: the session and its tokens are ended' }), ...errors(401, 403) }
     }
-  }, async (request) => fastify.users.get(request.user.user_id))
+  }, async (request, reply) => {
+    await fastify.sessions.end(request.user.user_id, request.user.sid)
+    request.log.info({ userId: request.user.user_id, sessionId: request.user.sid }, 'signed out')
+    return reply.code(204).send(null)
+  })
+
+  fastify.get('/', {
+    onRequest: [fastify.requirePermission(Permission.Admin)],
+    schema: {
+      tags: ['users'],
+      summary: 'List users by id, optionally matching the email (Admin)',
+      security: [{ bearerAuth: [] }],
+      querystring: PageQuery,
+      response: { 200: listOf(User, 'A page of users, by id'), ...errors(400, 401, 403) }
+    }
+  }, async (request) => {
+    const { o = 0, limit = fastify.config.pageSize, q } = request.query
+    return fastify.users.list({ offset: o, limit, q })
+  })
+
+  fastify.get('/:id', {
+    onRequest: [fastify.requirePermission(Permission.Admin)],
+    schema: {
+      tags: ['users'],
+      summary: 'One user (Admin)',
+      security: [{ bearerAuth: [] }],
+      params: IdParams,
+      response: { 200: ref(User, 'The user, with its permission level'), ...errors(400, 401, 403, 404) }
+    }
+  }, async (request) => fastify.users.get(request.params.id))
 
   fastify.patch('/:id', {
     onRequest: [fastify.requirePermission(Permission.Admin)],
     schema: {
       tags: ['users'],
-      summary: "Set a user's permission level (Admin)",
+      summary: "Set a user's permission level (Admin); applies to that user's next request",
       security: [{ bearerAuth: [] }],
       params: IdParams,
       body: PermissionBody,

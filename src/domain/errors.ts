@@ -24,6 +24,15 @@ export const tokenUndecodable = (): AppError =>
 export const tokenExpired = (): AppError =>
   new AppError(401, 'TOKEN_EXPIRED', 'invalid token', { 'www-authenticate': 'Bearer error="invalid_token"' })
 export const forbidden = (): AppError => new AppError(403, 'FORBIDDEN', 'Unauthorized')
+/** A token of a session that has ended (sign-out, password change, reuse) or run out. */
+export const tokenRevoked = (): AppError =>
+  new AppError(401, 'TOKEN_REVOKED', 'invalid token', { 'www-authenticate': 'Bearer error="invalid_token"' })
+/** An unknown, expired or ended refresh token, or one of a session that has ended. */
+export const refreshTokenInvalid = (): AppError =>
+  new AppError(401, 'REFRESH_TOKEN_INVALID', 'invalid token', { 'www-authenticate': 'Bearer error="invalid_token"' })
+/** A spent refresh token presented again: its session has just been ended. */
+export const refreshTokenReused = (): AppError =>
+  new AppError(401, 'REFRESH_TOKEN_REUSED', 'invalid token', { 'www-authenticate': 'Bearer error="invalid_token"' })
 
 export const notFound = (what: string): AppError =>
   new AppError(404, `${what.toUpperCase()}_NOT_FOUND`, `${what[0]?.toUpperCase() ?? ''}${what.slice(1)} not found`)
@@ -38,8 +47,13 @@ export const preconditionFailed = (): AppError =>
 export const emailTaken = (): AppError => new AppError(409, 'EMAIL_TAKEN', 'An account with this email already exists')
 export const cannotLowerOwnLevel = (): AppError =>
   new AppError(409, 'CANNOT_LOWER_OWN_PERMISSION', 'An Admin cannot lower its own permission level')
+export const lastAdmin = (): AppError =>
+  new AppError(409, 'LAST_ADMIN', 'The last Admin cannot be lowered')
 export const invalidCredentials = (): AppError =>
   new AppError(401, 'INVALID_CREDENTIALS', 'Invalid email or password', BEARER)
+/** PUT /users/me/password: the token is good (plain Bearer), the password is not. */
+export const wrongCurrentPassword = (): AppError =>
+  new AppError(401, 'INVALID_CREDENTIALS', 'The current password is not correct', BEARER)
 export const breachedPassword = (): AppError =>
   new AppError(400, 'PASSWORD_TOO_COMMON', 'This password appears in a list of commonly breached passwords; choose another')
 export const signInThrottled = (retryAfterSeconds: number): AppError =>

@@ -2,6 +2,7 @@ import { Book } from './book'
 import { Readiness, Status } from './common'
 import { ErrorResponse, NotReadyResponse } from './error'
 import { Review } from './review'
+import { Session } from './session'
 import { TokenResponse } from './token'
 import { Account, User } from './user'
 
@@ -9,4 +10,4 @@ import { Account, User } from './user'
  * Every named schema. src/app.ts registers each with addSchema; routes refer to them by `$ref`
  * (for serialization as for validation), and the OpenAPI document lists them as components.
  */
-export const COMPONENTS = [ErrorResponse, NotReadyResponse, Status, Readiness, Book, Review, User, Account, TokenResponse]
+export const COMPONENTS = [ErrorResponse, NotReadyResponse, Status, Readiness, Book, Review, User, Account, TokenResponse, Session]

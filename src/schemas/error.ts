@@ -22,10 +22,11 @@ export const NotReadyResponse = Type.Intersect([
 
 const ERROR_MEANINGS: Record<number, string> = {
   400: 'Invalid input: VALIDATION_ERROR (with details), INVALID_JSON, PASSWORD_TOO_COMMON',
-  401: 'TOKEN_REQUIRED, TOKEN_INVALID ("failed to decode token"), TOKEN_EXPIRED ("invalid token") or INVALID_CREDENTIALS',
+  401: 'TOKEN_REQUIRED, TOKEN_INVALID ("failed to decode token"), TOKEN_EXPIRED or TOKEN_REVOKED ("invalid token"), ' +
+    'REFRESH_TOKEN_INVALID or REFRESH_TOKEN_REUSED ("invalid token"), or INVALID_CREDENTIALS',
   403: 'FORBIDDEN: the token\'s level is too low, or the review is someone else\'s',
-  404: 'The book, review or user does not exist',
-  409: 'EMAIL_TAKEN, or CANNOT_LOWER_OWN_PERMISSION',
+  404: 'The book, review, user or session does not exist',
+  409: 'EMAIL_TAKEN, CANNOT_LOWER_OWN_PERMISSION or LAST_ADMIN',
   413: 'PAYLOAD_TOO_LARGE: the body is over 64 KiB',
   415: 'UNSUPPORTED_MEDIA_TYPE: send application/json',
   429: 'RATE_LIMITED or TOO_MANY_SIGN_IN_FAILURES; see Retry-After',

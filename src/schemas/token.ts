@@ -3,7 +3,7 @@ import { Id, idOf } from './common'
 import { Account, PermissionLevel } from './user'
 
 /**
- * The claims of every token: the Flask design's names, plus `jti`, and `iat`/`exp` that the
+ * The claims of every token: the Flask design's names, plus `jti` and `sid`, and `iat`/`exp` that the
  * signer adds. It types `request.user` (plugins/external/jwt.ts) and checks every verified
  * payload (plugins/app/auth.ts), so a token the service did not shape is refused.
  */
@@ -12,6 +12,8 @@ export const TokenClaims = Type.Object({
   user_name: Type.String(),
   permission: PermissionLevel,
   jti: Type.String(),
+  /** The session the token belongs to; a token without one is refused. */
+  sid: Type.String({ minLength: 1, maxLength: 64 }),
   iat: Type.Number(),
   exp: Type.Number()
 })
@@ -19,5 +21,7 @@ export type TokenClaims = Static<typeof TokenClaims>
 
 export const TokenResponse = Type.Object({
   token: Type.String({ description: 'A JWT: send it as `Authorization: Bearer <token>` (the Authorize button)' }),
+  refresh_token: Type.String({ description: 'Opaque; POST it to /users/refresh for a new pair. Spent by that use' }),
+  expires_in: Type.Integer({ minimum: 1, description: 'Seconds the access token lives (ACCESS_TOKEN_MINUTES)' }),
   user: Type.Unsafe<Static<typeof Account>>(Type.Ref(idOf(Account), { description: 'Whom the token is for' }))
 }, { $id: 'TokenResponse', title: 'TokenResponse' })

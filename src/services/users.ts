@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { User } from '../schemas/user'
 import { Permission } from '../domain/permission'
-import { AppError, breachedPassword, cannotLowerOwnLevel, invalidCredentials, notFound, signInThrottled } from '../domain/errors'
+import { AppError, breachedPassword, cannotLowerOwnLevel, invalidCredentials, notFound, signInThrottled, wrongCurrentPassword } from '../domain/errors'
 import type { KeyValueCache } from '../cache/types'
-import type { UserStore } from '../stores/types'
+import type { Page, UserStore } from '../stores/types'
 import { isBreachedPassword, type PasswordHasher } from './passwords'
+import type { SessionService } from './sessions'
 
 interface Deps {
   users: UserStore
@@ -14,6 +15,8 @@ interface Deps {
   counters: KeyValueCache
   maxFailures: number
   windowMinutes: number
+  /** Told of level changes (cached checks go) and password changes (other sessions end). */
+  sessions: SessionService
   log: FastifyBaseLogger
 }
 
@@ -21,7 +24,7 @@ export function normaliseEmail (email: string): string {
   return email.trim().toLowerCase()
 }
 
-export function createUserService ({ users, hasher, counters, maxFailures, windowMinutes, log }: Deps) {
+export function createUserService ({ users, hasher, counters, maxFailures, windowMinutes, sessions, log }: Deps) {
   // The counter key holds a digest, not the address: the cache never stores emails.
   const failureKey = (email: string): string => `signin-failures:${createHash('sha256').update(email).digest('hex')}`
   const windowSeconds = Math.ceil(windowMinutes * 60)
@@ -78,11 +81,39 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
       return user
     },
 
+    async list (page: Page): Promise<User[]> {
+      return users.list(page)
+    },
+
+    /** The store refuses to lower the last Admin (LAST_ADMIN), atomically with the write. */
     async setPermission (actorId: number, id: number, permission: Permission): Promise<User> {
       if (actorId === id && permission < Permission.Admin) throw cannotLowerOwnLevel()
       const user = await users.setPermission(id, permission)
       if (user === undefined) throw notFound('user')
+      await sessions.forgetUser(id)
       return user
+    },
+
+    /**
+     * A wrong current password counts as a failed sign-in for the account's email, so a stolen
+     * token cannot be used to guess the password past the throttle. Every other session ends.
+     */
+    async changePassword (userId: number, currentSid: string, currentPassword: string, newPassword: string): Promise<void> {
+      const user = await users.get(userId)
+      if (user === undefined) throw notFound('user')
+      const key = failureKey(user.email)
+      const seen = await throttleOrFailOpen('read', () => counters.peek(key), { count: 0, ttlMs: 0 })
+      if (seen.count >= maxFailures) throw signInThrottled(seen.ttlMs / 1000)
+      const record = await users.findByEmail(user.email)
+      if (record === undefined || !await hasher.verify(record.password_hash, currentPassword)) {
+        await throttleOrFailOpen('update', () => counters.incr(key, windowSeconds), undefined)
+        throw wrongCurrentPassword()
+      }
+      if (seen.count > 0) await throttleOrFailOpen('reset', () => counters.del(key), undefined)
+      if (isBreachedPassword(newPassword)) throw breachedPassword()
+      await users.setPasswordHash(userId, await hasher.hash(newPassword))
+      const ended = await sessions.endAll(userId, currentSid)
+      log.info({ userId, sessionsEnded: ended }, 'password changed')
     },
 
     /** The bootstrap Admin from configuration: created, or promoted if the account exists. */
@@ -102,6 +133,7 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
       if (user.permission === Permission.Admin) return { id: user.id, email: user.email, permission: user.permission, created_at: user.created_at }
       const promoted = await users.setPermission(user.id, Permission.Admin)
       if (promoted === undefined) throw notFound('user')
+      await sessions.forgetUser(user.id)
       return promoted
     }
   }

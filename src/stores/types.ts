@@ -1,5 +1,6 @@
 import type { Book, BookInput, BookRecord } from '../schemas/book'
 import type { Review, ReviewInput, ReviewRecord } from '../schemas/review'
+import type { SessionRecord } from '../schemas/session'
 import type { User, UserRecord } from '../schemas/user'
 import type { Permission } from '../domain/permission'
 
@@ -13,7 +14,14 @@ export interface UserStore {
   create (input: { email: string, password_hash: string, permission: Permission }): Promise<User>
   findByEmail (email: string): Promise<UserRecord | undefined>
   get (id: number): Promise<User | undefined>
+  /**
+   * Sets the level; undefined when there is no such user. Lowering the last Admin rejects with
+   * LAST_ADMIN, decided atomically with the write, so two Admins lowering each other at once
+   * cannot leave none.
+   */
   setPermission (id: number, permission: Permission): Promise<User | undefined>
+  /** By id; `q` is a plain substring of the (lower-case) email. */
+  list (page: Page): Promise<User[]>
   setPasswordHash (id: number, passwordHash: string): Promise<void>
 }
 
@@ -28,6 +36,43 @@ export interface Page {
    * JavaScript's toLowerCase() does, nothing else (no accent folding).
    */
   q?: string | undefined
+}
+
+/** What a permission check needs of a session: whose it is, that user's stored level, whether it is live. */
+export interface SessionAccess {
+  user_id: number
+  permission: Permission
+  /** Ended sessions stay ended; a live one until this instant (ISO 8601). */
+  ended: boolean
+  expires_at: string
+}
+
+export type RotateOutcome =
+  | { outcome: 'rotated', session: SessionRecord }
+  /** The hash was spent already: the session it belonged to has just been ended. */
+  | { outcome: 'reused', sessionId: string }
+  /** Unknown, or its session has ended or run out. */
+  | { outcome: 'invalid' }
+
+/** Sessions and the SHA-256 hashes of their refresh tokens; times are ISO 8601 UTC. */
+export interface SessionStore {
+  create (input: { id: string, user_id: number, token_hash: string, now: string, expires_at: string }): Promise<SessionRecord>
+  /**
+   * Spends `tokenHash` and records `newHash` for the same live session, atomically: of two
+   * calls racing with one hash exactly one rotates; the other sees it spent, ends the session
+   * and answers `reused`.
+   */
+  rotate (tokenHash: string, newHash: string, now: string): Promise<RotateOutcome>
+  /** One indexed read: the session by id joined with its user's current level. */
+  access (id: string): Promise<SessionAccess | undefined>
+  /** The user's live sessions at `now`, newest first. */
+  listLive (userId: number, now: string): Promise<SessionRecord[]>
+  /** Ends one live session of `userId`; false when it is not theirs, unknown or ended already. */
+  end (userId: number, id: string, now: string): Promise<boolean>
+  /** Ends every live session of the user but `exceptId`; the ids ended. */
+  endAll (userId: number, now: string, exceptId?: string): Promise<string[]>
+  /** Ids of the user's sessions that have not ended (for dropping cached checks). */
+  liveIds (userId: number, now: string): Promise<string[]>
 }
 
 export interface BookStore {

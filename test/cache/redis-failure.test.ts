@@ -203,4 +203,36 @@ if (!binaryAvailable('redis-server')) {
       t.not(app.redis.status, 'ready')
     }
   })
+
+  t.test('session checks fall back to the database while Redis is frozen, and nothing stale is admitted after', async (t) => {
+    const redis = await throwawayRedis()
+    t.teardown(() => redis.kill())
+    const namespace = `failure-${randomUUID()}`
+    const app = await build(t, { redisUrl: redis.url, cacheNamespace: namespace })
+    const user = await signUp(app)
+    const signInRes = await app.inject({ method: 'POST', url: '/users/sign-in', payload: { email: user.email, password: user.password } })
+    const { token } = signInRes.json<{ token: string }>()
+    const sid = (app.jwt.decode<{ sid: string }>(token))?.sid ?? ''
+    const me = async () => timed(app, { url: '/users/me', headers: bearer(token) })
+    t.equal((await me()).status, 200)
+    t.equal(await app.redis.exists(`${namespace}:session:${sid}`), 1, 'the check is cached in Redis')
+
+    redis.signal('SIGSTOP')
+    const frozen = await me()
+    t.equal(frozen.status, 200, 'admitted from the database while Redis is frozen')
+    t.ok(frozen.ms < HANG_BOUND_MS, `in ${frozen.ms} ms`)
+    const out = await timed(app, { method: 'POST', url: '/users/sign-out', headers: bearer(token) })
+    t.equal(out.status, 204, 'sign-out works with Redis frozen')
+    t.ok(out.ms < HANG_BOUND_MS, `in ${out.ms} ms`)
+    const refused = await me()
+    t.equal(refused.status, 401, 'the database says the session has ended')
+    t.match(JSON.parse(refused.body), { code: 'TOKEN_REVOKED' })
+
+    redis.signal('SIGCONT')
+    await sleep(2500)
+    t.equal(await app.redis.exists(`${namespace}:session:${sid}`), 0, 'the stale entry was dropped once Redis answered again')
+    const after = await me()
+    t.equal(after.status, 401, 'and is not admitted from Redis once it is back')
+    t.match(JSON.parse(after.body), { code: 'TOKEN_REVOKED' })
+  })
 }

@@ -5,7 +5,7 @@ import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import type { Config } from '../../config/schema'
-import { bearer, build, SAMPLE_BOOK, signUp, skipSuite, uniqueEmail, userWith } from '../helper'
+import { ADMIN, bearer, build, SAMPLE_BOOK, signUp, skipSuite, startSession, uniqueEmail, userWith } from '../helper'
 import { binaryAvailable, throwawayRedis } from '../throwaway'
 
 /**
@@ -100,5 +100,61 @@ if (!binaryAvailable('redis-server') && process.env.REDIS_URL === undefined) {
     t.equal(limited.statusCode, 429)
     t.match(limited.json(), { statusCode: 429, code: 'RATE_LIMITED', error: 'Too Many Requests' })
     t.ok(Number(limited.headers['retry-after']) > 0, `Retry-After ${String(limited.headers['retry-after'])}`)
+  })
+
+  t.test('a session ended on one instance is refused on the other at once', async (t) => {
+    const [a, b] = await pair(t)
+    const user = await signUp(a)
+    const me = (app: FastifyInstance, token: string) => app.inject({ url: '/users/me', headers: bearer(token) })
+    const revoked = { statusCode: 401, code: 'TOKEN_REVOKED', error: 'Unauthorized', message: 'invalid token' }
+    const refreshInvalid = { statusCode: 401, code: 'REFRESH_TOKEN_INVALID', error: 'Unauthorized', message: 'invalid token' }
+
+    for (const ending of ['sign-out', 'delete one', 'delete all', 'password change', 'reuse'] as const) {
+      const pair = await startSession(a, user.email, 'a fine long passphrase')
+      const keeper = await startSession(a, user.email, 'a fine long passphrase')
+      t.equal((await me(b, pair.token)).statusCode, 200, `${ending}: B admits the token (and caches the check in Redis)`)
+      t.equal(await b.redis.exists(`${b.config.cacheNamespace}:session:${pair.sid}`), 1, 'the check is in the shared Redis')
+      t.equal((await me(b, pair.token)).statusCode, 200)
+      switch (ending) {
+        case 'sign-out':
+          t.equal((await a.inject({ method: 'POST', url: '/users/sign-out', headers: bearer(pair.token) })).statusCode, 204)
+          break
+        case 'delete one':
+          t.equal((await a.inject({ method: 'DELETE', url: `/users/me/sessions/${pair.sid}`, headers: bearer(keeper.token) })).statusCode, 204)
+          break
+        case 'delete all':
+          t.equal((await a.inject({ method: 'DELETE', url: '/users/me/sessions', headers: bearer(pair.token) })).statusCode, 204)
+          break
+        case 'password change':
+          t.equal((await a.inject({ method: 'PUT', url: '/users/me/password', headers: bearer(keeper.token), payload: { current_password: 'a fine long passphrase', new_password: 'a fine long passphrase too' } })).statusCode, 204)
+          t.equal((await a.inject({ method: 'PUT', url: '/users/me/password', headers: bearer(keeper.token), payload: { current_password: 'a fine long passphrase too', new_password: 'a fine long passphrase' } })).statusCode, 204)
+          break
+        case 'reuse': {
+          const renewed = await b.inject({ method: 'POST', url: '/users/refresh', payload: { refresh_token: pair.refresh_token } })
+          t.equal(renewed.statusCode, 200)
+          const replay = await a.inject({ method: 'POST', url: '/users/refresh', payload: { refresh_token: pair.refresh_token } })
+          t.equal(replay.json().code, 'REFRESH_TOKEN_REUSED')
+          break
+        }
+      }
+      const res = await me(b, pair.token)
+      t.equal(res.statusCode, 401, `${ending}: B refuses the ended session's token on the next request`)
+      t.same(res.json(), revoked)
+      t.same((await b.inject({ method: 'POST', url: '/users/refresh', payload: { refresh_token: pair.refresh_token } })).json(), refreshInvalid)
+      if (ending !== 'delete all') t.equal((await me(b, keeper.token)).statusCode, 200, `${ending}: the other session lives on`)
+    }
+  })
+
+  t.test('a level change on one instance applies to the next request on the other', async (t) => {
+    const [a, b] = await pair(t)
+    const author = await userWith(a, 2)
+    const post = () => b.inject({ method: 'POST', url: '/books', headers: bearer(author.token), payload: SAMPLE_BOOK })
+    t.equal((await post()).statusCode, 201, 'B admits the Author (and caches the check)')
+    const admin = await startSession(a, ADMIN.email, ADMIN.password)
+    t.equal((await a.inject({ method: 'PATCH', url: `/users/${author.id}`, headers: bearer(admin.token), payload: { permission: 1 } })).statusCode, 200)
+    const res = await post()
+    t.equal(res.statusCode, 403, 'B refuses the same token at once')
+    t.match(res.json(), { code: 'FORBIDDEN' })
+    t.equal((await b.inject({ url: '/users/me', headers: bearer(author.token) })).json().permission, 1)
   })
 }

@@ -237,7 +237,9 @@ t.test('the OpenAPI document', async (t) => {
 
   t.test('the running service answers no status, and omits no header, its document does not show', async (t) => {
     const user = await signUp(fastify)
-    const tokens = { user: await signIn(fastify, user.email, user.password), admin: await signIn(fastify, ADMIN.email, ADMIN.password) }
+    // Fresh sessions for each route: some routes (sign-out, DELETE /users/me/sessions) end the one they are called with.
+    const freshTokens = async () => ({ user: await signIn(fastify, user.email, user.password), admin: await signIn(fastify, ADMIN.email, ADMIN.password) })
+    let tokens = await freshTokens()
     const auth = (token: string) => ({ authorization: `Bearer ${token}` })
 
     const check = (entry: Entry, what: string, res: LightMyRequestResponse): void => {
@@ -253,6 +255,7 @@ t.test('the OpenAPI document', async (t) => {
     for (const entry of entries) {
       const { op } = entry
       if (op === undefined) continue
+      tokens = await freshTokens()
       const base: InjectOptions = { method: entry.method as 'GET', url: urlFor(entry) }
       const example = exampleOf(op)
       const withBody = example === undefined ? {} : { payload: example as Record<string, unknown> }

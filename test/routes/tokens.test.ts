@@ -1,6 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import t from 'tap'
-import { ADMIN, SAMPLE_BOOK, bearer, build, errorBody, forgeToken, signIn, signUp, userWith } from '../helper'
+import { ADMIN, SAMPLE_BOOK, bearer, build, errorBody, forgeToken, kidOf, sidOf, signIn, signUp, startSession, userWith } from '../helper'
 import { SAMPLE_JWT_SECRET } from '../../config/schema'
+
+/** The header the service signs with on the test configuration. */
+const SIGNED = { alg: 'HS256', typ: 'JWT', kid: kidOf(SAMPLE_JWT_SECRET) }
 
 const TOKEN_REQUIRED = errorBody(401, 'TOKEN_REQUIRED', 'Unauthorized', 'Token is required')
 const UNDECODABLE = errorBody(401, 'TOKEN_INVALID', 'Unauthorized', 'failed to decode token')
@@ -32,8 +38,8 @@ t.test("the original design's walkthrough", async (t) => {
   t.match(fake.headers['www-authenticate'], /^Bearer/)
 
   const now = Math.floor(Date.now() / 1000)
-  const expired = forgeToken({ alg: 'HS256', typ: 'JWT' },
-    { user_id: 1, user_name: ADMIN.email, permission: 3, iat: now - 7200, exp: now - 3600, jti: 'x' }, SAMPLE_JWT_SECRET)
+  const expired = forgeToken(SIGNED,
+    { user_id: 1, user_name: ADMIN.email, permission: 3, iat: now - 7200, exp: now - 3600, jti: 'x', sid: sidOf(adminToken) }, SAMPLE_JWT_SECRET)
   const old = await app.inject({ method: 'POST', url: '/books', headers: bearer(expired), payload: SAMPLE_BOOK })
   t.equal(old.statusCode, 401)
   t.same(old.json(), EXPIRED)
@@ -43,18 +49,29 @@ t.test('forged and malformed tokens are all 401, never 5xx', async (t) => {
   const app = await build(t)
   const admin = await userWith(app, 3)
   const now = Math.floor(Date.now() / 1000)
-  const claims = { user_id: admin.id, user_name: admin.email, permission: 3, iat: now, exp: now + 3600, jti: 'j' }
-  const HS256 = { alg: 'HS256', typ: 'JWT' }
+  const claims = { user_id: admin.id, user_name: admin.email, permission: 3, iat: now, exp: now + 3600, jti: 'j', sid: sidOf(admin.token) }
+  const HS256 = SIGNED
+  t.equal((await app.inject({ method: 'POST', url: '/books', headers: bearer(forgeToken(HS256, claims, SAMPLE_JWT_SECRET)), payload: SAMPLE_BOOK })).statusCode,
+    201, 'the same claims, rightly signed, pass: each case below fails for its one flaw')
+  const before = (await app.inject({ url: '/books?limit=100' })).json<unknown[]>().length
   const [head, payload, signature] = admin.token.split('.') as [string, string, string]
   const tamperedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), permission: 3, user_id: 1 })).toString('base64url')
 
   const cases: Array<[string, string]> = [
-    ['alg none', forgeToken({ alg: 'none', typ: 'JWT' }, claims, null)],
-    ['alg NONE', forgeToken({ alg: 'NONE', typ: 'JWT' }, claims, null)],
-    ['alg none with a signature', `${forgeToken({ alg: 'none' }, claims, null)}c2ln`],
-    ['alg missing', forgeToken({ typ: 'JWT' }, claims, SAMPLE_JWT_SECRET)],
-    ['alg RS256', forgeToken({ alg: 'RS256', typ: 'JWT' }, claims, SAMPLE_JWT_SECRET)],
-    ['HS512 with the right secret', forgeToken({ alg: 'HS512', typ: 'JWT' }, claims, SAMPLE_JWT_SECRET, 'sha512')],
+    ['alg none', forgeToken({ ...SIGNED, alg: 'none' }, claims, null)],
+    ['alg NONE', forgeToken({ ...SIGNED, alg: 'NONE' }, claims, null)],
+    ['alg none with a signature', `${forgeToken({ alg: 'none', kid: SIGNED.kid }, claims, null)}c2ln`],
+    ['alg missing', forgeToken({ typ: 'JWT', kid: SIGNED.kid }, claims, SAMPLE_JWT_SECRET)],
+    ['alg RS256', forgeToken({ ...SIGNED, alg: 'RS256' }, claims, SAMPLE_JWT_SECRET)],
+    ['HS512 with the right secret', forgeToken({ ...SIGNED, alg: 'HS512' }, claims, SAMPLE_JWT_SECRET, 'sha512')],
+    ['no kid', forgeToken({ alg: 'HS256', typ: 'JWT' }, claims, SAMPLE_JWT_SECRET)],
+    ['a kid naming no configured key', forgeToken({ ...SIGNED, kid: '0123456789abcdef' }, claims, SAMPLE_JWT_SECRET)],
+    ['a numeric kid', forgeToken({ ...SIGNED, kid: 1 }, claims, SAMPLE_JWT_SECRET)],
+    ['a foreign secret under its own kid', forgeToken({ ...SIGNED, kid: kidOf('another-secret-of-at-least-thirty-two-bytes!') }, claims, 'another-secret-of-at-least-thirty-two-bytes!')],
+    ['no sid', forgeToken(HS256, { ...claims, sid: undefined }, SAMPLE_JWT_SECRET)],
+    ['a numeric sid', forgeToken(HS256, { ...claims, sid: 7 }, SAMPLE_JWT_SECRET)],
+    ['iat an hour ahead', forgeToken(HS256, { ...claims, iat: now + 3600, exp: now + 7200 }, SAMPLE_JWT_SECRET)],
+    ['iat 10 s ahead', forgeToken(HS256, { ...claims, iat: now + 10 }, SAMPLE_JWT_SECRET)],
     ['a foreign secret', forgeToken(HS256, claims, 'another-secret-of-at-least-thirty-two-bytes!')],
     ['a tampered claim', `${head}.${tamperedPayload}.${signature}`],
     ['a truncated signature', `${head}.${payload}.${signature.slice(0, -4)}`],
@@ -77,7 +94,7 @@ t.test('forged and malformed tokens are all 401, never 5xx', async (t) => {
     t.equal(res.statusCode, 401, what)
     t.same(res.json(), UNDECODABLE, what)
   }
-  t.same((await app.inject({ url: '/books' })).json(), [], 'none of them wrote anything')
+  t.equal((await app.inject({ url: '/books?limit=100' })).json<unknown[]>().length, before, 'none of them wrote anything')
 })
 
 t.test('header forms', async (t) => {
@@ -96,18 +113,70 @@ t.test('tokens within the allowed clock skew pass; a level below the route is 40
   const app = await build(t)
   const now = Math.floor(Date.now() / 1000)
   const author = await userWith(app, 2)
-  const skewed = forgeToken({ alg: 'HS256', typ: 'JWT' },
-    { user_id: author.id, user_name: author.email, permission: 2, iat: now - 3600, exp: now - 2, jti: 'j' }, SAMPLE_JWT_SECRET)
+  const claims = { user_id: author.id, user_name: author.email, permission: 2, jti: 'j', sid: sidOf(author.token) }
+  const skewed = forgeToken(SIGNED, { ...claims, iat: now - 3600, exp: now - 2 }, SAMPLE_JWT_SECRET)
   t.equal((await app.inject({ method: 'POST', url: '/books', headers: bearer(skewed), payload: SAMPLE_BOOK })).statusCode, 201,
     'expired 2 s ago is within the tolerance')
+  const early = forgeToken(SIGNED, { ...claims, iat: now + 3, exp: now + 3600 }, SAMPLE_JWT_SECRET)
+  t.equal((await app.inject({ method: 'POST', url: '/books', headers: bearer(early), payload: SAMPLE_BOOK })).statusCode, 201,
+    'an iat 3 s ahead is within the tolerance')
   const user = await userWith(app, 1)
   const res = await app.inject({ method: 'DELETE', url: '/books/1', headers: bearer(user.token) })
   t.equal(res.statusCode, 403)
 })
 
-t.test('TOKEN_HOURS sets the lifetime', async (t) => {
-  const app = await build(t, { tokenHours: 2 })
+t.test('ACCESS_TOKEN_MINUTES sets the lifetime and expires_in', async (t) => {
+  const app = await build(t, { accessTokenMinutes: 2 })
   const user = await signUp(app)
-  const claims = app.jwt.decode<{ iat: number, exp: number }>(await signIn(app, user.email, user.password))
-  t.equal((claims?.exp ?? 0) - (claims?.iat ?? 0), 7200)
+  const pair = await startSession(app, user.email, user.password)
+  const claims = app.jwt.decode<{ iat: number, exp: number }>(pair.token)
+  t.equal((claims?.exp ?? 0) - (claims?.iat ?? 0), 120)
+  t.equal(pair.expires_in, 120)
+})
+
+t.test('every token names its key by kid and its session by sid', async (t) => {
+  const app = await build(t)
+  const user = await signUp(app)
+  const pair = await startSession(app, user.email, user.password)
+  const header = JSON.parse(Buffer.from(pair.token.split('.')[0] ?? '', 'base64url').toString()) as Record<string, unknown>
+  t.same(header, { alg: 'HS256', typ: 'JWT', kid: kidOf(SAMPLE_JWT_SECRET) })
+  t.match(kidOf(SAMPLE_JWT_SECRET), /^[0-9a-f]{16}$/)
+  t.notMatch(pair.token, new RegExp(Buffer.from(SAMPLE_JWT_SECRET).toString('base64url').slice(0, 12)), 'the secret is nowhere in the token')
+  const refreshed = await app.inject({ method: 'POST', url: '/users/refresh', payload: { refresh_token: pair.refresh_token } })
+  const again = refreshed.json<{ token: string }>().token
+  t.equal(JSON.parse(Buffer.from(again.split('.')[0] ?? '', 'base64url').toString()).kid, kidOf(SAMPLE_JWT_SECRET))
+  t.equal(sidOf(again), pair.sid, 'a refresh keeps the session')
+})
+
+t.test('signing-key rotation: the previous secret still verifies, chosen by kid', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-rotation-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const OLD = 'the-old-signing-secret-of-at-least-32-bytes'
+  const NEW = 'the-new-signing-secret-of-at-least-32-bytes'
+  // One database for all three, as one deployment before and after the rotation.
+  const databaseUrl = `sqlite:${path.join(dir, 'rotation.db')}`
+  const before = await build(t, { databaseUrl, jwtSecret: OLD })
+  const author = await userWith(before, 2)
+  const pair = await startSession(before, author.email, 'a fine long passphrase')
+  await before.close()
+
+  const during = await build(t, { databaseUrl, jwtSecret: NEW, jwtPreviousSecrets: [OLD] })
+  const post = (app: typeof during, token: string) => app.inject({ method: 'POST', url: '/books', headers: bearer(token), payload: SAMPLE_BOOK })
+  t.equal((await post(during, author.token)).statusCode, 201, 'a token signed with the previous secret passes')
+  const refreshed = await during.inject({ method: 'POST', url: '/users/refresh', payload: { refresh_token: pair.refresh_token } })
+  t.equal(refreshed.statusCode, 200, 'a refresh token from before the rotation renews')
+  const renewed = refreshed.json<{ token: string }>().token
+  t.equal(JSON.parse(Buffer.from(renewed.split('.')[0] ?? '', 'base64url').toString()).kid, kidOf(NEW), 'new tokens are signed with the new secret')
+  t.equal((await post(during, renewed)).statusCode, 201)
+  const now = Math.floor(Date.now() / 1000)
+  const claims = { user_id: author.id, user_name: author.email, permission: 2, jti: 'j', sid: sidOf(author.token), iat: now, exp: now + 600 }
+  const oldUnderNewKid = forgeToken({ alg: 'HS256', typ: 'JWT', kid: kidOf(NEW) }, claims, OLD)
+  t.same((await post(during, oldUnderNewKid)).json(), UNDECODABLE, 'each kid selects exactly one key: no trying the others')
+  await during.close()
+
+  const after = await build(t, { databaseUrl, jwtSecret: NEW })
+  const res = await post(after, author.token)
+  t.equal(res.statusCode, 401, 'once the old secret is removed, its tokens are refused')
+  t.same(res.json(), UNDECODABLE)
+  t.equal((await post(after, renewed)).statusCode, 201)
 })

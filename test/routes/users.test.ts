@@ -87,10 +87,11 @@ t.test('POST /users/sign-in', async (t) => {
     const res = await app.inject({ method: 'POST', url: '/users/sign-in', payload: { email: ` ${user.email.toUpperCase()}`, password: user.password } })
     t.equal(res.statusCode, 200)
     const body = res.json()
-    t.same(body, { token: body.token, user: { id: user.id, email: user.email } })
+    t.same(body, { token: body.token, refresh_token: body.refresh_token, expires_in: 3600, user: { id: user.id, email: user.email } })
+    t.match(body.refresh_token, /^[A-Za-z0-9_-]{43,}$/, 'at least 256 random bits')
     const claims = app.jwt.decode<Record<string, unknown>>(body.token)
-    t.match(claims, { user_id: user.id, user_name: user.email, permission: 1, iat: Number, exp: Number, jti: /^[0-9a-f-]{36}$/ })
-    t.equal((claims?.exp as number) - (claims?.iat as number), 24 * 3600, 'lifetime: TOKEN_HOURS, 24 by default')
+    t.match(claims, { user_id: user.id, user_name: user.email, permission: 1, iat: Number, exp: Number, jti: /^[0-9a-f-]{36}$/, sid: /^[0-9a-f]{32}$/ })
+    t.equal((claims?.exp as number) - (claims?.iat as number), 60 * 60, 'lifetime: ACCESS_TOKEN_MINUTES, 60 by default')
   })
 
   t.test('an unknown email and a wrong password answer alike', async (t) => {

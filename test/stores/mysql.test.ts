@@ -7,6 +7,7 @@ import { migrations } from '../../src/stores/sql/migrations'
 import { bookStoreContract } from './book-store.contract'
 import { reviewStoreContract } from './review-store.contract'
 import { bookSearchDifferential, reviewSearchDifferential } from './search-differential'
+import { sessionStoreContract } from './session-store.contract'
 import { sqlDialectContract } from './sql-dialect.contract'
 import { scratchMysql, skipSuite } from '../helper'
 import { binaryAvailable, throwawayMariadb, type Throwaway } from '../throwaway'
@@ -53,6 +54,7 @@ if (given === undefined && !binaryAvailable('mariadbd')) {
     const s = stores()
     return { reviews: s.reviews, newBookId: async () => (await s.books.create({ title: 'Reviewed', author: 'A' })).id }
   }))
+  t.test('sessions', async (t) => sessionStoreContract(t, async () => stores()))
   t.test('the dialect', async (t) => sqlDialectContract(t, async () => dialect()))
   t.test('book search, differentially', async (t) => bookSearchDifferential(t, async () => stores().books))
   t.test('review search, differentially', async (t) => reviewSearchDifferential(t, async () => {

@@ -11,6 +11,7 @@ import { openSqlite } from '../../src/stores/sqlite/dialect'
 import { bookStoreContract } from './book-store.contract'
 import { reviewStoreContract } from './review-store.contract'
 import { bookSearchDifferential, reviewSearchDifferential } from './search-differential'
+import { sessionStoreContract } from './session-store.contract'
 import { sqlDialectContract } from './sql-dialect.contract'
 import { userStoreContract } from './user-store.contract'
 
@@ -35,6 +36,7 @@ t.test('reviews', async (t) => reviewStoreContract(t, async () => ({
   reviews: stores.reviews,
   newBookId: async () => (await stores.books.create({ title: 'Reviewed', author: 'A' })).id
 })))
+t.test('sessions', async (t) => sessionStoreContract(t, async () => stores))
 t.test('the dialect', async (t) => sqlDialectContract(t, async () => db))
 t.test('book search, differentially', async (t) => bookSearchDifferential(t, async () => stores.books))
 t.test('review search, differentially', async (t) => reviewSearchDifferential(t, async () => ({

@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { loadConfig } from '../../config/load'
+import { loadConfig, publishedSecrets } from '../../config/load'
 import { SAMPLE_JWT_SECRET } from '../../config/schema'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-config-'))
@@ -17,7 +17,7 @@ t.test('the embedded default matches the contract table', async (t) => {
   const config = loadConfig()
   t.match(config, {
     host: '127.0.0.1', port: 3000, logLevel: 'info', databaseUrl: 'sqlite:./data/bookstore.db', jwtSecret: SAMPLE_JWT_SECRET,
-    tokenHours: 24, pageSize: 5, authRateLimit: 100, signinMaxFailures: 10, signinWindowMinutes: 15, cacheTtlSeconds: 60,
+    accessTokenMinutes: 60, refreshTokenDays: 30, jwtPreviousSecrets: [], pageSize: 5, authRateLimit: 100, signinMaxFailures: 10, signinWindowMinutes: 15, cacheTtlSeconds: 60,
     argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 }
   })
   t.equal(config.mongodbUrl, undefined)
@@ -54,12 +54,64 @@ t.test('a bad value stops start-up with one line naming the setting', async (t) 
   }
 })
 
-t.test('production refuses the sample secret and short secrets', async (t) => {
-  t.throws(() => loadConfig({ env: { NODE_ENV: 'production' } }), { message: /JWT_SECRET \(jwtSecret\) is the sample secret/ })
-  t.throws(() => loadConfig({ env: { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(31) } }), { message: /JWT_SECRET/ })
+/** Read here from the files as the service reads them: a placeholder added later is covered too. */
+function secretsInFiles (): string[] {
+  const root = path.join(__dirname, '..', '..', '..')
+  const yaml = readFileSync(path.join(root, 'config', 'default.yml'), 'utf8')
+  const example = readFileSync(path.join(root, '.env.example'), 'utf8')
+  return [
+    ...[...yaml.matchAll(/^jwt\w*Secrets?:\s*(\S+)/gm)].map((m) => m[1] ?? ''),
+    ...[...example.matchAll(/^(\w*SECRET\w*)=(.*)$/gm)].flatMap((m) => (m[2] ?? '').split(','))
+  ].map((s) => s.trim()).filter((s) => s !== '')
+}
+
+t.test('production refuses every secret published in the repository, and short secrets', async (t) => {
+  const published = secretsInFiles()
+  t.ok(published.includes(SAMPLE_JWT_SECRET), 'the sample in config/default.yml is among them')
+  t.ok(published.includes('change-me-to-a-random-string-of-at-least-32-bytes'), 'the .env.example placeholder is among them')
+  t.same([...publishedSecrets()].sort(), [...published].sort(), 'the service reads the same list from the same files')
+  for (const secret of published) {
+    t.throws(() => loadConfig({ env: { NODE_ENV: 'production', JWT_SECRET: secret } }), {
+      name: 'ConfigError',
+      message: /^Invalid configuration: JWT_SECRET \(jwtSecret\) is a secret published in the repository/
+    }, `JWT_SECRET=${secret}`)
+    t.throws(() => loadConfig({ env: { NODE_ENV: 'production', JWT_SECRET: STRONG, JWT_PREVIOUS_SECRETS: `${'p'.repeat(40)},${secret}` } }), {
+      message: /^Invalid configuration: JWT_PREVIOUS_SECRETS \(jwtPreviousSecrets\) entry 2 is a secret published in the repository/
+    }, `JWT_PREVIOUS_SECRETS=...,${secret}`)
+  }
+  t.throws(() => loadConfig({ env: { NODE_ENV: 'production' } }), { message: /JWT_SECRET \(jwtSecret\) is a secret published/ })
+  t.throws(() => loadConfig({ env: { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(31) } }), { message: /^Invalid configuration: JWT_SECRET \(jwtSecret\) must be at least 32 bytes$/ })
+  t.throws(() => loadConfig({ env: { JWT_PREVIOUS_SECRETS: 'x'.repeat(31) } }),
+    { message: /^Invalid configuration: JWT_PREVIOUS_SECRETS \(jwtPreviousSecrets\) entry 1 must be at least 32 bytes$/ }, 'previous secrets too, everywhere')
+  t.same(loadConfig({ env: { JWT_PREVIOUS_SECRETS: ` ${'a'.repeat(32)} ,${'b'.repeat(32)}` } }).jwtPreviousSecrets, ['a'.repeat(32), 'b'.repeat(32)], 'comma-separated')
   t.equal(loadConfig({ env: { NODE_ENV: 'production', JWT_SECRET: STRONG } }).jwtSecret, STRONG)
   t.equal(loadConfig({ env: { NODE_ENV: 'development' } }).jwtSecret, SAMPLE_JWT_SECRET, 'development may use the sample')
   t.equal(loadConfig({ env: { JWT_SECRET: 'é'.repeat(16) } }).jwtSecret, 'é'.repeat(16), '32 bytes in 16 characters is enough: bytes count')
+})
+
+t.test('TOKEN_HOURS stops start-up with one line naming ACCESS_TOKEN_MINUTES', async (t) => {
+  const message = /^Invalid configuration: TOKEN_HOURS \(tokenHours\) is no longer read; set ACCESS_TOKEN_MINUTES \(accessTokenMinutes\)/
+  t.throws(() => loadConfig({ env: { TOKEN_HOURS: '24' } }), { name: 'ConfigError', message })
+  t.throws(() => loadConfig({ env: { CONFIG_FILE: file('hours.yml', 'tokenHours: 2\n') } }), { name: 'ConfigError', message }, 'in a file too')
+  t.equal(loadConfig({ env: { TOKEN_HOURS: '' } }).accessTokenMinutes, 60, 'an empty variable is unset')
+  t.equal(loadConfig({ env: { ACCESS_TOKEN_MINUTES: '15', REFRESH_TOKEN_DAYS: '7' } }).accessTokenMinutes, 15)
+  t.throws(() => loadConfig({ env: { ACCESS_TOKEN_MINUTES: '0' } }), { message: /ACCESS_TOKEN_MINUTES \(accessTokenMinutes\) must be >= 1/ })
+  t.throws(() => loadConfig({ env: { REFRESH_TOKEN_DAYS: '0' } }), { message: /REFRESH_TOKEN_DAYS \(refreshTokenDays\) must be > 0/ })
+})
+
+t.test('a bootstrap ADMIN_PASSWORD that sign-up would refuse stops start-up, in every environment', async (t) => {
+  for (const nodeEnv of ['development', 'test', 'production']) {
+    const env = { NODE_ENV: nodeEnv, JWT_SECRET: STRONG, ADMIN_EMAIL: 'boss@example.com' }
+    t.throws(() => loadConfig({ env: { ...env, ADMIN_PASSWORD: 'password' } }), {
+      name: 'ConfigError',
+      message: /^Invalid configuration: ADMIN_PASSWORD \(adminPassword\) is on the list of commonly breached passwords/
+    }, `${nodeEnv}: a breached password`)
+    t.throws(() => loadConfig({ env: { ...env, ADMIN_PASSWORD: 'Short1!' } }),
+      { name: 'ConfigError', message: /^Invalid configuration: ADMIN_PASSWORD \(adminPassword\) must NOT have fewer than 8 characters$/ }, `${nodeEnv}: too short`)
+    t.throws(() => loadConfig({ env: { ...env, ADMIN_PASSWORD: 'x'.repeat(129) } }),
+      { name: 'ConfigError', message: /^Invalid configuration: ADMIN_PASSWORD \(adminPassword\) must NOT have more than 128 characters$/ }, `${nodeEnv}: too long`)
+    t.equal(loadConfig({ env: { ...env, ADMIN_PASSWORD: 'a long and unusual passphrase' } }).adminPassword, 'a long and unusual passphrase')
+  }
 })
 
 t.test('DATABASE_URL is parsed once into the database the app opens', async (t) => {

@@ -17,6 +17,9 @@ export const MYSQL_POOL_OPTIONS = {
 /** A query may not hold a pooled connection longer than this, even on a frozen server. */
 const QUERY_TIMEOUT_MS = 5000
 
+/** Tries of a transaction that InnoDB chose as a deadlock's victim. */
+const DEADLOCK_ATTEMPTS = 3
+
 /** How long a starting instance waits for another one's migrations. */
 const LOCK_TIMEOUT_S = 30
 
@@ -138,15 +141,19 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS }: MysqlOptions
   return {
     name: 'mysql',
     ...db,
+    // InnoDB may pick a transaction as a deadlock's victim and roll it back whole; running it
+    // again is what MySQL prescribes (a body here holds no state outside the transaction).
     transaction: (fn) => onOwnConnection(async (conn) => {
-      await conn.beginTransaction()
-      try {
-        const result = await fn(executor(conn))
-        await conn.commit()
-        return result
-      } catch (err) {
-        await conn.rollback().catch(() => undefined)
-        throw err
+      for (let attempt = 1; ; attempt++) {
+        await conn.beginTransaction()
+        try {
+          const result = await fn(executor(conn))
+          await conn.commit()
+          return result
+        } catch (err) {
+          await conn.rollback().catch(() => undefined)
+          if (attempt >= DEADLOCK_ATTEMPTS || (err as { code?: unknown } | null)?.code !== 'ER_LOCK_DEADLOCK') throw err
+        }
       }
     }),
     exclusive: (fn) => onOwnConnection(async (conn) => {

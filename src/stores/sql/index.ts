@@ -1,7 +1,8 @@
-import type { BookStore, ReviewStore, UserStore } from '../types'
+import type { BookStore, ReviewStore, SessionStore, UserStore } from '../types'
 import { createBookStore } from './books'
 import type { SqlDialect } from './dialect'
 import { createReviewStore } from './reviews'
+import { createSessionStore } from './sessions'
 import { createUserStore } from './users'
 
 export interface SqlStores {
@@ -9,9 +10,10 @@ export interface SqlStores {
   books: BookStore
   /** Used while MONGODB_URL is unset. */
   reviews: ReviewStore
+  sessions: SessionStore
 }
 
-/** The user, book and review stores, written once, over either dialect. */
+/** The user, book, review and session stores, written once, over either dialect. */
 export function createSqlStores (db: SqlDialect): SqlStores {
-  return { users: createUserStore(db), books: createBookStore(db), reviews: createReviewStore(db) }
+  return { users: createUserStore(db), books: createBookStore(db), reviews: createReviewStore(db), sessions: createSessionStore(db) }
 }

@@ -175,5 +175,52 @@ export const migrations: Migration[] = [
       ) ENGINE=InnoDB`
     ],
     backfill: backfillFolding
+  },
+  {
+    version: 4,
+    name: 'sessions and their refresh tokens',
+    sqlite: [
+      `CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        ended_at TEXT
+      )`,
+      'CREATE INDEX sessions_user ON sessions (user_id, created_at)',
+      // Only a SHA-256 of each refresh token; a spent one stays, so presenting it again is seen.
+      `CREATE TABLE refresh_tokens (
+        token_hash TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL,
+        spent_at TEXT
+      )`,
+      'CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id)',
+      // The last-Admin guard locks and counts the Admin rows; this keeps that to those rows.
+      'CREATE INDEX users_permission ON users (permission)'
+    ],
+    mysql: [
+      `CREATE TABLE sessions (
+        id CHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+        user_id INT UNSIGNED NOT NULL,
+        created_at DATETIME(3) NOT NULL,
+        last_used_at DATETIME(3) NOT NULL,
+        expires_at DATETIME(3) NOT NULL,
+        ended_at DATETIME(3) NULL,
+        KEY sessions_user (user_id, created_at),
+        CONSTRAINT sessions_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE refresh_tokens (
+        token_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+        session_id CHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+        created_at DATETIME(3) NOT NULL,
+        spent_at DATETIME(3) NULL,
+        KEY refresh_tokens_session (session_id),
+        CONSTRAINT refresh_tokens_session_fk FOREIGN KEY (session_id) REFERENCES sessions (id) ON DELETE CASCADE
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      // Without it the guard's locking UPDATE scans, and so locks, every user row.
+      'CREATE INDEX users_permission ON users (permission)'
+    ]
   }
 ]

@@ -1,5 +1,5 @@
-import { emailTaken } from '../../domain/errors'
-import { isPermission, type Permission } from '../../domain/permission'
+import { emailTaken, lastAdmin } from '../../domain/errors'
+import { isPermission, Permission } from '../../domain/permission'
 import type { User, UserRecord } from '../../schemas/user'
 import type { UserStore } from '../types'
 import type { SqlDialect } from './dialect'
@@ -35,8 +35,26 @@ export function createUserStore (db: SqlDialect): UserStore {
     },
     get: byId,
     async setPermission (id, permission: Permission) {
-      const { changes } = await db.run('UPDATE users SET permission = ? WHERE id = ?', [permission, id])
-      return changes === 0 ? undefined : byId(id)
+      const changed = await db.transaction(async (tx) => {
+        // Lock every Admin row first (a no-op write): a concurrent lowering waits here until
+        // this one commits, and then sees its result (MySQL); SQLite's write lock does the same.
+        await tx.run('UPDATE users SET permission = permission WHERE permission = ?', [Permission.Admin])
+        // The condition is the guard: an Admin is lowered only while another Admin remains.
+        const { changes } = await tx.run(`UPDATE users SET permission = ? WHERE id = ? AND (? = ? OR permission <> ? OR EXISTS (
+          SELECT 1 FROM (SELECT id FROM users WHERE permission = ?) AS admins WHERE admins.id <> ?))`,
+        [permission, id, permission, Permission.Admin, Permission.Admin, Permission.Admin, id])
+        if (changes > 0) return true
+        if (await tx.get('SELECT id FROM users WHERE id = ?', [id]) === undefined) return false
+        throw lastAdmin()
+      })
+      return changed ? byId(id) : undefined
+    },
+    async list ({ offset, limit, q }) {
+      const rows = q === undefined || q === ''
+        ? await db.all<UserRow>('SELECT id, email, permission, created_at FROM users ORDER BY id LIMIT ? OFFSET ?', [limit, offset])
+        : await db.all<UserRow>(`SELECT id, email, permission, created_at FROM users WHERE ${db.contains('email')} ORDER BY id LIMIT ? OFFSET ?`,
+          [q.toLowerCase(), limit, offset])
+      return rows.map(userOf)
     },
     async setPasswordHash (id, hash) {
       await db.run('UPDATE users SET password_hash = ? WHERE id = ?', [hash, id])

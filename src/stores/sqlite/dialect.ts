@@ -53,10 +53,9 @@ export function openSqlite (file: string, { scanChunkRows = 16384 }: SqliteOptio
 
   // One connection serves every request, so while a transaction is open (its body awaits),
   // any other statement waits for it to end instead of running inside it.
+  // Each wait loop and what follows it run in one synchronous step: a helper awaited in
+  // between would let another waiter open its transaction first (two would then nest).
   let open: Promise<void> | undefined
-  const idle = async (): Promise<void> => {
-    while (open !== undefined) await open
-  }
   async function transaction<T> (fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     // Checked and taken with no await in between: two callers woken by the same end() must
     // not both see the connection free (awaiting idle() here left that gap).
@@ -79,7 +78,7 @@ export function openSqlite (file: string, { scanChunkRows = 16384 }: SqliteOptio
   }
 
   const ready = async (): Promise<void> => {
-    if (open !== undefined) await idle()
+    while (open !== undefined) await open
   }
 
   /**
@@ -118,15 +117,15 @@ export function openSqlite (file: string, { scanChunkRows = 16384 }: SqliteOptio
   return {
     name: 'sqlite',
     async all<T> (sql: string, params?: readonly SqlValue[]) {
-      if (open !== undefined) await idle()
+      while (open !== undefined) await open
       return direct.all<T>(sql, params)
     },
     async get<T> (sql: string, params?: readonly SqlValue[]) {
-      if (open !== undefined) await idle()
+      while (open !== undefined) await open
       return direct.get<T>(sql, params)
     },
     async run (sql, params) {
-      if (open !== undefined) await idle()
+      while (open !== undefined) await open
       return direct.run(sql, params)
     },
     transaction,

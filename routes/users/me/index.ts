@@ -1,0 +1,79 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { Permission } from '../../../src/domain/permission'
+import { listOf, ref } from '../../../src/schemas/common'
+import { errors } from '../../../src/schemas/error'
+import { PasswordChangeBody, Session, SessionIdParams } from '../../../src/schemas/session'
+import { User } from '../../../src/schemas/user'
+
+/** The signed-in user's own account: who they are, their password, their sessions. */
+const me: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/', {
+    onRequest: [fastify.requirePermission(Permission.User)],
+    schema: {
+      tags: ['users'],
+      summary: 'The signed-in user',
+      security: [{ bearerAuth: [] }],
+      response: { 200: ref(User, 'The signed-in user, with its permission level'), ...errors(401, 403, 404) }
+    }
+  }, async (request) => fastify.users.get(request.user.user_id))
+
+  fastify.put('/password', {
+    onRequest: [fastify.requirePermission(Permission.User)],
+    schema: {
+      tags: ['users'],
+      summary: 'Change the password; every other session ends',
+      security: [{ bearerAuth: [] }],
+      body: PasswordChangeBody,
+      response: {
+        204: Type.Null({ description: 'Changed; this session stays, every other one has ended' }),
+        ...errors(400, 401, 403, 413, 415, 429)
+      }
+    }
+  }, async (request, reply) => {
+    const { user_id: userId, sid } = request.user
+    await fastify.users.changePassword(userId, sid, request.body.current_password, request.body.new_password)
+    return reply.code(204).send(null)
+  })
+
+  fastify.get('/sessions', {
+    onRequest: [fastify.requirePermission(Permission.User)],
+    schema: {
+      tags: ['users'],
+      summary: "The signed-in user's live sessions, newest first",
+      security: [{ bearerAuth: [] }],
+      response: { 200: listOf(Session, 'Live sessions, newest first; `current` marks this one'), ...errors(401, 403) }
+    }
+  }, async (request) => fastify.sessions.list(request.user.user_id, request.user.sid))
+
+  fastify.delete('/sessions', {
+    onRequest: [fastify.requirePermission(Permission.User)],
+    schema: {
+      tags: ['users'],
+      summary: 'End every session of the signed-in user, this one too',
+      security: [{ bearerAuth: [] }],
+      response: { 204: Type.Null({ description: 'Every session has ended' }), ...errors(401, 403) }
+    }
+  }, async (request, reply) => {
+    const ended = await fastify.sessions.endAll(request.user.user_id)
+    request.log.info({ userId: request.user.user_id, sessionsEnded: ended }, 'every session ended')
+    return reply.code(204).send(null)
+  })
+
+  fastify.delete('/sessions/:id', {
+    onRequest: [fastify.requirePermission(Permission.User)],
+    schema: {
+      tags: ['users'],
+      summary: 'End one of the signed-in user\'s sessions',
+      security: [{ bearerAuth: [] }],
+      params: SessionIdParams,
+      response: { 204: Type.Null({ description: 'The session has ended' }), ...errors(400, 401, 403, 404) }
+    }
+  }, async (request, reply) => {
+    await fastify.sessions.end(request.user.user_id, request.params.id)
+    request.log.info({ userId: request.user.user_id, sessionId: request.params.id }, 'session ended')
+    return reply.code(204).send(null)
+  })
+}
+
+export default me
