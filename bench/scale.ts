@@ -120,6 +120,23 @@ async function searchLatency (url: string, offsetTokens: number): Promise<string
   return `median ${fmt(median(times))} ms, p99 ${fmt(p99(times))} ms over ${SEARCHES} distinct one-hit queries${wrong > 0 ? `, ${wrong} NOT ONE HIT` : ''}`
 }
 
+/** The same searches at the store, in this process: the index's own cost, without HTTP. */
+async function storeSearchLatency (store: () => Promise<SqlDialect>, offsetTokens: number): Promise<string> {
+  const db = await store()
+  const books = createSqlStores(db).books
+  const times: number[] = []
+  let wrong = 0
+  for (let k = 0; k < SEARCHES; k++) {
+    const i = 1 + ((offsetTokens + k * 4999) % N)
+    const t0 = process.hrtime.bigint()
+    const found = await books.list({ offset: 0, limit: 5, q: hitToken(i) })
+    times.push(ms(t0))
+    if (found.length !== 1) wrong++
+  }
+  await db.close()
+  return `median ${fmt(median(times))} ms, p99 ${fmt(p99(times))} ms${wrong > 0 ? `, ${wrong} NOT ONE HIT` : ''}`
+}
+
 async function lastPages (url: string, store: () => Promise<SqlDialect>): Promise<{ o: string, after: string }> {
   const byO: number[] = []
   for (let k = 0; k < 20; k++) byO.push((await timedGet(`${url}/books?o=${N - 5 - k}&limit=5`)).ms)
@@ -175,6 +192,7 @@ async function measure (label: string, databaseUrl: string, file: string, store:
   const { url, child } = await startService(databaseUrl)
   try {
     console.log(`uncached one-hit search: ${await searchLatency(url, 17)}`)
+    console.log(`the same kind of search at the store (no HTTP): ${await storeSearchLatency(store, 23)}`)
     const pages = await lastPages(url, store)
     console.log(`last page by o: ${pages.o}`)
     console.log(`last page by after: ${pages.after}`)
