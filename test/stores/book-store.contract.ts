@@ -125,6 +125,9 @@ export function bookStoreContract (t: Test, open: () => Promise<BookStore>): voi
     t.same((await books.list({ offset: 0, limit: 10, q: `CAFÉ ${mark}` })).map((b) => b.id), [accented.id])
     t.same((await books.list({ offset: 0, limit: 10, q: `i̇stanbul straße ${mark}` })).map((b) => b.id), [accented.id], 'İ lower-cases to i + combining dot')
     t.same(await books.list({ offset: 0, limit: 10, q: `istanbul strasse ${mark}` }), [], 'no further folding')
+    const nul = await books.create(input(`${mark}a\u0000bc`))
+    t.same(await books.list({ offset: 0, limit: 10, q: `${mark}abc` }), [], 'a NUL in a title is a character, not skipped')
+    t.same((await books.list({ offset: 0, limit: 10, q: `${mark}a\u0000b` })).map((b) => b.id), [nul.id], 'and a needle may hold one')
   })
 
   t.test('imports batches all or nothing, searchable at once', async (t) => {

@@ -1,6 +1,6 @@
-import { MongoClient } from 'mongodb'
+import { MongoClient, ObjectId } from 'mongodb'
 import t from 'tap'
-import { MONGO_CLIENT_OPTIONS, createMongoReviewStore, ensureReviewIndexes, literalPattern } from '../../src/stores/mongodb/reviews'
+import { MONGO_CLIENT_OPTIONS, STALE_CLAIM_MS, createMongoReviewStore, ensureReviewIndexes, literalPattern } from '../../src/stores/mongodb/reviews'
 import { scratchName, skipSuite } from '../helper'
 import { binaryAvailable, throwawayFerretdb, type Throwaway } from '../throwaway'
 import { reviewStoreContract } from './review-store.contract'
@@ -44,6 +44,30 @@ if (given === undefined && !binaryAvailable('ferretdb')) {
     reviews: createMongoReviewStore(db()).reviews,
     newBookId: async () => nextBook++
   })))
+  t.test('a writer that died between claiming a version and writing it blocks that version only until the claim is stale', async (t) => {
+    const { reviews } = createMongoReviewStore(db())
+    const claims = db().collection<{ _id: string, review: string, at: Date }>('review_versions')
+    const review = await reviews.create({ book_id: nextBook++, user_id: 1, author: 'A', title: 't', content: 'c' })
+    // As a crashed writer leaves it: version 2 claimed, the review still at 1.
+    await claims.insertOne({ _id: `${review.id}:2`, review: review.id, at: new Date() })
+    t.equal(await reviews.update(review.id, { title: 'x', content: 'c' }, 1), undefined, 'a fresh claim is a live writer: refused')
+    await claims.updateOne({ _id: `${review.id}:2` }, { $set: { at: new Date(Date.now() - STALE_CLAIM_MS - 1000) } })
+    t.equal((await reviews.update(review.id, { title: 'x', content: 'c' }, 1))?.version, 2, 'a stale one is taken over')
+    t.equal((await reviews.update(review.id, { title: 'y', content: 'c' }))?.version, 3, 'and the review stays writable')
+    t.equal(await claims.countDocuments({ review: review.id }), 1, 'spent claims are removed')
+    t.equal(await reviews.delete(review.id), true)
+    t.equal(await claims.countDocuments({ review: review.id }), 0, 'a deleted review leaves no claim')
+  })
+  t.test('documents written before the lower-cased copies get them at start-up', async (t) => {
+    const _id = new ObjectId()
+    await db().collection('reviews').insertOne({ _id, book_id: nextBook, user_id: 1, author: 'A', title: 'OLD Title', content: 'ÇA', created_at: new Date(), updated_at: new Date() })
+    await ensureReviewIndexes(db())
+    const { reviews } = createMongoReviewStore(db())
+    t.same((await reviews.listByBook(nextBook, { offset: 0, limit: 5, q: 'old t' })).map((r) => r.id), [_id.toHexString()])
+    t.equal((await reviews.get(_id.toHexString()))?.version, 1, 'read as version 1')
+    t.equal((await reviews.update(_id.toHexString(), { title: 'n', content: 'c' }, 1))?.version, 2)
+    nextBook++
+  })
   t.test('readiness pings the server', async (t) => {
     const { backend } = createMongoReviewStore(db())
     t.equal(backend.name, 'mongodb')

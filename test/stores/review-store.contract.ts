@@ -74,6 +74,9 @@ export function reviewStoreContract (t: Test, open: () => Promise<ReviewFixture>
     t.same((await reviews.listByBook(bookId, { offset: 0, limit: 10, q: `i̇zmir ${mark}` })).map((r) => r.id), [dotted.id], 'İ folds as toLowerCase()')
     t.same(await reviews.listByBook(bookId, { offset: 0, limit: 10, q: `izmir ${mark}` }), [])
     t.same((await reviews.listByBook(bookId, { offset: 0, limit: 10, q: 'straße' })).map((r) => r.id), [dotted.id])
+    const nul = await reviews.create({ book_id: bookId, user_id: 1, author: 'A', title: `${mark}a\u0000bc`, content: 'c' })
+    t.same((await reviews.listByBook(bookId, { offset: 0, limit: 10, q: `${mark}a\u0000b` })).map((r) => r.id), [nul.id], 'a needle may hold a NUL')
+    t.same(await reviews.listByBook(bookId, { offset: 0, limit: 10, q: `${mark}abc` }), [])
   })
 
   t.test('a conditional edit or delete writes only at the expected version', async (t) => {

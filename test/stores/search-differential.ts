@@ -17,8 +17,8 @@ function prng (seed: number): () => number {
 
 // Case pairs, accents, the characters whose lower case differs in length or by locale (ß, ẞ,
 // İ, ı, final sigma, a titlecase digraph, a combining dot), SQL and regex metacharacters,
-// quotes, an astral character.
-const ALPHABET = [...'aAbBeEéÉèiIİıßẞσΣςǅöÖ%_\\"\' .*(+)[?xX0', '\u0307', '🙂']
+// quotes, an astral character, NUL (the end of a C string).
+const ALPHABET = [...'aAbBeEéÉèiIİıßẞσΣςǅöÖ%_\\"\' .*(+)[?xX0', '\u0307', '🙂', '\u0000']
 
 const SEED = Number(process.env.SEARCH_SEED ?? Date.now() % 100000)
 

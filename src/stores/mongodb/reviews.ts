@@ -59,7 +59,8 @@ const isDuplicateKey = (err: unknown): boolean => err instanceof MongoServerErro
 
 /** Every regular-expression metacharacter of user input escaped: `q` is matched as plain text. */
 export function literalPattern (text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
+  // A BSON regex is a C string: a NUL goes as the escape \x00, which PCRE and RE2 both read.
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&').replaceAll('\0', '\\x00')
 }
 
 const recordOf = (d: ReviewDoc): ReviewRecord => ({

@@ -82,7 +82,7 @@ export function openSqlite (file: string, { scanChunkRows = 16384 }: SqliteOptio
   }
 
   /**
-   * A needle of 3 or more characters is a phrase of trigrams: FTS5 answers it from the index,
+   * A needle of 3 or more characters (without NUL) is a phrase of trigrams: FTS5 answers it from the index,
    * in rowid (= id) order with the page applied inside the index. Shorter ones have no trigram:
    * they scan book_search's copies with the native instr() in id ranges of scanChunkRows,
    * yielding between steps, until the page is full or the ids run out. The steps are separate
@@ -90,9 +90,13 @@ export function openSqlite (file: string, { scanChunkRows = 16384 }: SqliteOptio
    */
   async function searchBookIds (needle: string, { after, offset, limit }: SearchPage): Promise<number[]> {
     await ready()
-    if ([...needle].length >= 3) {
-      const rows = statement(`SELECT rowid AS id FROM book_search_fts WHERE book_search_fts MATCH ? AND rowid > ?
-        ORDER BY rowid LIMIT ? OFFSET ?`).all(ftsPhrase(needle), after, limit, offset) as Array<{ id: number }>
+    // FTS5's query parser reads a C string: a NUL would end it, so such needles scan instead.
+    if ([...needle].length >= 3 && !needle.includes('\0')) {
+      // Each candidate is verified with instr() on its copies (one primary-key row each): the
+      // trigram tokenizer skips a NUL inside a text, so 'a\0bc' would otherwise match 'abc'.
+      const rows = statement(`SELECT f.rowid AS id FROM book_search_fts f JOIN book_search s ON s.id = f.rowid
+        WHERE book_search_fts MATCH ? AND f.rowid > ? AND (instr(s.title_lc, ?) > 0 OR instr(s.author_lc, ?) > 0)
+        ORDER BY f.rowid LIMIT ? OFFSET ?`).all(ftsPhrase(needle), after, needle, needle, limit, offset) as Array<{ id: number }>
       return rows.map((r) => r.id)
     }
     const last = (statement('SELECT max(id) AS id FROM book_search').get() as { id: number | null }).id ?? 0
