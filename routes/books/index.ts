@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Permission } from '../../src/domain/permission'
 import { Book, BookBody } from '../../src/schemas/book'
-import { LOCATION, PageQuery, listOf, ref } from '../../src/schemas/common'
+import { IdempotencyHeaders, LOCATION, PageQuery, listOf, ref } from '../../src/schemas/common'
 import { errors } from '../../src/schemas/error'
 
 const books: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -19,12 +19,14 @@ const books: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('/', {
     onRequest: [fastify.requirePermission(Permission.Author)],
+    config: { idempotent: true },
     schema: {
       tags: ['books'],
       summary: 'Add a book (Author)',
       security: [{ bearerAuth: [] }],
+      headers: IdempotencyHeaders,
       body: BookBody,
-      response: { 201: ref(Book, 'The stored book', LOCATION), ...errors(400, 401, 403, 413, 415) }
+      response: { 201: ref(Book, 'The stored book', LOCATION), ...errors(400, 401, 403, 409, 413, 415, 422) }
     }
   }, async (request, reply) => {
     const book = await fastify.books.create(request.body)

@@ -31,6 +31,10 @@ export const notFound = (what: string): AppError =>
 export const emailTaken = (): AppError => new AppError(409, 'EMAIL_TAKEN', 'An account with this email already exists')
 export const cannotLowerOwnLevel = (): AppError =>
   new AppError(409, 'CANNOT_LOWER_OWN_PERMISSION', 'An Admin cannot lower its own permission level')
+export const idempotencyKeyReused = (): AppError =>
+  new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with another request body')
+export const idempotencyKeyInUse = (): AppError =>
+  new AppError(409, 'IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly')
 export const invalidCredentials = (): AppError =>
   new AppError(401, 'INVALID_CREDENTIALS', 'Invalid email or password', BEARER)
 export const breachedPassword = (): AppError =>

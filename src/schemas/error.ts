@@ -25,9 +25,10 @@ const ERROR_MEANINGS: Record<number, string> = {
   401: 'TOKEN_REQUIRED, TOKEN_INVALID ("failed to decode token"), TOKEN_EXPIRED ("invalid token") or INVALID_CREDENTIALS',
   403: 'FORBIDDEN: the token\'s level is too low, or the review is someone else\'s',
   404: 'The book, review or user does not exist',
-  409: 'EMAIL_TAKEN, or CANNOT_LOWER_OWN_PERMISSION',
+  409: 'EMAIL_TAKEN, CANNOT_LOWER_OWN_PERMISSION, or IDEMPOTENCY_KEY_IN_USE (the first request with this key is still being processed)',
   413: 'PAYLOAD_TOO_LARGE: the body is over 64 KiB',
   415: 'UNSUPPORTED_MEDIA_TYPE: send application/json',
+  422: 'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another body',
   429: 'RATE_LIMITED or TOO_MANY_SIGN_IN_FAILURES; see Retry-After',
   500: 'INTERNAL_ERROR: quote request_id when reporting it',
   503: 'SERVICE_UNAVAILABLE (or NOT_READY): a backing service is down; see Retry-After'
