@@ -13,6 +13,9 @@ export function genReqId (req: { headers: Record<string, string | string[] | und
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID()
 }
 
+/** Trust the `hops` closest addresses: the socket's peer is hop 0. */
+const trustHops = (hops: number) => (_address: string, hop: number): boolean => hop < hops
+
 export function serverOptions (config: Config, { pretty = false } = {}): FastifyServerOptions {
   return {
     logger: {
@@ -27,6 +30,10 @@ export function serverOptions (config: Config, { pretty = false } = {}): Fastify
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
     return503OnClosing: true,
+    // Off unless TRUST_PROXY says which proxies to believe: X-Forwarded-For then sets request.ip
+    // (the per-address limits and the logs); otherwise anyone could spoof it.
+    // A hop count as proxy-addr takes it (Fastify's types omit the number form).
+    trustProxy: typeof config.proxyTrust === 'number' ? trustHops(config.proxyTrust) : config.proxyTrust,
     // Backing services are waited for with backoff at start-up (plugins/external), however long.
     pluginTimeout: 0,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 }
