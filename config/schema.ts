@@ -30,7 +30,7 @@ export const ConfigSchema = Type.Object({
   /** `true`, a hop count, or comma-separated proxy addresses/CIDRs; checked and parsed in config/load.ts. */
   trustProxy: Type.Optional(Type.String({ minLength: 1, env: 'TRUST_PROXY' })),
   /** A second listener on HOST:METRICS_PORT serving GET /metrics (Prometheus). */
-  metricsPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, env: 'METRICS_PORT' })),
+  metricsPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, env: 'METRICS_PORT' })),
   /** argon2id cost; raising it makes sign-in rehash old passwords. Not settable from env. */
   argon2: Type.Object({
     memoryCost: Type.Integer({ minimum: 19456, default: 19456 }),

@@ -26,7 +26,8 @@ export default fp(async function servicesPlugin (fastify) {
     cache,
     ttlSeconds: config.cacheTtlSeconds,
     cacheTimeoutMs: config.backendTimeoutMs,
-    log
+    log,
+    ...(fastify.metrics === undefined ? {} : { onCache: fastify.metrics.cacheObserver })
   })
   fastify.decorate('books', books)
   fastify.decorate('users', createUserService({
@@ -44,4 +45,4 @@ export default fp(async function servicesPlugin (fastify) {
     const admin = await fastify.users.ensureAdmin(config.adminEmail, config.adminPassword)
     log.info({ userId: admin.id }, 'bootstrap Admin ready')
   }
-}, { name: 'services', dependencies: ['config', 'stores', 'cache'] })
+}, { name: 'services', dependencies: ['config', 'stores', 'cache', 'metrics'] })

@@ -18,7 +18,11 @@ interface Deps {
   /** Longest a cache call may take before the store answers instead. */
   cacheTimeoutMs: number
   log: FastifyBaseLogger
+  /** Told of every cache read's result (the metrics' bookstore_cache_requests_total). */
+  onCache?: (result: 'hit' | 'miss' | 'error') => void
 }
+
+const MISS = Symbol('miss')
 
 /** A fresh, unique generation token. */
 const newGeneration = (): string => new ObjectId().toHexString()
@@ -30,12 +34,13 @@ const newGeneration = (): string => new ObjectId().toHexString()
  * token (expired, evicted, cache restarted) is replaced by a fresh one, never reused, so an
  * old entry can never come back. A cache that fails or is slow is logged and bypassed.
  */
-export function createBookService ({ books, reviews, cache, ttlSeconds, cacheTimeoutMs, log }: Deps) {
+export function createBookService ({ books, reviews, cache, ttlSeconds, cacheTimeoutMs, log, onCache = () => {} }: Deps) {
   /** The cache's answer within the deadline, or undefined (logged) when it fails or is slow. */
   async function cacheOrUndefined<T> (what: string, call: () => Promise<T>): Promise<T | undefined> {
     try {
       return await withDeadline(call(), cacheTimeoutMs, `cache ${cache.name}`)
     } catch (err) {
+      if (what === 'read') onCache('error')
       log.warn({ err, cache: cache.name }, `cache ${what} failed; using the store`)
       return undefined
     }
@@ -55,8 +60,12 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, cacheTim
     const gen = await generation()
     if (gen === undefined) return load()
     const fullKey = `books:${gen}:${key}`
-    const hit = await cacheOrUndefined('read', () => cache.get(fullKey))
-    if (hit !== undefined) return JSON.parse(hit) as T
+    const hit = await cacheOrUndefined('read', async () => (await cache.get(fullKey)) ?? MISS)
+    if (hit !== undefined && hit !== MISS) {
+      onCache('hit')
+      return JSON.parse(hit) as T
+    }
+    if (hit === MISS) onCache('miss')
     const value = await load()
     if (value !== undefined) await cacheOrUndefined('write', () => cache.set(fullKey, JSON.stringify(value), ttlSeconds))
     return value
