@@ -13,7 +13,7 @@ const books: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: listOf(Book, 'A page of books, by id'), ...errors(400) }
     }
   }, async (request) => {
-    const { o, limit = fastify.config.pageSize, q } = request.query
+    const { o = 0, limit = fastify.config.pageSize, q } = request.query
     return fastify.books.list({ offset: o, limit, q })
   })
 

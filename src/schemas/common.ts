@@ -28,7 +28,7 @@ export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 86
 
 /** `o` and `limit` as the contract pages them; `limit` defaults to the configured page size. */
 export const PageQuery = Type.Object({
-  o: Type.Integer({ minimum: 0, default: 0, description: 'Offset' }),
+  o: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_ID, default: 0, description: 'Offset (default 0)' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Page length (default: PAGE_SIZE)' })),
   q: Type.Optional(Type.String({ maxLength: 255, description: 'Case-insensitive plain substring' }))
 }, { additionalProperties: false })

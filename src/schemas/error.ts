@@ -1,10 +1,11 @@
 import { Type, type TSchema } from '@sinclair/typebox'
+import { ERROR_CODES, type ErrorCode } from '../domain/errors'
 import { ServiceStates, idOf, type HeaderDoc } from './common'
 
 /** Every error, Fastify's own included, answers this shape (src/error-handler.ts). */
 export const ErrorResponse = Type.Object({
   statusCode: Type.Integer({ minimum: 400, maximum: 599 }),
-  code: Type.String({ description: 'Stable machine-readable code, e.g. TOKEN_REQUIRED' }),
+  code: Type.Unsafe<ErrorCode>({ type: 'string', enum: [...ERROR_CODES], description: 'Stable machine-readable code, e.g. TOKEN_REQUIRED' }),
   error: Type.String({ description: 'The HTTP reason phrase' }),
   message: Type.String({ description: 'A human sentence' }),
   details: Type.Optional(Type.Array(Type.Object({

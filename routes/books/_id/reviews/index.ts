@@ -13,7 +13,7 @@ const bookReviews: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: listOf(Review, "A page of the book's reviews, newest first"), ...errors(400, 404) }
     }
   }, async (request) => {
-    const { o, limit = fastify.config.pageSize, q } = request.query
+    const { o = 0, limit = fastify.config.pageSize, q } = request.query
     return fastify.reviews.list(request.params.id, { offset: o, limit, q })
   })
 }
