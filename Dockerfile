@@ -1,10 +1,10 @@
-# Bookstore API image: `docker build -t bookstore .` then
+# Bookstore API image on Node.js 24 LTS: `docker build -t bookstore .` then
 #   docker run --init -p 3000:3000 -e JWT_SECRET="$(openssl rand -base64 48)" bookstore
 # scripts/dockerfile-check.sh runs this file's commands as written, without a Docker engine.
 # RUN lines use paths relative to WORKDIR (the check runs them in a stand-in folder).
 
 # ---- build: install everything, compile TypeScript, then drop the dev dependencies ----
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 
 # better-sqlite3 downloads a prebuilt binary; when it cannot, node-gyp compiles it from
@@ -29,7 +29,7 @@ RUN npm run build \
   && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: production dependencies, compiled code and the files read at run time ----
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 # HOST=0.0.0.0: config/default.yml listens on 127.0.0.1, unreachable from outside a container.
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 WORKDIR /app

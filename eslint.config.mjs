@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-test/**', 'node_modules/**', '.tap/**'] },
+  { ignores: ['dist/**', 'dist-test/**', 'node_modules/**', '.tap/**', '.node24/**', 'client-check/dist/**', 'client-check/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -13,7 +13,7 @@ export default tseslint.config(
     }
   },
   {
-    files: ['scripts/**', 'bench/**'],
+    files: ['scripts/**', 'bench/**', 'client-check/**', 'test/browser/**'],
     rules: { 'no-console': 'off' }
   },
   {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import path from 'node:path'
 import Ajv from 'ajv'
 import addFormats from 'ajv-formats'
@@ -71,6 +72,44 @@ function databaseTarget (url: string): DatabaseTarget {
   return { kind: 'sqlite', file: file === ':memory:' ? file : path.resolve(file) }
 }
 
+const list = (value: string | undefined): string[] =>
+  value === undefined ? [] : value.split(',').map((item) => item.trim()).filter((item) => item !== '')
+
+/** `https://app.example.com`, `http://localhost:5173`: a scheme and a host, nothing after. */
+function allowedOrigins (value: string | undefined): string[] {
+  const origins = list(value)
+  for (const origin of origins) {
+    let parsed: URL | undefined
+    try { parsed = new URL(origin) } catch { parsed = undefined }
+    if (parsed === undefined || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(`Invalid configuration: CORS_ORIGINS (corsOrigins) has ${JSON.stringify(origin)}, which is not an origin such as https://app.example.com`)
+    }
+  }
+  return origins
+}
+
+/** proxy-addr's names, an address, or an address/prefix. */
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+function proxyAddress (item: string): boolean {
+  if (PROXY_NAMES.has(item)) return true
+  const [address = '', prefix, ...rest] = item.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128))
+}
+
+function proxyTrust (value: string | undefined): boolean | number | string[] {
+  if (value === undefined || value === 'false') return false
+  if (value === 'true') return true
+  if (/^\d+$/.test(value)) return Number(value)
+  const addresses = list(value)
+  const bad = addresses.find((item) => !proxyAddress(item))
+  if (bad !== undefined || addresses.length === 0) {
+    throw new ConfigError(`Invalid configuration: TRUST_PROXY (trustProxy) must be true, a hop count, or comma-separated proxy addresses/CIDRs; ${JSON.stringify(bad ?? value)} is none of them`)
+  }
+  return addresses
+}
+
 /**
  * Every secret the repository publishes: the sample in config/default.yml and each `*SECRET*`
  * value in .env.example, read from the files themselves, so a placeholder added to either is
@@ -137,7 +176,12 @@ export function loadConfig ({ env = {}, overrides = {} }: LoadOptions = {}): Con
     const what = first?.keyword === 'additionalProperties' ? 'is not a known setting' : (first?.message ?? 'is invalid')
     throw new ConfigError(`Invalid configuration: ${where} ${what}`)
   }
-  const config: Config = { ...merged, database: databaseTarget(merged.databaseUrl) }
+  const config: Config = {
+    ...merged,
+    database: databaseTarget(merged.databaseUrl),
+    allowedOrigins: allowedOrigins(merged.corsOrigins),
+    proxyTrust: proxyTrust(merged.trustProxy)
+  }
 
   checkSecrets(config)
   if ((config.adminEmail === undefined) !== (config.adminPassword === undefined)) {

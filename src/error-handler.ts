@@ -22,10 +22,15 @@ const FASTIFY_CODES: Record<string, [string, string]> = {
   FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'The request body is larger than 64 KiB'],
   FST_ERR_CTP_EMPTY_JSON_BODY: ['INVALID_JSON', 'The body is empty but the content type is application/json'],
   FST_ERR_CTP_INVALID_JSON_BODY: ['INVALID_JSON', 'The request body is not valid JSON'],
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['BAD_REQUEST', 'Content-Length does not match the body'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['VALIDATION_ERROR', 'Content-Length does not match the body'],
   FST_ERR_CTP_INVALID_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'The content type is not valid'],
-  FST_ERR_BAD_URL: ['BAD_REQUEST', 'The URL is not valid'],
-  FST_ERR_ASYNC_CONSTRAINT: ['BAD_REQUEST', 'The request is not valid']
+  FST_ERR_BAD_URL: ['VALIDATION_ERROR', 'The URL is not valid'],
+  FST_ERR_ASYNC_CONSTRAINT: ['VALIDATION_ERROR', 'The request is not valid']
+}
+
+const STATUS_FALLBACK: Record<number, string> = {
+  404: 'ROUTE_NOT_FOUND', 408: 'REQUEST_TIMEOUT', 413: 'PAYLOAD_TOO_LARGE', 414: 'URI_TOO_LONG',
+  415: 'UNSUPPORTED_MEDIA_TYPE', 429: 'RATE_LIMITED', 431: 'HEADERS_TOO_LARGE'
 }
 
 export function errorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -49,9 +54,10 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
   if (status >= 400 && status < 500) {
     const known = FASTIFY_CODES[err.code]
     // A JSON syntax error from the parser has no FST_ code in every version: it is still a 400.
+    // Anything else keeps to the contract's codes: its own where the status has one, else VALIDATION_ERROR.
     const [code, message] = known ?? (err instanceof SyntaxError
       ? ['INVALID_JSON', 'The request body is not valid JSON']
-      : [(STATUS_CODES[status] ?? 'BAD_REQUEST').toUpperCase().replace(/[^A-Z]+/g, '_'), STATUS_CODES[status] ?? 'Bad request'])
+      : [STATUS_FALLBACK[status] ?? 'VALIDATION_ERROR', STATUS_CODES[status] ?? 'Bad request'])
     return reply.code(status).send(body(status, code, message))
   }
 

@@ -31,6 +31,12 @@ async function main (): Promise<void> {
     port: config.port,
     listenTextResolver: (address) => `bookstore listening at ${address} on ${backends}; API docs at ${address}/docs`
   })
+  // Awaited here, not in an onListen hook (whose errors are only logged): a metrics port that
+  // is taken stops start-up like the API port does.
+  if (fastify.metricsServer !== undefined) {
+    const address = await fastify.metricsServer.listen({ host: config.host, port: config.metricsPort ?? 0 })
+    fastify.log.info(`metrics at ${address}/metrics`)
+  }
 }
 
 main().catch((err: unknown) => {

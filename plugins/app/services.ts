@@ -28,7 +28,8 @@ export default fp(async function servicesPlugin (fastify) {
     reviews: stores.reviews,
     cache,
     ttlSeconds: config.cacheTtlSeconds,
-    log
+    log,
+    ...(fastify.metrics === undefined ? {} : { onCache: fastify.metrics.cacheObserver })
   })
   fastify.decorate('books', books)
   const sessions = createSessionService({
@@ -58,4 +59,4 @@ export default fp(async function servicesPlugin (fastify) {
     const admin = await fastify.users.ensureAdmin(config.adminEmail, config.adminPassword)
     log.info({ userId: admin.id }, 'bootstrap Admin ready')
   }
-}, { name: 'services', dependencies: ['config', 'redis-client', 'stores', 'cache'] })
+}, { name: 'services', dependencies: ['config', 'redis-client', 'stores', 'cache', 'metrics'] })

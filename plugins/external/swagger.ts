@@ -1,6 +1,24 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import { projectRoot } from '../../config/paths'
+
+/** The document's version is the package's: a client knows which release it was generated from. */
+const VERSION = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version
+
+const pascal = (word: string): string => word.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w[0]!.toUpperCase() + w.slice(1)).join('')
+
+/**
+ * An operation's name for generated clients, from its method and path unless the route names
+ * it (`schema.operationId`): GET /books/:id/reviews → getBooksByIdReviews, POST /users/sign-in
+ * → postUsersSignIn, GET / → getRoot. Unique, since a method and a path are.
+ */
+export function operationIdFor (method: string, url: string): string {
+  const parts = url.split('/').filter(Boolean).map((part) => (part.startsWith(':') ? `By${pascal(part.slice(1))}` : pascal(part)))
+  return `${method.toLowerCase()}${parts.length === 0 ? 'Root' : parts.join('')}`
+}
 
 const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'options', 'head', 'trace']
 
@@ -38,7 +56,17 @@ export default fp(async function swaggerPlugin (fastify) {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     // Autoloaded `/` routes are registered as `/books/`; the service answers both, and the
     // document names the form clients use.
-    transform: ({ schema, url }) => ({ schema, url: url.length > 1 ? url.replace(/\/$/, '') : url }),
+    // Every operation gets an operationId, and a route that declares no security says so
+    // (`security: []`), so a client knows it needs no token.
+    transform: ({ schema, url, route }) => {
+      const path = url.length > 1 ? url.replace(/\/$/, '') : url
+      if (schema === undefined || (schema as { hide?: boolean }).hide === true) return { schema, url: path }
+      const method = [route.method].flat()[0] ?? 'GET'
+      return {
+        schema: { ...schema, operationId: (schema as { operationId?: string }).operationId ?? operationIdFor(method, path), security: schema.security ?? [] },
+        url: path
+      }
+    },
     transformObject: (documentObject) => ('openapiObject' in documentObject
       ? canonical(documentObject.openapiObject)
       : canonical(documentObject.swaggerObject)),
@@ -46,7 +74,8 @@ export default fp(async function swaggerPlugin (fastify) {
       openapi: '3.0.3',
       info: {
         title: 'Bookstore API',
-        version: '1.0.0',
+        version: VERSION,
+        license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
         description: 'Books, their reviews, and users who sign in for a JWT whose permission level ' +
           '(0 None, 1 User, 2 Author, 3 Admin) is checked on every write. Sign up with `POST /users`, ' +
           'sign in with `POST /users/sign-in`, and paste the token into **Authorize**: the routes with a ' +
@@ -54,6 +83,8 @@ export default fp(async function swaggerPlugin (fastify) {
           'Renew the pair with `POST /users/refresh`; end sessions with `POST /users/sign-out` or ' +
           '`DELETE /users/me/sessions`. Every error answers one shape (`ErrorResponse`) with a stable `code`.'
       },
+      // Relative: the explorer and clients call the host that served the document.
+      servers: [{ url: '/', description: 'This service (the host that serves this document)' }],
       tags: [
         { name: 'books', description: 'The catalogue: anyone reads, Authors write' },
         { name: 'reviews', description: 'Reviews: Users write; the writer or an Admin edits and deletes' },

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { invalidInput } from '../../src/domain/errors'
 import { Permission } from '../../src/domain/permission'
 import { Book, BookBody } from '../../src/schemas/book'
-import { ETAG, KeysetPageQuery, LOCATION, NotModified, PAGE_HEADERS, listOf, ref } from '../../src/schemas/common'
+import { ETAG, IdempotencyHeaders, KeysetPageQuery, LOCATION, NotModified, PAGE_HEADERS, listOf, ref } from '../../src/schemas/common'
 import { errors } from '../../src/schemas/error'
 
 const books: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -14,22 +14,27 @@ const books: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: listOf(Book, 'A page of books, by id', PAGE_HEADERS), 304: NotModified, ...errors(400) }
     }
   }, async (request, reply) => {
-    const { o, after, limit = fastify.config.pageSize, q } = request.query
-    if (o !== undefined && after !== undefined) throw invalidInput('querystring', '/after', 'cannot be combined with o')
+    const { o = 0, after, limit = fastify.config.pageSize, q } = request.query
+    // `o` has its default by now: whether the client sent it, the URL says.
+    if (after !== undefined && new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1)).has('o')) {
+      throw invalidInput('querystring', '/after', 'cannot be combined with o')
+    }
     const query = q === undefined || q === '' ? '' : `&q=${encodeURIComponent(q)}`
-    const page = await fastify.books.list({ offset: o ?? 0, after, limit, q },
+    const page = await fastify.books.list({ offset: o, after, limit, q },
       (last) => `/books?after=${last.id}&limit=${limit}${query}`)
     return reply.sendRepresentation(page)
   })
 
   fastify.post('/', {
     onRequest: [fastify.requirePermission(Permission.Author)],
+    config: { idempotent: true },
     schema: {
       tags: ['books'],
       summary: 'Add a book (Author)',
       security: [{ bearerAuth: [] }],
+      headers: IdempotencyHeaders,
       body: BookBody,
-      response: { 201: ref(Book, 'The stored book', { ...LOCATION, ...ETAG }), ...errors(400, 401, 403, 413, 415) }
+      response: { 201: ref(Book, 'The stored book', { ...LOCATION, ...ETAG }), ...errors(400, 401, 403, 409, 413, 415, 422) }
     }
   }, async (request, reply) => {
     const { id, rep } = await fastify.books.create(request.body)

@@ -1,18 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Permission } from '../../src/domain/permission'
-import { ETAG, LOCATION, ref } from '../../src/schemas/common'
+import { ETAG, IdempotencyHeaders, LOCATION, ref } from '../../src/schemas/common'
 import { errors } from '../../src/schemas/error'
 import { Review, ReviewCreateBody } from '../../src/schemas/review'
 
 const reviews: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/', {
     onRequest: [fastify.requirePermission(Permission.User)],
+    config: { idempotent: true },
     schema: {
       tags: ['reviews'],
       summary: 'Review a book (User); author defaults to your email',
       security: [{ bearerAuth: [] }],
+      headers: IdempotencyHeaders,
       body: ReviewCreateBody,
-      response: { 201: ref(Review, 'The stored review', { ...LOCATION, ...ETAG }), ...errors(400, 401, 403, 404, 413, 415) }
+      response: { 201: ref(Review, 'The stored review', { ...LOCATION, ...ETAG }), ...errors(400, 401, 403, 404, 409, 413, 415, 422) }
     }
   }, async (request, reply) => {
     const { id, bookId, rep } = await fastify.reviews.create(request.user, request.body)

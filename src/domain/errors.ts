@@ -1,4 +1,19 @@
 /**
+ * Every `code` an error answer may carry: the contract's list (its "Error codes"), in its
+ * order. The OpenAPI document shows it as ErrorResponse.code's enum.
+ */
+export const ERROR_CODES = [
+  'VALIDATION_ERROR', 'INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'ROUTE_NOT_FOUND', 'URI_TOO_LONG',
+  'BOOK_NOT_FOUND', 'REVIEW_NOT_FOUND', 'USER_NOT_FOUND', 'SESSION_NOT_FOUND', 'EMAIL_TAKEN',
+  'CANNOT_LOWER_OWN_PERMISSION', 'LAST_ADMIN', 'PASSWORD_TOO_COMMON', 'FORBIDDEN',
+  'TOKEN_REQUIRED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'REFRESH_TOKEN_INVALID',
+  'REFRESH_TOKEN_REUSED', 'INVALID_CREDENTIALS', 'PRECONDITION_FAILED',
+  'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_KEY_IN_USE', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE', 'RATE_LIMITED',
+  'TOO_MANY_SIGN_IN_FAILURES', 'SERVICE_UNAVAILABLE', 'NOT_READY', 'INTERNAL_ERROR'
+] as const
+export type ErrorCode = typeof ERROR_CODES[number]
+
+/**
  * Errors with a stable machine-readable code. The error handler turns each into the one
  * error shape; anything that is not an AppError is an internal error and its text is hidden.
  */
@@ -49,6 +64,10 @@ export const cannotLowerOwnLevel = (): AppError =>
   new AppError(409, 'CANNOT_LOWER_OWN_PERMISSION', 'An Admin cannot lower its own permission level')
 export const lastAdmin = (): AppError =>
   new AppError(409, 'LAST_ADMIN', 'The last Admin cannot be lowered')
+export const idempotencyKeyReused = (): AppError =>
+  new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with another request body')
+export const idempotencyKeyInUse = (): AppError =>
+  new AppError(409, 'IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly')
 export const invalidCredentials = (): AppError =>
   new AppError(401, 'INVALID_CREDENTIALS', 'Invalid email or password', BEARER)
 /** PUT /users/me/password: the token is good (plain Bearer), the password is not. */

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { IDEMPOTENCY_KEY_PATTERN } from '../services/idempotency'
 
 /** The largest id a path, a query or a body may name (SQL INT). */
 export const MAX_ID = 2147483647
@@ -14,9 +15,18 @@ export const ObjectIdString = (options: { description?: string } = {}) => Type.S
 export const IdParams = Type.Object({ id: Id({ description: 'Numeric id' }) })
 export const ReviewIdParams = Type.Object({ id: ObjectIdString({ description: '24 hex digits' }) })
 
+/** The opt-in header of idempotent creation (plugins/app/idempotency.ts). */
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({
+    pattern: IDEMPOTENCY_KEY_PATTERN,
+    description: '1 to 255 visible ASCII characters. Within 24 hours a repeat with the same key and body creates nothing ' +
+      'and answers the first success again, with `Idempotent-Replayed: true`'
+  }))
+})
+
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' })
 
-const Offset = Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_ID, description: 'Offset (default 0)' }))
+const Offset = Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_ID, default: 0, description: 'Offset' }))
 const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Page length (default: PAGE_SIZE)' }))
 const Query = Type.Optional(Type.String({ maxLength: 255, description: 'Case-insensitive plain substring' }))
 

@@ -1,10 +1,11 @@
 import { Type, type TSchema } from '@sinclair/typebox'
+import { ERROR_CODES, type ErrorCode } from '../domain/errors'
 import { ServiceStates, idOf, type HeaderDoc } from './common'
 
 /** Every error, Fastify's own included, answers this shape (src/error-handler.ts). */
 export const ErrorResponse = Type.Object({
   statusCode: Type.Integer({ minimum: 400, maximum: 599 }),
-  code: Type.String({ description: 'Stable machine-readable code, e.g. TOKEN_REQUIRED' }),
+  code: Type.Unsafe<ErrorCode>({ type: 'string', enum: [...ERROR_CODES], description: 'Stable machine-readable code, e.g. TOKEN_REQUIRED' }),
   error: Type.String({ description: 'The HTTP reason phrase' }),
   message: Type.String({ description: 'A human sentence' }),
   details: Type.Optional(Type.Array(Type.Object({
@@ -26,9 +27,10 @@ const ERROR_MEANINGS: Record<number, string> = {
     'REFRESH_TOKEN_INVALID or REFRESH_TOKEN_REUSED ("invalid token"), or INVALID_CREDENTIALS',
   403: 'FORBIDDEN: the token\'s level is too low, or the review is someone else\'s',
   404: 'The book, review, user or session does not exist',
-  409: 'EMAIL_TAKEN, CANNOT_LOWER_OWN_PERMISSION or LAST_ADMIN',
+  409: 'EMAIL_TAKEN, CANNOT_LOWER_OWN_PERMISSION, LAST_ADMIN, or IDEMPOTENCY_KEY_IN_USE (the first request with this key is still being processed)',
   413: 'PAYLOAD_TOO_LARGE: the body is over 64 KiB',
   415: 'UNSUPPORTED_MEDIA_TYPE: send application/json',
+  422: 'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another body',
   429: 'RATE_LIMITED or TOO_MANY_SIGN_IN_FAILURES; see Retry-After',
   500: 'INTERNAL_ERROR: quote request_id when reporting it',
   503: 'SERVICE_UNAVAILABLE (or NOT_READY): a backing service is down; see Retry-After'

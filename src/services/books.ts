@@ -21,6 +21,8 @@ interface Deps {
   cache: KeyValueCache
   ttlSeconds: number
   log: FastifyBaseLogger
+  /** Told of every cache read's result (the metrics' bookstore_cache_requests_total). */
+  onCache?: (result: 'hit' | 'miss' | 'error') => void
 }
 
 /**
@@ -32,12 +34,13 @@ interface Deps {
  * entry can never come back. A cache that fails is logged and bypassed: its calls are
  * bounded by the client (ioredis' commandTimeout), the in-process one cannot fail or wait.
  */
-export function createBookService ({ books, reviews, cache, ttlSeconds, log }: Deps) {
+export function createBookService ({ books, reviews, cache, ttlSeconds, log, onCache = () => {} }: Deps) {
   /** The cache's answer, or undefined (logged) when it fails. */
   async function cacheOrUndefined<T> (what: string, call: () => Promise<T>): Promise<T | undefined> {
     try {
       return await call()
     } catch (err) {
+      if (what === 'read') onCache('error')
       log.warn({ err, cache: cache.name }, `cache ${what} failed; using the store`)
       return undefined
     }
@@ -46,7 +49,11 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, log }: D
   async function cached (key: string, load: () => Promise<Representation | undefined>): Promise<Representation | undefined> {
     const read = await cacheOrUndefined('read', () => cache.readGeneration(NAMESPACE, key, randomUUID(), GENERATION_TTL_SECONDS))
     const hit = read?.value === undefined ? undefined : decodeRepresentation(read.value)
-    if (hit !== undefined) return hit
+    if (hit !== undefined) {
+      onCache('hit')
+      return hit
+    }
+    if (read !== undefined) onCache('miss')
     const fresh = await load()
     if (fresh !== undefined && read !== undefined) {
       await cacheOrUndefined('write', () => cache.writeGeneration(NAMESPACE, read.generation, key, encodeRepresentation(fresh), ttlSeconds))

@@ -157,4 +157,38 @@ if (!binaryAvailable('redis-server') && process.env.REDIS_URL === undefined) {
     t.match(res.json(), { code: 'FORBIDDEN' })
     t.equal((await b.inject({ url: '/users/me', headers: bearer(author.token) })).json().permission, 1)
   })
+
+  t.test('an Idempotency-Key is shared: a repeat on the other instance replays, or is 409 while the first runs', async (t) => {
+    const [a, b] = await pair(t)
+    const author = await userWith(a, 2)
+    const tag = randomUUID().slice(0, 8)
+    const post = (app: FastifyInstance, key: string, title: string) => app.inject({
+      method: 'POST', url: '/books', headers: { ...bearer(author.token), 'idempotency-key': key }, payload: { ...SAMPLE_BOOK, title }
+    })
+    const first = await post(a, `k-${tag}`, `Once ${tag}`)
+    t.equal(first.statusCode, 201)
+    const replay = await post(b, `k-${tag}`, `Once ${tag}`)
+    t.equal(replay.statusCode, 201)
+    t.equal(replay.headers['idempotent-replayed'], 'true', 'B replays what A created')
+    t.same(replay.json(), first.json())
+    t.equal(replay.headers.location, first.headers.location)
+    t.equal((await post(b, `k-${tag}`, `Other ${tag}`)).statusCode, 422, 'another body on B is 422')
+
+    // Hold A's creation in flight: B must see the key in use.
+    let open = (): void => {}
+    const held = new Promise<void>((resolve) => { open = resolve })
+    const original = a.books.create
+    Object.assign(a.books, { create: async (...args: Parameters<typeof original>) => { await held; return original(...args) } })
+    t.teardown(() => { Object.assign(a.books, { create: original }) })
+    const slow = post(a, `s-${tag}`, `Slow ${tag}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const during = await post(b, `s-${tag}`, `Slow ${tag}`)
+    t.equal(during.statusCode, 409)
+    t.same(during.json(), { statusCode: 409, code: 'IDEMPOTENCY_KEY_IN_USE', error: 'Conflict', message: 'A request with this Idempotency-Key is still being processed; retry shortly' })
+    open()
+    t.equal((await slow).statusCode, 201)
+    const after = await post(b, `s-${tag}`, `Slow ${tag}`)
+    t.equal(after.headers['idempotent-replayed'], 'true')
+    t.same((await a.inject({ url: `/books?q=${tag}&limit=100` })).json<Book[]>().map((x) => x.title).sort(), [`Once ${tag}`, `Slow ${tag}`], 'two books in all')
+  })
 }

@@ -1,14 +1,19 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse, RouteOptions } from 'fastify'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import t from 'tap'
+import { projectRoot } from '../../config/paths'
+import { ERROR_CODES } from '../../src/domain/errors'
 import { buildApp } from '../../src/build'
 import { ADMIN, signIn, signUp, testConfig } from '../helper'
 
 interface Schema { $ref?: string, type?: string }
-interface Parameter { in: string, name: string, required?: boolean, schema?: Schema }
+interface Parameter { in: string, name: string, required?: boolean, schema?: Schema & Record<string, unknown> }
 interface Response { description?: string, headers?: Record<string, unknown>, content?: Record<string, { schema?: Schema }> }
 interface Operation {
   tags?: string[]
   summary?: string
+  operationId?: string
   security?: Array<Record<string, string[]>>
   parameters?: Parameter[]
   requestBody?: { content?: Record<string, { schema?: Schema, example?: unknown }> }
@@ -17,6 +22,7 @@ interface Operation {
 interface Document {
   openapi: string
   info: { title?: string, version?: string }
+  servers?: Array<{ url: string }>
   tags?: Array<{ name: string, description?: string }>
   paths: Record<string, Record<string, Operation>>
   components: { schemas: Record<string, unknown>, securitySchemes: Record<string, { type?: string, scheme?: string }> }
@@ -173,6 +179,21 @@ t.test('the OpenAPI document', async (t) => {
     t.same([...declaredTags].filter((tag) => !usedTags.has(tag)), [], 'every declared tag is used')
   })
 
+  t.test('is what a generated client needs', async (t) => {
+    const pkg = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }
+    t.equal(doc.info.version, pkg.version, 'info.version is the package version')
+    t.ok((doc.servers ?? []).length > 0, 'a servers entry')
+    const ids = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((op) => op.operationId))
+    t.ok(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z0-9]*$/.test(id)), 'every operation has an operationId')
+    t.equal(new Set(ids).size, ids.length, 'operationIds are unique')
+    const errorSchema = doc.components.schemas.ErrorResponse as { properties: { code: { enum?: string[] } } }
+    t.same(errorSchema.properties.code.enum, [...ERROR_CODES], 'ErrorResponse.code is an enum of the contract\'s codes')
+    for (const path of ['/books', '/books/{id}/reviews']) {
+      const o = doc.paths[path]?.get?.parameters?.find((p) => p.name === 'o')
+      t.match(o, { in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 2147483647, default: 0 } }, `${path}: o is optional, 0 by default`)
+    }
+  })
+
   t.test('documents every route of the app, and only those', async (t) => {
     for (const entry of entries) {
       t.ok(entry.op, `${entry.key} is documented`)
@@ -227,7 +248,7 @@ t.test('the OpenAPI document', async (t) => {
     for (const entry of entries) {
       if (entry.op === undefined) continue
       const { guarded } = facts(entry.route)
-      t.same(entry.op.security, guarded ? [{ bearerAuth: [] }] : undefined, `${entry.key}: ${guarded ? 'bearerAuth' : 'no security'}`)
+      t.same(entry.op.security, guarded ? [{ bearerAuth: [] }] : [], `${entry.key}: ${guarded ? 'bearerAuth' : 'security: [] (no token needed)'}`)
       // And the service agrees: guarded routes refuse a missing token, the rest never ask for one.
       const probe = await fastify.inject({ method: entry.method as 'GET', url: urlFor(entry), ...(entry.op.requestBody === undefined ? {} : { payload: {} }) })
       if (guarded) t.equal(probe.statusCode, 401, `${entry.key} without a token is 401`)

@@ -120,3 +120,24 @@ t.test('DATABASE_URL is parsed once into the database the app opens', async (t) 
   const url = 'mysql://user:pass@db.example:3306/bookstore'
   t.same(loadConfig({ env: { DATABASE_URL: url } }).database, { kind: 'mysql', url })
 })
+
+t.test('CORS_ORIGINS, TRUST_PROXY and METRICS_PORT', async (t) => {
+  const base = loadConfig()
+  t.same(base.allowedOrigins, [], 'unset: no cross-origin access')
+  t.equal(base.proxyTrust, false, 'unset: no proxy is trusted')
+  t.equal(base.metricsPort, undefined, 'unset: no metrics listener')
+  t.same(loadConfig({ env: { CORS_ORIGINS: 'https://a.example.com, http://localhost:5173' } }).allowedOrigins,
+    ['https://a.example.com', 'http://localhost:5173'])
+  for (const [value, parsed] of [['true', true], ['false', false], ['2', 2], ['10.0.0.0/8, 127.0.0.1', ['10.0.0.0/8', '127.0.0.1']], ['loopback,::1/128', ['loopback', '::1/128']]] as const) {
+    t.same(loadConfig({ env: { TRUST_PROXY: value } }).proxyTrust, parsed, `TRUST_PROXY=${value}`)
+  }
+  t.equal(loadConfig({ env: { METRICS_PORT: '9100' } }).metricsPort, 9100)
+  const bad: Array<[Record<string, string>, RegExp]> = [
+    [{ CORS_ORIGINS: 'https://a.example.com/path' }, /^Invalid configuration: CORS_ORIGINS \(corsOrigins\) has "https:\/\/a\.example\.com\/path", which is not an origin/],
+    [{ CORS_ORIGINS: '*' }, /^Invalid configuration: CORS_ORIGINS \(corsOrigins\) has "\*"/],
+    [{ TRUST_PROXY: 'yes' }, /^Invalid configuration: TRUST_PROXY \(trustProxy\) must be true, a hop count, or comma-separated proxy addresses\/CIDRs; "yes" is none of them$/],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, /^Invalid configuration: TRUST_PROXY \(trustProxy\) .* "10\.0\.0\.0\/33" is none of them$/],
+    [{ METRICS_PORT: '70000' }, /^Invalid configuration: METRICS_PORT \(metricsPort\) must be <= 65535$/]
+  ]
+  for (const [env, message] of bad) t.throws(() => loadConfig({ env }), message, JSON.stringify(env))
+})

@@ -1,0 +1,122 @@
+/**
+ * A client generated from docs/openapi.json (openapi-typescript) and called through
+ * openapi-fetch: `tsc` proves every call type-checks against the document, and running it
+ * against a live server (client-check/run.sh) proves the answers are what the types say.
+ * Every operation in the document must be called here: the last step compares the two.
+ *   node client-check/dist/check.mjs http://127.0.0.1:PORT ADMIN_EMAIL ADMIN_PASSWORD
+ */
+import { readFileSync } from 'node:fs'
+import createClient, { type Middleware } from 'openapi-fetch'
+import type { components, paths } from './generated/openapi.js'
+
+type ErrorCode = components['schemas']['ErrorResponse']['code']
+type Book = components['schemas']['Book']
+
+const [baseUrl, adminEmail, adminPassword] = process.argv.slice(2)
+if (baseUrl === undefined || adminEmail === undefined || adminPassword === undefined) throw new Error('usage: check.mjs BASE_URL ADMIN_EMAIL ADMIN_PASSWORD')
+
+const called = new Set<string>()
+const record: Middleware = {
+  onRequest ({ schemaPath, request }) { called.add(`${request.method.toLowerCase()} ${schemaPath}`) }
+}
+const client = createClient<paths>({ baseUrl })
+client.use(record)
+
+function expect (what: string, status: number, wanted: number): void {
+  if (status !== wanted) throw new Error(`${what}: answered ${status}, expected ${wanted}`)
+  console.log(`ok ${what}: ${status}`)
+}
+function expectCode (what: string, code: ErrorCode | undefined, wanted: ErrorCode): void {
+  if (code !== wanted) throw new Error(`${what}: code ${String(code)}, expected ${wanted}`)
+  console.log(`ok ${what}: ${code}`)
+}
+
+const root = await client.GET('/')
+expect('GET /', root.response.status, 200)
+if (root.data?.status !== 'ok') throw new Error('GET / is not {"status":"ok"}')
+expect('GET /health/live', (await client.GET('/health/live')).response.status, 200)
+const ready = await client.GET('/health/ready')
+expect('GET /health/ready', ready.response.status, 200)
+
+const email = `client-${Date.now()}@example.com`
+const password = 'a generated client passphrase'
+const signUp = await client.POST('/users', { body: { email, password } })
+expect('POST /users', signUp.response.status, 201)
+const userId: number = signUp.data?.id ?? 0
+
+const signIn = await client.POST('/users/sign-in', { body: { email, password } })
+expect('POST /users/sign-in', signIn.response.status, 200)
+const admin = await client.POST('/users/sign-in', { body: { email: adminEmail, password: adminPassword } })
+expect('POST /users/sign-in (Admin)', admin.response.status, 200)
+let asUser = { Authorization: `Bearer ${signIn.data?.token ?? ''}` }
+const asAdmin = { Authorization: `Bearer ${admin.data?.token ?? ''}` }
+
+const me = await client.GET('/users/me', { headers: asUser })
+expect('GET /users/me', me.response.status, 200)
+if (me.data?.email !== email) throw new Error('GET /users/me is someone else')
+const promoted = await client.PATCH('/users/{id}', { params: { path: { id: userId } }, body: { permission: 2 }, headers: asAdmin })
+expect('PATCH /users/{id}', promoted.response.status, 200)
+if (promoted.data?.permission !== 2) throw new Error('PATCH /users/{id} did not make an Author')
+// A token issued after the promotion carries the new level on every version of the service.
+const again = await client.POST('/users/sign-in', { body: { email, password } })
+asUser = { Authorization: `Bearer ${again.data?.token ?? ''}` }
+
+// Books, with an Idempotency-Key: the retry replays the same book.
+const body = { title: 'A Generated Client', author: 'openapi-typescript', published_at: '2024-01-01', total_pages: 12 }
+const key = `client-check-${Date.now()}`
+const created = await client.POST('/books', { params: { header: { 'idempotency-key': key } }, body, headers: asUser })
+expect('POST /books', created.response.status, 201)
+const book: Book | undefined = created.data
+if (book === undefined) throw new Error('POST /books answered no book')
+const replay = await client.POST('/books', { params: { header: { 'idempotency-key': key } }, body, headers: asUser })
+expect('POST /books (replay)', replay.response.status, 201)
+if (replay.response.headers.get('idempotent-replayed') !== 'true' || replay.data?.id !== book.id) throw new Error('the retry was not a replay')
+
+// `o` is optional: a list without it compiles and answers.
+const list = await client.GET('/books', { params: { query: { limit: 5 } } })
+expect('GET /books', list.response.status, 200)
+expect('GET /books/{id}', (await client.GET('/books/{id}', { params: { path: { id: book.id } } })).response.status, 200)
+const missing = await client.GET('/books/{id}', { params: { path: { id: 2147483647 } } })
+expect('GET /books/{id} (missing)', missing.response.status, 404)
+expectCode('GET /books/{id} (missing)', missing.error?.code, 'BOOK_NOT_FOUND')
+const put = await client.PUT('/books/{id}', { params: { path: { id: book.id } }, body: { ...body, title: 'A Typed Client' }, headers: asUser })
+expect('PUT /books/{id}', put.response.status, 200)
+
+const review = await client.POST('/reviews', { body: { book_id: book.id, title: 'Typed', content: 'Every call type-checks' }, headers: asUser })
+expect('POST /reviews', review.response.status, 201)
+const reviewId = review.data?.id ?? ''
+expect('GET /reviews/{id}', (await client.GET('/reviews/{id}', { params: { path: { id: reviewId } } })).response.status, 200)
+expect('GET /books/{id}/reviews', (await client.GET('/books/{id}/reviews', { params: { path: { id: book.id }, query: { limit: 10 } } })).response.status, 200)
+expect('PUT /reviews/{id}', (await client.PUT('/reviews/{id}', { params: { path: { id: reviewId } }, body: { title: 'Still typed', content: 'Yes' }, headers: asUser })).response.status, 200)
+expect('DELETE /reviews/{id}', (await client.DELETE('/reviews/{id}', { params: { path: { id: reviewId } }, headers: asUser })).response.status, 204)
+expect('DELETE /books/{id}', (await client.DELETE('/books/{id}', { params: { path: { id: book.id } }, headers: asUser })).response.status, 204)
+
+// Admin look-up, sessions, refresh, password change, sign-out.
+const users = await client.GET('/users', { params: { query: { q: 'client-', limit: 5 } }, headers: asAdmin })
+expect('GET /users', users.response.status, 200)
+expect('GET /users/{id}', (await client.GET('/users/{id}', { params: { path: { id: userId } }, headers: asAdmin })).response.status, 200)
+const refreshed = await client.POST('/users/refresh', { body: { refresh_token: again.data?.refresh_token ?? '' } })
+expect('POST /users/refresh', refreshed.response.status, 200)
+asUser = { Authorization: `Bearer ${refreshed.data?.token ?? ''}` }
+const sessions = await client.GET('/users/me/sessions', { headers: asUser })
+expect('GET /users/me/sessions', sessions.response.status, 200)
+const other = (sessions.data ?? []).find((session) => !session.current)
+if (other === undefined) throw new Error('GET /users/me/sessions lists no other session')
+expect('DELETE /users/me/sessions/{id}', (await client.DELETE('/users/me/sessions/{id}', { params: { path: { id: other.id } }, headers: asUser })).response.status, 204)
+const newPassword = 'a regenerated client passphrase'
+expect('PUT /users/me/password', (await client.PUT('/users/me/password', { body: { current_password: password, new_password: newPassword }, headers: asUser })).response.status, 204)
+expect('POST /users/sign-out', (await client.POST('/users/sign-out', { headers: asUser })).response.status, 204)
+const last = await client.POST('/users/sign-in', { body: { email, password: newPassword } })
+expect('POST /users/sign-in (new password)', last.response.status, 200)
+expect('DELETE /users/me/sessions', (await client.DELETE('/users/me/sessions', { headers: { Authorization: `Bearer ${last.data?.token ?? ''}` } })).response.status, 204)
+
+const anonymous = await client.POST('/books', { body })
+expect('POST /books without a token', anonymous.response.status, 401)
+expectCode('POST /books without a token', anonymous.error?.code, 'TOKEN_REQUIRED')
+
+// Every operation of the document was called above (compiled into client-check/dist/, two levels down).
+const doc = JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> }
+const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`))
+const uncalled = operations.filter((op) => !called.has(op))
+if (uncalled.length > 0) throw new Error(`operations this program does not call: ${uncalled.join(', ')}`)
+console.log(`ok all ${operations.length} operations called`)
