@@ -5,7 +5,7 @@
  * server pinned to core 0 and this load generator to core 1 (taskset, where there is one), as
  * bench/books.ts does. Prints req/s of each and the ratio ours ÷ theirs. Only ratios hold on a
  * shared machine.
- *   npm run bench:express -- CHECKOUT [--rounds 3 --seconds 5 --cpu-prof DIR]
+ *   npm run bench:express -- CHECKOUT [--rounds 3 --seconds 5 --cpu-prof DIR --only cached|:id|one-hit]
  * --cpu-prof DIR runs our server under `node --cpu-prof` and leaves the profile in DIR.
  * Needs DATABASE_URL (MySQL), MONGODB_URL and REDIS_URL; skips without them.
  */
@@ -28,6 +28,8 @@ const optionValue = (name: string): string | undefined => {
 const ROUNDS = Number(optionValue('rounds') ?? 3)
 const SECONDS = Number(optionValue('seconds') ?? 5)
 const CPU_PROF = optionValue('cpu-prof')
+/** Only the cases whose name holds this (e.g. `--only one-hit`), to profile one. */
+const ONLY = optionValue('only')
 const CONNECTIONS = 50
 const QUERIES = 1000
 const PAGE_SIZE = 20
@@ -273,7 +275,7 @@ async function main (): Promise<void> {
     }
 
     const rows: Array<Record<string, string | number>> = []
-    for (const { name, paths } of cases) {
+    for (const { name, paths } of cases.filter((c) => ONLY === undefined || c.name.includes(ONLY))) {
       // A short warm-up of each (JIT, connection pools, the caches), kept short to bound the run.
       await load(ours.url, paths, 2)
       await load(theirs.url, paths, 2)
