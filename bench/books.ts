@@ -74,7 +74,10 @@ async function startService (dir: string): Promise<Server> {
       JWT_SECRET: randomBytes(32).toString('base64'),
       ADMIN_EMAIL: ADMIN.email,
       ADMIN_PASSWORD: ADMIN.password,
-      AUTH_RATE_LIMIT: '1000000'
+      AUTH_RATE_LIMIT: '1000000',
+      // What runs on every request in production runs here too: CORS and the metrics.
+      CORS_ORIGINS: 'https://app.example.com',
+      METRICS_PORT: String(await freePort())
     }
   })
   // The service logs every request, as in production; the lines go to a file, not a terminal.
