@@ -60,7 +60,8 @@ export function reviewStoreContract (t: Test, open: () => Promise<ReviewFixture>
   t.test('searches title or content as a case-insensitive plain substring', async (t) => {
     const { reviews, newBookId } = await open()
     const bookId = await newBookId()
-    const mark = randomUUID().slice(0, 8)
+    // Hex could hold "ca" itself; the m at each end keeps "ca " (with its space) out of it.
+    const mark = `m${randomUUID().slice(0, 8)}m`
     const a = await reviews.create({ book_id: bookId, user_id: 1, author: 'A', title: `About ${mark}`, content: 'x' })
     const b = await reviews.create({ book_id: bookId, user_id: 1, author: 'A', title: 'Plain', content: `Ça ${mark.toUpperCase()} .* (a+)+$` })
     await reviews.create({ book_id: bookId, user_id: 1, author: 'A', title: 'Other', content: 'nothing' })
@@ -69,7 +70,7 @@ export function reviewStoreContract (t: Test, open: () => Promise<ReviewFixture>
     t.same((await reviews.listByBook(bookId, { offset: 0, limit: 10, q: '.*' })).map((r) => r.id), [b.id], 'regex characters are literal')
     t.same((await reviews.listByBook(bookId, { offset: 0, limit: 10, q: '(a+)+$' })).map((r) => r.id), [b.id])
     t.same(await reviews.listByBook(bookId, { offset: 0, limit: 10, q: '%' }), [])
-    t.same(await reviews.listByBook(bookId, { offset: 0, limit: 10, q: 'ca' }), [], 'no accent folding: ca does not find ça')
+    t.same(await reviews.listByBook(bookId, { offset: 0, limit: 10, q: 'ca ' }), [], 'no accent folding: "ca " does not find "ça "')
     const dotted = await reviews.create({ book_id: bookId, user_id: 1, author: 'A', title: `İZMIR ${mark}`, content: 'STRAßE' })
     t.same((await reviews.listByBook(bookId, { offset: 0, limit: 10, q: `i̇zmir ${mark}` })).map((r) => r.id), [dotted.id], 'İ folds as toLowerCase()')
     t.same(await reviews.listByBook(bookId, { offset: 0, limit: 10, q: `izmir ${mark}` }), [])

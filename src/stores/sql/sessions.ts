@@ -76,11 +76,15 @@ export function createSessionStore (db: SqlDialect): SessionStore {
     async endAll (userId, now, exceptId) {
       const at = db.toDbTime(now)
       return db.transaction(async (tx) => {
-        await tx.run('UPDATE sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL AND id <> ?', [at, userId, exceptId ?? ''])
-        // Read after the write, in the same transaction: exactly the rows it ended (and any ended at the same instant).
-        const rows = await tx.all<{ id: string }>('SELECT id FROM sessions WHERE user_id = ? AND ended_at = ? AND id <> ?',
-          [userId, at, exceptId ?? ''])
-        return rows.map((r) => r.id)
+        // Each one ended by its own conditional UPDATE: the ids returned are exactly those this
+        // call ended (a concurrent call, or one a millisecond earlier, ends none of them twice).
+        const open = await tx.all<{ id: string }>('SELECT id FROM sessions WHERE user_id = ? AND ended_at IS NULL AND id <> ?',
+          [userId, exceptId ?? ''])
+        const ended: string[] = []
+        for (const { id } of open) {
+          if ((await tx.run('UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL', [at, id])).changes > 0) ended.push(id)
+        }
+        return ended
       })
     },
 
