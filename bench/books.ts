@@ -5,12 +5,13 @@
  * RSS. Only ratios hold on a shared machine; the absolute numbers are for the record.
  *   npm run bench [-- --rounds 3 --seconds 5]
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
+import { HAS_TASKSET, freePort, median, onServerCore, pinLoadGenerator } from './common'
 import { verify } from '@node-rs/argon2'
 import Database from 'better-sqlite3'
 
@@ -24,27 +25,11 @@ const ROUNDS = option('rounds', 3)
 const SECONDS = option('seconds', 5)
 const CONNECTIONS = 50
 const QUERIES = 1000
-const HAS_TASKSET = spawnSync('taskset', ['--version']).status === 0
 const ADMIN = { email: 'bench-admin@example.com', password: 'a long benchmark passphrase' }
 
 // This process generates the load: off the servers' core.
-if (HAS_TASKSET && process.env.BENCH_PINNED !== '1') {
-  const again = spawnSync('taskset', ['-c', '1', process.execPath, __filename, ...args], { stdio: 'inherit', env: { ...process.env, BENCH_PINNED: '1' } })
-  process.exit(again.status ?? 1)
-}
+pinLoadGenerator(__filename, args)
 
-const onServerCore = (command: string, argv: string[]): [string, string[]] =>
-  HAS_TASKSET ? ['taskset', ['-c', '0', command, ...argv]] : [command, argv]
-
-async function freePort (): Promise<number> {
-  const { createServer } = await import('node:net')
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
-}
 
 async function waitForHttp (url: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -121,7 +106,6 @@ async function load (base: string, paths: string[]): Promise<number> {
   return result.requests.average
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
 
 async function main (): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-bench-'))

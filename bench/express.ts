@@ -15,6 +15,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
+import { HAS_TASKSET, freePort, median, onServerCore, pinLoadGenerator } from './common'
 import Redis from 'ioredis'
 import { MongoClient } from 'mongodb'
 import mysql from 'mysql2/promise'
@@ -33,7 +34,6 @@ const ONLY = optionValue('only')
 const CONNECTIONS = 50
 const QUERIES = 1000
 const PAGE_SIZE = 20
-const HAS_TASKSET = spawnSync('taskset', ['--version']).status === 0
 const ADMIN = { email: 'bench-admin@example.com', password: 'a long benchmark passphrase' }
 const OURS_DB = 'bookstore_test_bench_ours'
 const THEIRS_DB = 'bookstore_test_bench_express'
@@ -53,29 +53,14 @@ if (checkout === undefined || !existsSync(path.join(checkout, 'package.json'))) 
 const CHECKOUT = path.resolve(checkout)
 
 // This process generates the load: off the servers' core.
-if (HAS_TASKSET && process.env.BENCH_PINNED !== '1') {
-  const again = spawnSync('taskset', ['-c', '1', process.execPath, __filename, ...args], { stdio: 'inherit', env: { ...process.env, BENCH_PINNED: '1' } })
-  process.exit(again.status ?? 1)
-}
+pinLoadGenerator(__filename, args)
 
-const onServerCore = (command: string, argv: string[]): [string, string[]] =>
-  HAS_TASKSET ? ['taskset', ['-c', '0', command, ...argv]] : [command, argv]
 
 /** The same URL naming another database (its path). */
 const withDatabase = (url: string, name: string): string => {
   const u = new URL(url)
   u.pathname = `/${name}`
   return u.toString()
-}
-
-async function freePort (): Promise<number> {
-  const { createServer } = await import('node:net')
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
 }
 
 async function waitForHttp (url: string, child: ChildProcess): Promise<void> {
@@ -171,7 +156,6 @@ async function load (base: string, paths: string[], seconds = SECONDS): Promise<
   return result.requests.average
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
 
 type Fields = Pick<BookBody, 'title' | 'author' | 'total_pages'> & { id: number }
 const fields = (value: unknown): Fields[] => {

@@ -14,12 +14,12 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { once } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import autocannon from 'autocannon'
+import { freePort, median } from './common'
 import mysql from 'mysql2/promise'
 import { projectRoot } from '../config/paths'
 import { MYSQL_POOL_OPTIONS, mysqlDialect } from '../src/stores/mysql/dialect'
@@ -66,15 +66,6 @@ function importInto (databaseUrl: string, file: string): string {
   return output.trim()
 }
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  return typeof address === 'object' && address !== null ? address.port : 0
-}
-
 async function startService (databaseUrl: string): Promise<{ url: string, child: ChildProcess }> {
   const port = await freePort()
   const server = [path.join(projectRoot, 'dist', 'src', 'server.js')]
@@ -97,7 +88,6 @@ async function startService (databaseUrl: string): Promise<{ url: string, child:
 }
 
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
 const p99 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))] ?? NaN
 const fmt = (x: number): string => x.toFixed(x < 10 ? 2 : 0)
 
