@@ -31,6 +31,9 @@ const ADMIN = { email: 'bench-admin@example.com', password: 'a long benchmark pa
 pinLoadGenerator(__filename, args)
 
 
+/** Headers a server writes afresh on each answer (the baseline's Node and Fastify do it themselves). */
+const PER_ANSWER = new Set(['date', 'connection', 'keep-alive', 'content-length', 'content-type', 'x-request-id'])
+
 async function waitForHttp (url: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     try {
@@ -72,9 +75,9 @@ async function startService (dir: string): Promise<Server> {
   return { url, child }
 }
 
-async function startBaseline (recordings: string, probe: string, children: ChildProcess[]): Promise<Server> {
+async function startBaseline (recordings: string, probe: string, children: ChildProcess[], mode: 'body' | 'headers'): Promise<Server> {
   const port = await freePort()
-  const [cmd, argv] = onServerCore(process.execPath, [path.join(__dirname, 'baseline.js'), recordings, String(port)])
+  const [cmd, argv] = onServerCore(process.execPath, [path.join(__dirname, 'baseline.js'), recordings, String(port), mode])
   const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'] })
   children.push(child)
   const url = `http://127.0.0.1:${port}`
@@ -128,29 +131,42 @@ async function main (): Promise<void> {
       { name: 'GET /books/:id', paths: ['/books/42'] },
       { name: 'one-hit GET /books?q= (1,000 queries)', paths: tokens.map((tok) => `/books?q=${tok}`) }
     ]
-    // What the service answers is what the baseline will send, byte for byte.
+    // What the service answers is what the baselines will send, byte for byte: the body (the
+    // issue's baseline), and the body with every header the contract puts on it (the second).
     const recordings = []
     for (const { paths } of cases) {
       for (const p of paths) {
         const res = await fetch(service.url + p)
-        recordings.push({ path: p, contentType: res.headers.get('content-type') ?? '', body: Buffer.from(await res.arrayBuffer()).toString('base64') })
+        const headers = Object.fromEntries([...res.headers].filter(([name]) => !PER_ANSWER.has(name)))
+        recordings.push({ path: p, contentType: res.headers.get('content-type') ?? '', headers, body: Buffer.from(await res.arrayBuffer()).toString('base64') })
       }
     }
     const file = path.join(dir, 'recordings.json')
     writeFileSync(file, JSON.stringify(recordings))
-    const baseline = await startBaseline(file, '/books/42', children)
+    const baseline = await startBaseline(file, '/books/42', children, 'body')
+    const wire = await startBaseline(file, '/books/42', children, 'headers')
 
     const rows: Array<Record<string, string | number>> = []
     for (const { name, paths } of cases) {
       await load(service.url, paths)
       await load(baseline.url, paths)
+      await load(wire.url, paths)
       const ours: number[] = []
       const bare: number[] = []
+      const same: number[] = []
       for (let round = 0; round < ROUNDS; round++) {
         ours.push(await load(service.url, paths))
         bare.push(await load(baseline.url, paths))
+        same.push(await load(wire.url, paths))
       }
-      rows.push({ case: name, 'service req/s': Math.round(median(ours)), 'bare Fastify req/s': Math.round(median(bare)), ratio: (median(ours) / median(bare)).toFixed(2) })
+      rows.push({
+        case: name,
+        'service req/s': Math.round(median(ours)),
+        'bare Fastify req/s': Math.round(median(bare)),
+        ratio: (median(ours) / median(bare)).toFixed(2),
+        '+ same headers req/s': Math.round(median(same)),
+        'ratio to that': (median(ours) / median(same)).toFixed(2)
+      })
     }
 
     // Sign-in against one argon2id verify of the same stored hash (here, on the other core).

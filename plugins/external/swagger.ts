@@ -102,4 +102,4 @@ export default fp(async function swaggerPlugin (fastify) {
     routePrefix: '/docs',
     uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: true }
   })
-}, { name: 'swagger', dependencies: ['config'] })
+}, { name: 'swagger', dependencies: ['config', 'helmet'] })

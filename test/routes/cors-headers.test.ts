@@ -62,6 +62,9 @@ t.test('every answer carries the security headers', async (t) => {
     t.match(res.headers['content-security-policy'], /frame-ancestors 'none'/, `${url}: CSP frame-ancestors`)
     t.equal(res.headers['referrer-policy'], 'no-referrer', `${url}: Referrer-Policy`)
     t.notMatch(res.headers['content-security-policy'], /upgrade-insecure-requests/, `${url}: the explorer works over plain HTTP`)
+    t.equal(res.headers['cross-origin-resource-policy'], 'same-origin', `${url}: no cross-origin embedding`)
+    t.match(res.headers['strict-transport-security'], /max-age=\d+/, `${url}: HSTS`)
+    if (!url.startsWith('/docs')) t.match(res.headers['content-security-policy'], /^default-src 'none';/, `${url}: JSON loads nothing`)
   }
   let docs = await app.inject({ url: '/docs' })
   if (docs.statusCode >= 300 && docs.statusCode < 400) docs = await app.inject({ url: String(docs.headers.location) })
