@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
-import { HAS_TASKSET, freePort, median, onServerCore, pinLoadGenerator } from './common'
+import { HAS_TASKSET, freePort, median, onServerCore, pinLoadGenerator, serviceNodeFlags } from './common'
 import { verify } from '@node-rs/argon2'
 import Database from 'better-sqlite3'
 
@@ -50,7 +50,7 @@ interface Server { url: string, child: ChildProcess }
 
 async function startService (dir: string): Promise<Server> {
   const port = await freePort()
-  const [cmd, argv] = onServerCore(process.execPath, [path.join(root, 'dist', 'src', 'server.js')])
+  const [cmd, argv] = onServerCore(process.execPath, [...serviceNodeFlags(root), path.join(root, 'dist', 'src', 'server.js')])
   const child = spawn(cmd, argv, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,5 +1,7 @@
 /** What the benchmarks share: core pinning, free ports, medians. */
 import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 
 export { freePort } from '../test/throwaway'
 
@@ -18,5 +20,15 @@ export function pinLoadGenerator (script: string, args: string[]): void {
 /** A server's command line, pinned to core 0 where taskset exists. */
 export const onServerCore = (command: string, argv: string[]): [string, string[]] =>
   HAS_TASKSET ? ['taskset', ['-c', '0', command, ...argv]] : [command, argv]
+
+/**
+ * The Node.js flags `npm start` (and the Dockerfile's CMD) give the service, read from
+ * package.json so the benchmarks run what production runs.
+ */
+export function serviceNodeFlags (root: string): string[] {
+  const { scripts } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  const words = (scripts.start ?? '').split(/\s+/)
+  return words.slice(1, words.indexOf('dist/src/server.js')).filter((word) => word.startsWith('--'))
+}
 
 export const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN

@@ -15,7 +15,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
-import { HAS_TASKSET, freePort, median, onServerCore, pinLoadGenerator } from './common'
+import { HAS_TASKSET, freePort, median, onServerCore, pinLoadGenerator, serviceNodeFlags } from './common'
 import Redis from 'ioredis'
 import { MongoClient } from 'mongodb'
 import mysql from 'mysql2/promise'
@@ -193,7 +193,7 @@ async function main (): Promise<void> {
     const ourLog = openSync(path.join(dir, 'service.log'), 'w')
     logs.push(ourLog)
     const profile = CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF)]
-    const [ourCmd, ourArgv] = onServerCore(process.execPath, [...profile, path.join(root, 'dist', 'src', 'server.js')])
+    const [ourCmd, ourArgv] = onServerCore(process.execPath, [...profile, ...serviceNodeFlags(root), path.join(root, 'dist', 'src', 'server.js')])
     const ourChild = spawn(ourCmd, ourArgv, {
       cwd: root,
       stdio: ['ignore', ourLog, 'inherit'],

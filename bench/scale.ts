@@ -19,7 +19,7 @@ import path from 'node:path'
 import { once } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import autocannon from 'autocannon'
-import { freePort, median } from './common'
+import { freePort, median, serviceNodeFlags } from './common'
 import mysql from 'mysql2/promise'
 import { projectRoot } from '../config/paths'
 import { MYSQL_POOL_OPTIONS, mysqlDialect } from '../src/stores/mysql/dialect'
@@ -68,7 +68,7 @@ function importInto (databaseUrl: string, file: string): string {
 
 async function startService (databaseUrl: string): Promise<{ url: string, child: ChildProcess }> {
   const port = await freePort()
-  const server = [path.join(projectRoot, 'dist', 'src', 'server.js')]
+  const server = [...serviceNodeFlags(projectRoot), path.join(projectRoot, 'dist', 'src', 'server.js')]
   const [command, args] = hasTaskset ? ['taskset', ['-c', '0', process.execPath, ...server]] : [process.execPath, server]
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_ENV: 'development' }
   delete env.MONGODB_URL

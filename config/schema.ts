@@ -39,8 +39,11 @@ export const ConfigSchema = Type.Object({
     memoryCost: Type.Integer({ minimum: 19456, default: 19456 }),
     timeCost: Type.Integer({ minimum: 2, default: 2 }),
     parallelism: Type.Integer({ minimum: 1, default: 1 }),
-    /** Hashes in flight at once (each holds memoryCost KiB): bounds the service's memory. */
-    concurrency: Type.Integer({ minimum: 1, maximum: 64, default: 2 })
+    /**
+     * Hashes in flight at once (each holds memoryCost KiB): bounds the service's memory.
+     * Unset: one per core the process may run on, at most 2 (src/services/passwords.ts).
+     */
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 }))
   }, { default: {}, additionalProperties: false }),
   /** Prefix of every key this deployment writes to a shared Redis. YAML only. */
   cacheNamespace: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', default: 'bookstore' }),

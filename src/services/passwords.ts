@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { hash, verify, Algorithm } from '@node-rs/argon2'
 import { projectRoot } from '../../config/paths'
@@ -8,8 +9,14 @@ export interface Argon2Params {
   timeCost: number
   parallelism: number
   /** Hashes and verifies in flight at once: each holds memoryCost KiB while it runs. */
-  concurrency: number
+  concurrency?: number | undefined
 }
+
+/**
+ * More hashes in flight than cores only queue inside libuv while each holds its memory: one
+ * per core the process may run on (its CPU affinity), at most two, unless configured.
+ */
+export const defaultHashConcurrency = (): number => Math.min(2, availableParallelism())
 
 /** Runs at most `max` calls at once; the rest wait their turn, in order. */
 function limit (max: number) {
@@ -34,7 +41,7 @@ const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/
  * library draws a random 16-byte salt per hash and returns one self-describing PHC string,
  * so the cost can be raised later and old hashes upgraded at sign-in.
  */
-export function createPasswordHasher ({ concurrency, ...params }: Argon2Params) {
+export function createPasswordHasher ({ concurrency = defaultHashConcurrency(), ...params }: Argon2Params) {
   const options = { algorithm: Algorithm.Argon2id, ...params, outputLen: 32 }
   // Bounds argon2's memory (memoryCost each) and keeps libuv's pool free for other work.
   const limited = limit(concurrency)
