@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import { lazyChildLogger } from './request-logger'
 import type { Config } from './schema'
 
 /** Bodies in this API are small JSON documents; the contract caps them at 64 KiB. */
@@ -53,6 +54,7 @@ export function serverOptions (config: Config, { pretty = false } = {}): Fastify
       ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {})
     },
     genReqId,
+    childLoggerFactory: lazyChildLogger,
     requestIdHeader: false,
     logController: new AnswerLog(),
     bodyLimit: BODY_LIMIT,
