@@ -42,6 +42,8 @@ const BLOCK_IDS = 1024
 const MAX_BLOCK_BYTES = 1 << 20
 /** Candidate blocks fetched per round: a common needle needs only the first few. */
 const BLOCKS_PER_ROUND = 32
+/** Slices of the block range scanned at once (each on its own pooled connection). */
+const SCAN_PARTS = 4
 
 type Queryable = Pick<Pool, 'query'> | PoolConnection
 
@@ -81,12 +83,31 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS }: MysqlOptions
   const db = executor(pool)
   let step: number | undefined
 
+  /**
+   * The blocks from `fromBlock` on whose text holds the needle, the first BLOCKS_PER_ROUND in
+   * order. A long range is cut into SCAN_PARTS slices scanned at once, on as many pooled
+   * connections: each query runs on one server thread, so a needle found nowhere (the whole
+   * range to scan) costs a slice's time, not the range's, on a server with cores to spare.
+   * Each slice answers its own first BLOCKS_PER_ROUND, so their union holds the range's.
+   */
+  async function candidateBlocks (needle: string, fromBlock: number): Promise<number[]> {
+    const scan = async (from: number, to: number): Promise<number[]> =>
+      (await db.all<{ block: number }>(`SELECT block FROM book_blocks WHERE block BETWEEN ? AND ? AND LOCATE(?, txt) > 0
+        ORDER BY block LIMIT ${BLOCKS_PER_ROUND}`, [from, to, needle])).map((b) => Number(b.block))
+    const last = Number((await db.get<{ last: number | null }>('SELECT MAX(block) AS last FROM book_blocks'))?.last ?? -1)
+    const span = last - fromBlock + 1
+    if (span <= 0) return []
+    if (span < SCAN_PARTS * BLOCKS_PER_ROUND) return scan(fromBlock, last)
+    const size = Math.ceil(span / SCAN_PARTS)
+    const slices = await Promise.all(Array.from({ length: SCAN_PARTS }, (_, i) => scan(fromBlock + i * size, Math.min(last, fromBlock + (i + 1) * size - 1))))
+    return slices.flat().slice(0, BLOCKS_PER_ROUND)
+  }
+
   async function searchBookIds (needle: string, { after, offset, limit }: SearchPage): Promise<number[]> {
     const ids: number[] = []
     let skip = offset
     for (let fromBlock = Math.floor((after + 1) / blockIds); ids.length < limit;) {
-      const blocks = (await db.all<{ block: number }>(`SELECT block FROM book_blocks WHERE block >= ? AND LOCATE(?, txt) > 0
-        ORDER BY block LIMIT ${BLOCKS_PER_ROUND}`, [fromBlock, needle])).map((b) => Number(b.block))
+      const blocks = await candidateBlocks(needle, fromBlock)
       if (blocks.length === 0) break
       const ranges = blocks.map(() => 'id BETWEEN ? AND ?').join(' OR ')
       const rows = await db.all<{ id: number }>(`SELECT id FROM book_search WHERE id > ? AND (${ranges})
