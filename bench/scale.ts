@@ -22,7 +22,7 @@ import autocannon from 'autocannon'
 import { freePort, median, serviceNodeFlags } from './common'
 import mysql from 'mysql2/promise'
 import { projectRoot } from '../config/paths'
-import { MYSQL_POOL_OPTIONS, mysqlDialect } from '../src/stores/mysql/dialect'
+import { MYSQL_POOL_OPTIONS, mysqlDialect, type MysqlOptions } from '../src/stores/mysql/dialect'
 import { createSqlStores } from '../src/stores/sql'
 import type { SqlDialect } from '../src/stores/sql/dialect'
 import { openSqlite } from '../src/stores/sqlite/dialect'
@@ -110,21 +110,25 @@ async function searchLatency (url: string, offsetTokens: number): Promise<string
   return `median ${fmt(median(times))} ms, p99 ${fmt(p99(times))} ms over ${SEARCHES} distinct one-hit queries${wrong > 0 ? `, ${wrong} NOT ONE HIT` : ''}`
 }
 
-/** The same searches at the store, in this process: the index's own cost, without HTTP. */
-async function storeSearchLatency (store: () => Promise<SqlDialect>, offsetTokens: number): Promise<string> {
-  const db = await store()
-  const books = createSqlStores(db).books
-  const times: number[] = []
-  let wrong = 0
+/**
+ * The same searches at the store, in this process: the index's own cost, without HTTP. With
+ * several stores (MySQL: the candidate scan in one pass, then in slices), each query runs on
+ * each in turn, so a burst of load elsewhere falls on both.
+ */
+async function storeSearchLatency (stores: Record<string, () => Promise<SqlDialect>>, offsetTokens: number): Promise<string> {
+  const opened = await Promise.all(Object.entries(stores).map(async ([name, open]) => ({ name, db: await open(), times: [] as number[], wrong: 0 })))
   for (let k = 0; k < SEARCHES; k++) {
     const i = 1 + ((offsetTokens + k * 4999) % N)
-    const t0 = process.hrtime.bigint()
-    const found = await books.list({ offset: 0, limit: 5, q: hitToken(i) })
-    times.push(ms(t0))
-    if (found.length !== 1) wrong++
+    for (const store of opened) {
+      const t0 = process.hrtime.bigint()
+      const found = await createSqlStores(store.db).books.list({ offset: 0, limit: 5, q: hitToken(i) })
+      store.times.push(ms(t0))
+      if (found.length !== 1) store.wrong++
+    }
   }
-  await db.close()
-  return `median ${fmt(median(times))} ms, p99 ${fmt(p99(times))} ms${wrong > 0 ? `, ${wrong} NOT ONE HIT` : ''}`
+  for (const { db } of opened) await db.close()
+  return opened.map(({ name, times, wrong }) =>
+    `${opened.length > 1 ? `${name}: ` : ''}median ${fmt(median(times))} ms, p99 ${fmt(p99(times))} ms${wrong > 0 ? `, ${wrong} NOT ONE HIT` : ''}`).join('; ')
 }
 
 async function lastPages (url: string, store: () => Promise<SqlDialect>): Promise<{ o: string, after: string }> {
@@ -176,13 +180,13 @@ async function storm (url: string): Promise<{ idle: string, searching: string, s
   return { idle, searching: busy, searches }
 }
 
-async function measure (label: string, databaseUrl: string, file: string, store: () => Promise<SqlDialect>): Promise<void> {
+async function measure (label: string, databaseUrl: string, file: string, store: () => Promise<SqlDialect>, alternatives: Record<string, () => Promise<SqlDialect>> = {}): Promise<void> {
   console.log(`\n## ${label}`)
   console.log(`import: ${importInto(databaseUrl, file)}`)
   const { url, child } = await startService(databaseUrl)
   try {
     console.log(`uncached one-hit search: ${await searchLatency(url, 17)}`)
-    console.log(`the same kind of search at the store (no HTTP): ${await storeSearchLatency(store, 23)}`)
+    console.log(`the same kind of search at the store (no HTTP): ${await storeSearchLatency({ ...alternatives, 'as served': store }, 23)}`)
     const pages = await lastPages(url, store)
     console.log(`last page by o: ${pages.o}`)
     console.log(`last page by after: ${pages.after}`)
@@ -216,10 +220,11 @@ async function main (): Promise<void> {
       url.pathname = `/${name}`
       let pool: mysql.Pool | undefined
       try {
-        await measure('MySQL', url.toString(), file, async () => {
+        const open = async (options: MysqlOptions = {}): Promise<SqlDialect> => {
           pool = mysql.createPool({ uri: url.toString(), ...MYSQL_POOL_OPTIONS })
-          return mysqlDialect(pool)
-        })
+          return mysqlDialect(pool, options)
+        }
+        await measure('MySQL', url.toString(), file, () => open(), { 'one scan (before the slices)': () => open({ scanParts: 1 }) })
       } finally {
         await pool?.end()
         await admin.query(`DROP DATABASE IF EXISTS \`${name}\``)

@@ -67,10 +67,12 @@ function executor (db: Queryable): SqlExecutor {
 export interface MysqlOptions {
   /** Ids per book_blocks row; every process on one database must use the same (tests lower it). */
   blockIds?: number
+  /** Slices of the candidate scan run at once (bench/scale.ts compares 1 with the default). */
+  scanParts?: number
 }
 
 /** MySQL (and MariaDB) over the pool @fastify/mysql owns. */
-export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS }: MysqlOptions = {}): SqlDialect {
+export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SCAN_PARTS }: MysqlOptions = {}): SqlDialect {
   async function onOwnConnection<T> (fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
     const conn = await pool.getConnection()
     try {
@@ -85,7 +87,7 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS }: MysqlOptions
 
   /**
    * The blocks from `fromBlock` on whose text holds the needle, the first BLOCKS_PER_ROUND in
-   * order. A long range is cut into SCAN_PARTS slices scanned at once, on as many pooled
+   * order. A long range is cut into `scanParts` slices scanned at once, on as many pooled
    * connections: each query runs on one server thread, so a needle found nowhere (the whole
    * range to scan) costs a slice's time, not the range's, on a server with cores to spare.
    * Each slice answers its own first BLOCKS_PER_ROUND, so their union holds the range's.
@@ -97,9 +99,9 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS }: MysqlOptions
     const last = Number((await db.get<{ last: number | null }>('SELECT MAX(block) AS last FROM book_blocks'))?.last ?? -1)
     const span = last - fromBlock + 1
     if (span <= 0) return []
-    if (span < SCAN_PARTS * BLOCKS_PER_ROUND) return scan(fromBlock, last)
-    const size = Math.ceil(span / SCAN_PARTS)
-    const slices = await Promise.all(Array.from({ length: SCAN_PARTS }, (_, i) => scan(fromBlock + i * size, Math.min(last, fromBlock + (i + 1) * size - 1))))
+    if (scanParts <= 1 || span < scanParts * BLOCKS_PER_ROUND) return scan(fromBlock, last)
+    const size = Math.ceil(span / scanParts)
+    const slices = await Promise.all(Array.from({ length: scanParts }, (_, i) => scan(fromBlock + i * size, Math.min(last, fromBlock + (i + 1) * size - 1))))
     return slices.flat().slice(0, BLOCKS_PER_ROUND)
   }
 
