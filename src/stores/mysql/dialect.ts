@@ -44,6 +44,8 @@ const MAX_BLOCK_BYTES = 1 << 20
 const BLOCKS_PER_ROUND = 32
 /** Slices of the block range scanned at once (each on its own pooled connection). */
 const SCAN_PARTS = 4
+/** How often the highest block is looked up again, to balance the slices. */
+const LAST_BLOCK_REFRESH_MS = 10_000
 
 type Queryable = Pick<Pool, 'query'> | PoolConnection
 
@@ -85,23 +87,33 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SC
   const db = executor(pool)
   let step: number | undefined
 
+  /** The highest block, as last looked up: it only balances the slices (the last is open-ended). */
+  let lastBlock = { value: -1, at: 0 }
+  async function lastBlockEstimate (): Promise<number> {
+    if (Date.now() - lastBlock.at > LAST_BLOCK_REFRESH_MS) {
+      const row = await db.get<{ last: number | null }>('SELECT MAX(block) AS last FROM book_blocks')
+      lastBlock = { value: Number(row?.last ?? -1), at: Date.now() }
+    }
+    return lastBlock.value
+  }
+
   /**
    * The blocks from `fromBlock` on whose text holds the needle, the first BLOCKS_PER_ROUND in
    * order. A long range is cut into `scanParts` slices scanned at once, on as many pooled
    * connections: each query runs on one server thread, so a needle found nowhere (the whole
    * range to scan) costs a slice's time, not the range's, on a server with cores to spare.
-   * Each slice answers its own first BLOCKS_PER_ROUND, so their union holds the range's.
+   * Each slice answers its own first BLOCKS_PER_ROUND, so their union holds the range's; the
+   * last slice has no upper bound, so blocks added since the estimate are scanned too.
    */
   async function candidateBlocks (needle: string, fromBlock: number): Promise<number[]> {
     const scan = async (from: number, to: number): Promise<number[]> =>
       (await db.all<{ block: number }>(`SELECT block FROM book_blocks WHERE block BETWEEN ? AND ? AND LOCATE(?, txt) > 0
         ORDER BY block LIMIT ${BLOCKS_PER_ROUND}`, [from, to, needle])).map((b) => Number(b.block))
-    const last = Number((await db.get<{ last: number | null }>('SELECT MAX(block) AS last FROM book_blocks'))?.last ?? -1)
-    const span = last - fromBlock + 1
-    if (span <= 0) return []
-    if (scanParts <= 1 || span < scanParts * BLOCKS_PER_ROUND) return scan(fromBlock, last)
+    const span = (await lastBlockEstimate()) - fromBlock + 1
+    if (scanParts <= 1 || span < scanParts * BLOCKS_PER_ROUND) return scan(fromBlock, Number.MAX_SAFE_INTEGER)
     const size = Math.ceil(span / scanParts)
-    const slices = await Promise.all(Array.from({ length: scanParts }, (_, i) => scan(fromBlock + i * size, Math.min(last, fromBlock + (i + 1) * size - 1))))
+    const slices = await Promise.all(Array.from({ length: scanParts }, (_, i) =>
+      scan(fromBlock + i * size, i === scanParts - 1 ? Number.MAX_SAFE_INTEGER : fromBlock + (i + 1) * size - 1)))
     return slices.flat().slice(0, BLOCKS_PER_ROUND)
   }
 
