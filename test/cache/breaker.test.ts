@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
-import type { Command } from 'ioredis'
+import pino from 'pino'
+import { Redis, type Command } from 'ioredis'
 import t from 'tap'
+import { CacheUnavailableError, createCircuitBreaker } from '../../src/cache/breaker'
+import { createRedisCache } from '../../src/cache/redis'
+import { REDIS_CLIENT_OPTIONS } from '../../src/cache/redis-client'
+import { cacheContract } from './cache.contract'
 import { bearer, build, SAMPLE_BOOK, skipSuite, userWith } from '../helper'
 import { binaryAvailable, throwawayRedis } from '../throwaway'
 
@@ -124,5 +129,40 @@ if (!binaryAvailable('redis-server')) {
     t.ok(afterThaw.length > 0)
     t.equal(reads.filter((r) => r.at > written && r.titles.includes(`Before ${tag} 0`)).length, 0, `0 stale of ${afterThaw.length} reads after the thaw`)
     for (const url of urls.slice(0, 1)) t.match((await app.inject({ url })).json(), { title: `Frozen ${tag}` })
+  })
+
+  t.test('the breaker on its own: a closed circuit keeps the cache contract; a dead Redis opens it, and its probe closes it once Redis is back', async (t) => {
+    const redis = await throwawayRedis()
+    t.teardown(() => redis.kill())
+    const client = new Redis(redis.url, REDIS_CLIENT_OPTIONS)
+    client.on('error', () => {})
+    await client.connect()
+    t.teardown(() => client.disconnect())
+    const breaker = createCircuitBreaker(createRedisCache(client, { namespace: `breaker-${randomUUID()}` }), { log: pino({ level: 'silent' }), coolDownMs: 300 })
+    t.teardown(() => breaker.cache.close())
+
+    t.test('contract', async (t) => cacheContract(t, async () => breaker.cache))
+    await t.test('opens, refuses, probes, closes', async (t) => {
+      t.equal(breaker.state(), 'closed')
+      await redis.kill()
+      for (let i = 0; i < 3; i++) await t.rejects(breaker.cache.get('k'), 'a failed call')
+      t.equal(breaker.state(), 'open', 'three failures in a row open it')
+      const { passed } = breaker.stats()
+      const started = performance.now()
+      let refused = 0
+      for (let i = 0; i < 100; i++) await breaker.cache.get('k').catch((err: unknown) => { if (err instanceof CacheUnavailableError) refused++ })
+      const ms = performance.now() - started
+      t.equal(refused, 100, 'every call refused with CacheUnavailableError')
+      t.ok(ms < 100, `100 calls refused in ${ms.toFixed(1)} ms`)
+      await t.rejects(breaker.cache.ping(), CacheUnavailableError, 'readiness is told at once')
+      t.equal(breaker.stats().passed, passed, 'no refused call reached the client')
+      t.ok(breaker.stats().shortCircuited >= 101)
+
+      await redis.start()
+      const restarted = performance.now()
+      while (breaker.state() !== 'closed' && performance.now() - restarted < 5000) await sleep(20)
+      t.equal(breaker.state(), 'closed', `closed by a probe ${Math.round(performance.now() - restarted)} ms after the restart`)
+      t.equal(await breaker.cache.get('k'), undefined, 'calls pass again')
+    })
   })
 }
