@@ -23,9 +23,12 @@ import { binaryAvailable, throwawayRedis } from '../throwaway'
 interface Book { id: number, title: string }
 interface Read { at: number, ms: number, titles: string[] }
 
-// Generous on a loaded 2-core machine: the figure in docs is measured apart; this catches a
-// read waiting on Redis' 200 ms command timeout.
-const SLOW_READ_MS = 150
+// That no read waits on Redis is shown by the commands sent (none but probes). Latency is only
+// bounded loosely: under the whole suite on a loaded 2-core machine a read that never touches
+// Redis has been seen to take 200 ms of CPU starvation. The figure is measured by
+// `npm run bench:frozen-cache`.
+const MEDIAN_READ_MS = 100
+const HANG_BOUND_MS = 1000
 
 /** Every command the app's Redis client sends, with when (a spy on the real client: nothing is faked). */
 function recordCommands (app: FastifyInstance): Array<{ name: string, at: number }> {
@@ -102,11 +105,13 @@ if (!binaryAvailable('redis-server')) {
 
     const late = reads.filter((r) => r.at > frozen + 1000 && r.at < written + 1500)
     const calls = sent.filter((c) => c.at > frozen + 1000)
-    t.ok(late.length > 100, `${late.length} reads after the first second of the freeze`)
+    t.ok(late.length > 50, `${late.length} reads after the first second of the freeze`)
     t.same(calls.filter((c) => c.name !== 'ping').map((c) => c.name), [], `after the first second nothing but the breaker's PING probes reached Redis (${calls.length} probes)`)
     t.ok(calls.length <= 4, 'one probe a second at most')
     const slowest = Math.max(...late.map((r) => r.ms))
-    t.ok(slowest < SLOW_READ_MS, `the slowest read after the first second took ${slowest.toFixed(1)} ms`)
+    const median = [...late.map((r) => r.ms)].sort((x, y) => x - y)[Math.floor(late.length / 2)] ?? Infinity
+    t.ok(median < MEDIAN_READ_MS, `the median read after the first second took ${median.toFixed(1)} ms`)
+    t.ok(slowest < HANG_BOUND_MS, `the slowest read after the first second took ${slowest.toFixed(1)} ms`)
     const firstSecond = reads.filter((r) => r.at <= frozen + 1000)
     t.comment(`first second: ${firstSecond.length} reads, slowest ${Math.max(...firstSecond.map((r) => r.ms)).toFixed(0)} ms; after: ${(late.length / ((written + 1500 - frozen - 1000) / 1000)).toFixed(0)} reads/s, slowest ${slowest.toFixed(1)} ms`)
     t.ok((during.error ?? 0) - (before.error ?? 0) >= late.length, `bookstore_cache_requests_total{result="error"} counted the skipped reads (${(during.error ?? 0) - (before.error ?? 0)})`)
