@@ -133,13 +133,26 @@ export async function throwawayFerretdb (): Promise<Throwaway> {
   return server
 }
 
-/** A private redis-server with no persistence, so a restart comes back empty. */
-export async function throwawayRedis (): Promise<Throwaway> {
+export interface ThrowawayRedisOptions {
+  /**
+   * Persist every write to an append-only file in a folder of its own (fsync on each), so a
+   * kill() then start() restores the data as it was, old entries included: what a Redis
+   * run with `--appendonly yes` (the compose file) does after a crash.
+   */
+  appendOnly?: boolean
+}
+
+/** A private redis-server; with no persistence unless asked, so a restart comes back empty. */
+export async function throwawayRedis ({ appendOnly = false }: ThrowawayRedisOptions = {}): Promise<Throwaway> {
   const port = await freePort()
+  const dir = appendOnly ? mkdtempSync(path.join(tmpdir(), 'bookstore-redis-')) : undefined
+  const persistence = dir === undefined
+    ? ['--appendonly', 'no']
+    : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]
   const server = throwaway(port, `redis://127.0.0.1:${port}/0`, 'redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence,
     '--daemonize', 'no', '--protected-mode', 'yes'
-  ])
+  ], () => { if (dir !== undefined) rmSync(dir, { recursive: true, force: true }) })
   await server.start()
   return server
 }

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { User } from '../schemas/user'
 import { Permission } from '../domain/permission'
 import { AppError, breachedPassword, cannotLowerOwnLevel, invalidCredentials, notFound, signInThrottled, wrongCurrentPassword } from '../domain/errors'
+import { CacheUnavailableError } from '../cache/breaker'
 import type { KeyValueCache } from '../cache/types'
 import type { Page, UserStore } from '../stores/types'
 import { isBreachedPassword, type PasswordHasher } from './passwords'
@@ -34,7 +35,9 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
     try {
       return await call()
     } catch (err) {
-      log.warn({ err, cache: counters.name }, `sign-in throttle ${what} failed; not throttling`)
+      // An open circuit refuses at once, on every call: the breaker logged when it opened.
+      if (err instanceof CacheUnavailableError) log.debug({ cache: counters.name, reason: err.message }, `sign-in throttle ${what} skipped; not throttling`)
+      else log.warn({ err, cache: counters.name }, `sign-in throttle ${what} failed; not throttling`)
       return fallback
     }
   }
