@@ -52,7 +52,8 @@ export function serverOptions (config: Config, { pretty = false } = {}): Fastify
     // A slow or stalled client cannot hold a request open for ever.
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
-    return503OnClosing: true,
+    // Our drain hook (plugins/app/shutdown.ts) answers in the contract's shape instead.
+    return503OnClosing: false,
     // Off unless TRUST_PROXY says which proxies to believe: X-Forwarded-For then sets request.ip
     // (the per-address limits and the logs); otherwise anyone could spoof it.
     // A hop count as proxy-addr takes it (Fastify's types omit the number form).

@@ -87,6 +87,15 @@ export const notReady = (services: Record<string, 'up' | 'down'>): AppError => {
     { 'retry-after': '5' }, { services })
 }
 
+/**
+ * A request that arrived after shutdown began, on a connection that was still open: go to
+ * another instance. The connection closes with this answer.
+ */
+export const shuttingDown = (): AppError =>
+  new AppError(503, 'SERVICE_UNAVAILABLE', 'The service is shutting down; retry on another instance', {
+    'retry-after': '1', connection: 'close'
+  })
+
 /** A backing service (SQL, MongoDB) failed or timed out: the client may retry shortly. */
 export class ServiceUnavailableError extends AppError {
   override name = 'ServiceUnavailableError'
