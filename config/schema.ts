@@ -47,6 +47,11 @@ export const ConfigSchema = Type.Object({
   /** Per-request deadline for backing services, in milliseconds. */
   backendTimeoutMs: Type.Integer({ minimum: 50, maximum: 60000, default: 1000 }),
   /**
+   * A request's headers and body must arrive within this many milliseconds, else 408 and the
+   * connection is closed (the contract says 30 seconds). YAML only: tests shorten it.
+   */
+  requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 600000, default: 30000 }),
+  /**
    * How long a shutdown may drain before what still runs is cut off (exit 1); the contract
    * says 10 seconds. YAML only: tests shorten it.
    */

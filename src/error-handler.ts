@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import type { Socket } from 'node:net'
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { securityHeaders } from '../plugins/external/helmet'
 import { AppError, ServiceUnavailableError } from './domain/errors'
 import { validationDetails, type Detail } from './validation'
 
@@ -70,4 +73,67 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
 
 export function notFoundHandler (request: FastifyRequest, reply: FastifyReply): FastifyReply {
   return reply.code(404).send(body(404, 'ROUTE_NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0] ?? ''} not found`))
+}
+
+/** Worked out once: the headers helmet would set, for answers written outside Fastify's hooks. */
+let security: Record<string, string> | undefined
+const SECURITY = (): Record<string, string> => (security ??= securityHeaders())
+
+/**
+ * A request line longer than the URL limit (2,048) plus room for a method and the version,
+ * found in what the parser had read when the headers overflowed: that is a 414, not a 431.
+ */
+function longRequestLine (err: ConnectionError): boolean {
+  const raw = err.rawPacket as unknown
+  const bytes = Buffer.isBuffer(raw) ? raw : undefined
+  if (bytes === undefined) return false
+  const end = bytes.indexOf('\r\n')
+  return end === -1 ? bytes.length > 2048 : end > 2048 + 32
+}
+
+function clientErrorAnswer (err: ConnectionError): [number, string, string] {
+  switch (err.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'REQUEST_TIMEOUT', 'The request was not wholly received in time']
+    case 'HPE_HEADER_OVERFLOW':
+      return longRequestLine(err)
+        ? [414, 'URI_TOO_LONG', 'The URL is longer than 2048 characters']
+        : [431, 'HEADERS_TOO_LARGE', 'The request headers are too large']
+    default:
+      return [400, 'VALIDATION_ERROR', 'The request is not valid HTTP']
+  }
+}
+
+/** Socket internals Node uses the same way: the answer in progress on this connection, if any. */
+interface WithMessage { _httpMessage?: { headersSent?: boolean } | null }
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (a request not received
+ * within requestTimeout, headers over the size limit, malformed HTTP): answered in the
+ * contract's shape with a fresh request id, then the connection is closed. Fastify binds
+ * `this` to the instance.
+ */
+export function clientErrorHandler (this: FastifyInstance, err: ConnectionError, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, code, message] = clientErrorAnswer(err)
+  const requestId = randomUUID()
+  this.log.info({ reqId: requestId, res: { statusCode: status }, code, parserCode: err.code }, 'client error')
+  // An answer already on its way cannot be followed by another on the same connection.
+  const answering = (socket as unknown as WithMessage)._httpMessage?.headersSent === true
+  if (!socket.writable || answering) {
+    socket.destroy()
+    return
+  }
+  const payload = JSON.stringify(body(status, code, message))
+  const headers: Record<string, string> = {
+    ...SECURITY(),
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(payload)),
+    'x-request-id': requestId,
+    connection: 'close'
+  }
+  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${head}\r\n${payload}`)
+  // A client that never reads or closes (slowloris) does not keep the socket: end() only half-closes.
+  setTimeout(() => socket.destroy(), 1000).unref()
 }
