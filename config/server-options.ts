@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Server } from 'node:http'
 import { LogController, type FastifyHttpOptions, type FastifyReply, type FastifyRequest } from 'fastify'
-import { clientErrorHandler } from '../src/error-handler'
+import { clientErrorHandler, frameworkErrors } from '../src/error-handler'
 import type { Config } from './schema'
 
 /** Bodies in this API are small JSON documents; the contract caps them at 64 KiB. */
@@ -37,6 +37,9 @@ class AnswerLog extends LogController {
   }
 }
 
+/** The contract's limit on a path parameter (longer: 414 URI_TOO_LONG). */
+export const MAX_PARAM_LENGTH = 100
+
 /** Trust the `hops` closest addresses: the socket's peer is hop 0. */
 const trustHops = (hops: number) => (_address: string, hop: number): boolean => hop < hops
 
@@ -68,12 +71,13 @@ export function serverOptions (config: Config, { pretty = false } = {}): Fastify
     // Our drain hook (plugins/app/shutdown.ts) answers in the contract's shape instead.
     return503OnClosing: false,
     clientErrorHandler,
+    frameworkErrors,
     // Off unless TRUST_PROXY says which proxies to believe: X-Forwarded-For then sets request.ip
     // (the per-address limits and the logs); otherwise anyone could spoof it.
     // A hop count as proxy-addr takes it (Fastify's types omit the number form).
     trustProxy: typeof config.proxyTrust === 'number' ? trustHops(config.proxyTrust) : config.proxyTrust,
     // Backing services are waited for with backoff at start-up (plugins/external), however long.
     pluginTimeout: 0,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 }
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH }
   }
 }

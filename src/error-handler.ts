@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { securityHeaders } from '../plugins/external/helmet'
-import { AppError, ServiceUnavailableError } from './domain/errors'
+import { AppError, MAX_URL_LENGTH, ServiceUnavailableError, badUrl, uriTooLong } from './domain/errors'
 import { validationDetails, type Detail } from './validation'
 
 interface ErrorBody {
@@ -80,6 +80,20 @@ let security: Record<string, string> | undefined
 const SECURITY = (): Record<string, string> => (security ??= securityHeaders())
 
 /**
+ * What the router itself refuses, before any hook runs (so before x-request-id and the security
+ * headers are set): a path that is not valid percent-encoding, and a path parameter over
+ * maxParamLength. The contract's shape, and never the URL: Fastify's own bodies echo it.
+ */
+export function frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const [status, code, message] = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? [414, 'URI_TOO_LONG', 'A path parameter is longer than 100 characters']
+    : err.code === 'FST_ERR_BAD_URL'
+      ? [400, 'VALIDATION_ERROR', badUrl().message]
+      : [400, 'VALIDATION_ERROR', 'The request is not valid']
+  void reply.code(status).headers({ ...SECURITY(), 'x-request-id': request.id }).send(body(status, code, message))
+}
+
+/**
  * A request line longer than the URL limit (2,048) plus room for a method and the version,
  * found in what the parser had read when the headers overflowed: that is a 414, not a 431.
  */
@@ -88,7 +102,7 @@ function longRequestLine (err: ConnectionError): boolean {
   const bytes = Buffer.isBuffer(raw) ? raw : undefined
   if (bytes === undefined) return false
   const end = bytes.indexOf('\r\n')
-  return end === -1 ? bytes.length > 2048 : end > 2048 + 32
+  return end === -1 ? bytes.length > MAX_URL_LENGTH : end > MAX_URL_LENGTH + 32
 }
 
 function clientErrorAnswer (err: ConnectionError): [number, string, string] {
@@ -97,7 +111,7 @@ function clientErrorAnswer (err: ConnectionError): [number, string, string] {
       return [408, 'REQUEST_TIMEOUT', 'The request was not wholly received in time']
     case 'HPE_HEADER_OVERFLOW':
       return longRequestLine(err)
-        ? [414, 'URI_TOO_LONG', 'The URL is longer than 2048 characters']
+        ? [414, 'URI_TOO_LONG', uriTooLong().message]
         : [431, 'HEADERS_TOO_LARGE', 'The request headers are too large']
     default:
       return [400, 'VALIDATION_ERROR', 'The request is not valid HTTP']
