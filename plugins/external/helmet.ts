@@ -38,8 +38,8 @@ const DOCS: HelmetOptions = {
   frameguard: { action: 'deny' }
 }
 
-/** The headers helmet sets for `options`, worked out once by running its middleware on a stand-in answer. */
-export function securityHeaders (options: HelmetOptions): Record<string, string> {
+/** The headers helmet sets for `options` (a JSON answer's by default), worked out once by running its middleware on a stand-in answer. */
+export function securityHeaders (options: HelmetOptions = API): Record<string, string> {
   const headers: Record<string, string> = {}
   const res = {
     setHeader (name: string, value: string | number | readonly string[]) { headers[name.toLowerCase()] = String(value) },

@@ -43,6 +43,11 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
   }
 
   return {
+    /** Sheds (503) at once a request that would find the password queue full; see passwords.ts. */
+    admitPasswordWork (): void {
+      hasher.admit()
+    },
+
     async signUp (rawEmail: string, password: string): Promise<User> {
       if (isBreachedPassword(password)) throw breachedPassword()
       const email = normaliseEmail(rawEmail)
@@ -71,7 +76,7 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
       }
       if (seen.count > 0) await throttleOrFailOpen('reset', () => counters.del(key), undefined)
       if (hasher.needsRehash(record.password_hash)) {
-        await users.setPasswordHash(record.id, await hasher.hash(password))
+        await users.setPasswordHash(record.id, await hasher.hash(password, { mayShed: false }))
         log.info({ userId: record.id }, 'password rehashed with the current argon2 parameters')
       }
       const { password_hash: _hash, ...user } = record
@@ -114,7 +119,7 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
       }
       if (seen.count > 0) await throttleOrFailOpen('reset', () => counters.del(key), undefined)
       if (isBreachedPassword(newPassword)) throw breachedPassword()
-      await users.setPasswordHash(userId, await hasher.hash(newPassword))
+      await users.setPasswordHash(userId, await hasher.hash(newPassword, { mayShed: false }))
       const ended = await sessions.endAll(userId, currentSid)
       log.info({ userId, sessionsEnded: ended }, 'password changed')
     },
@@ -125,7 +130,7 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
       const existing = await users.findByEmail(email)
       if (existing === undefined) {
         try {
-          return await users.create({ email, password_hash: await hasher.hash(password), permission: Permission.Admin })
+          return await users.create({ email, password_hash: await hasher.hash(password, { mayShed: false }), permission: Permission.Admin })
         } catch (err) {
           // Another instance created it first: promote that one below.
           if (!(err instanceof AppError && err.code === 'EMAIL_TAKEN')) throw err
