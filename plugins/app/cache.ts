@@ -29,8 +29,10 @@ export default fp(async function cachePlugin (fastify) {
   } else {
     const log = fastify.log.child({ module: 'cache' })
     // The Redis client belongs to the redis-client plugin, which closes it; close() here stops timers only.
-    const breaker = createCircuitBreaker(createRedisCache(redis, { namespace: fastify.config.cacheNamespace }), { log })
-    cache = createCoherentCache(breaker.cache, { log }).cache
+    const direct = createRedisCache(redis, { namespace: fastify.config.cacheNamespace })
+    const breaker = createCircuitBreaker(direct, { log })
+    // A write's invalidation goes to Redis even while the circuit is open (src/cache/coherent.ts).
+    cache = createCoherentCache(breaker.cache, { log, direct }).cache
     fastify.decorate('cacheCircuit', { state: breaker.state, stats: breaker.stats })
   }
   fastify.decorate('cache', cache)

@@ -5,6 +5,13 @@ import type { KeyValueCache } from './types'
 
 export interface CoherenceOptions {
   log: FastifyBaseLogger
+  /**
+   * The cache without its circuit breaker, for the invalidation a write makes: sent even while
+   * the circuit is open (it may wait the command timeout; reads never do). Otherwise another
+   * instance, whose probe already saw the cache back, serves entries older than an
+   * acknowledged write until this one's background retry lands.
+   */
+  direct?: KeyValueCache
   /** The first retry of an invalidation after a loss; each next one waits twice as long... */
   retryMinMs?: number
   /** ...up to this. */
@@ -57,6 +64,7 @@ const HEADER_BYTES = 8
  */
 export function createCoherentCache (inner: KeyValueCache, {
   log,
+  direct = inner,
   retryMinMs = 50,
   retryMaxMs = 500,
   retiredKept = 1000
@@ -142,13 +150,13 @@ export function createCoherentCache (inner: KeyValueCache, {
   }
 
   /** Stores `next` as the generation; trusted when no loss came in between. */
-  async function invalidate (ns: string, next: string): Promise<void> {
+  async function invalidate (ns: string, next: string, via: KeyValueCache = inner): Promise<void> {
     const s = spaces.get(ns)
     if (s === undefined) throw new Error(`unknown cache namespace ${ns}`)
     const at = epoch
     seq++
     try {
-      await inner.startGeneration(ns, next, s.ttlSeconds)
+      await via.startGeneration(ns, next, s.ttlSeconds)
     } catch (err) {
       lose('an invalidation failed', err)
       throw err
@@ -221,7 +229,7 @@ export function createCoherentCache (inner: KeyValueCache, {
 
     async startGeneration (ns, next, generationTtlSeconds) {
       space(ns, generationTtlSeconds)
-      await invalidate(ns, next)
+      await invalidate(ns, next, direct)
     },
 
     /** Readiness: the cache answers, and every namespace has been invalidated since it was last lost. */
