@@ -134,10 +134,10 @@ export async function throwawayFerretdb (): Promise<Throwaway> {
 }
 
 export interface ThrowawayRedis extends Throwaway {
-  /** With `appendonly`: the folder holding its AOF (appendonlydir/), which start() replays. */
+  /** With `appendOnly`: the folder holding its AOF (appendonlydir/), which start() replays. */
   readonly dir: string | undefined
   /**
-   * With `appendonly`: a copy of its AOF as it is now (the server must be stopped or the
+   * With `appendOnly`: a copy of its AOF as it is now (the server must be stopped or the
    * copy may catch a half-written record: kill() first). restore() puts it back.
    */
   snapshot (): string
@@ -145,16 +145,25 @@ export interface ThrowawayRedis extends Throwaway {
   restore (snapshot: string): void
 }
 
+export interface ThrowawayRedisOptions {
+  /**
+   * Persist every write to an append-only file in a folder of its own (fsync on each), so a
+   * kill() then start() restores the data as it was, old entries included: what a Redis
+   * run with `--appendonly yes` (the compose file) does after a crash.
+   */
+  appendOnly?: boolean
+}
+
 /**
  * A private redis-server. Without options: no persistence, so a restart comes back empty.
- * With `appendonly: true`: an AOF in a temporary folder, fsynced on every write, so start()
+ * With `appendOnly: true`: an AOF in a temporary folder, fsynced on every write, so start()
  * after kill() comes back with every key it had acknowledged (what the compose file's
  * `--appendonly yes` Redis does after a crash), and snapshot()/restore() bring back an older
  * state (a restore from backup).
  */
-export async function throwawayRedis ({ appendonly = false }: { appendonly?: boolean } = {}): Promise<ThrowawayRedis> {
+export async function throwawayRedis ({ appendOnly = false }: ThrowawayRedisOptions = {}): Promise<ThrowawayRedis> {
   const port = await freePort()
-  const dir = appendonly ? mkdtempSync(path.join(tmpdir(), 'bookstore-redis-')) : undefined
+  const dir = appendOnly ? mkdtempSync(path.join(tmpdir(), 'bookstore-redis-')) : undefined
   const persistence = dir === undefined
     ? ['--appendonly', 'no']
     : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir, '--aof-use-rdb-preamble', 'no']
@@ -164,7 +173,7 @@ export async function throwawayRedis ({ appendonly = false }: { appendonly?: boo
   ], () => { if (dir !== undefined) rmSync(dir, { recursive: true, force: true }) })
   const snapshots: string[] = []
   const needDir = (): string => {
-    if (dir === undefined) throw new Error('this Redis was started without appendonly')
+    if (dir === undefined) throw new Error('this Redis was started without appendOnly')
     return dir
   }
   await server.start()

@@ -1,4 +1,6 @@
 import fp from 'fastify-plugin'
+import { createCircuitBreaker, type CircuitState } from '../../src/cache/breaker'
+import { createCoherentCache } from '../../src/cache/coherent'
 import { createMemoryCache } from '../../src/cache/memory'
 import { createRedisCache } from '../../src/cache/redis'
 import type { KeyValueCache } from '../../src/cache/types'
@@ -7,16 +9,30 @@ import { sharedRedis } from '../external/redis'
 declare module 'fastify' {
   interface FastifyInstance {
     cache: KeyValueCache
+    /** Redis only: the circuit breaker's state and counts (the in-process cache has none). */
+    cacheCircuit?: { state: () => CircuitState, stats: () => { passed: number, shortCircuited: number } }
   }
 }
 
-/** In process on the embedded default; Redis (shared by every instance) when REDIS_URL is set. */
+/**
+ * In process on the embedded default; Redis (shared by every instance) when REDIS_URL is set,
+ * behind a circuit breaker (src/cache/breaker.ts: a failing Redis is not asked again for a
+ * cool-down) and the coherence guard (src/cache/coherent.ts: after a loss, nothing cached is
+ * trusted until it has been invalidated). The coherence guard is outside, so it sees the
+ * breaker's at-once refusals as the losses they are.
+ */
 export default fp(async function cachePlugin (fastify) {
   const redis = sharedRedis(fastify)
-  // The Redis client belongs to the redis-client plugin, which closes it; close() here is a no-op for it.
-  const cache = redis === undefined
-    ? createMemoryCache()
-    : createRedisCache(redis, { namespace: fastify.config.cacheNamespace })
+  let cache: KeyValueCache
+  if (redis === undefined) {
+    cache = createMemoryCache()
+  } else {
+    const log = fastify.log.child({ module: 'cache' })
+    // The Redis client belongs to the redis-client plugin, which closes it; close() here stops timers only.
+    const breaker = createCircuitBreaker(createRedisCache(redis, { namespace: fastify.config.cacheNamespace }), { log })
+    cache = createCoherentCache(breaker.cache, { log }).cache
+    fastify.decorate('cacheCircuit', { state: breaker.state, stats: breaker.stats })
+  }
   fastify.decorate('cache', cache)
   fastify.addHook('onClose', async () => {
     await cache.close()

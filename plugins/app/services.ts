@@ -42,7 +42,6 @@ export default fp(async function servicesPlugin (fastify) {
     log: log.child({ module: 'sessions' })
   })
   fastify.decorate('sessions', sessions)
-  fastify.addHook('onClose', async () => { sessions.close() })
   fastify.decorate('users', createUserService({
     sessions,
     users: stores.users,

@@ -100,6 +100,11 @@ export function createRedisCache (client: Redis, { namespace = 'bookstore' }: Re
       const answer = await client.ping()
       if (answer !== 'PONG') throw new Error(`redis answered PING with ${String(answer)}`)
     },
+    onReset (listener) {
+      // 'close' comes before any reconnect: whatever the next connection finds, this instance
+      // has been told first that it may not be the state it knew.
+      client.on('close', listener)
+    },
     async close () {}
   }
 }

@@ -28,6 +28,12 @@ export interface KeyValueCache {
   /** Makes `next` the namespace's generation: every entry of the previous one is unreachable at once. */
   startGeneration (namespace: string, next: string, generationTtlSeconds: number): Promise<void>
   ping (): Promise<void>
+  /**
+   * Calls `listener` whenever the backend may have lost or restored entries behind this
+   * instance's back (Redis: the connection closed, so a restart, a failover or a restore
+   * from persistence may follow). Absent where that cannot happen (in process).
+   */
+  onReset? (listener: () => void): void
   close (): Promise<void>
 }
 

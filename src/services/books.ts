@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { Book, type BookInput } from '../schemas/book'
 import { notFound, preconditionFailed } from '../domain/errors'
+import { CacheUnavailableError } from '../cache/breaker'
 import type { KeyValueCache } from '../cache/types'
 import type { BookStore, Page, ReviewStore } from '../stores/types'
 import { decodeRepresentation, encodeRepresentation, represent, serializerFor, type Precondition, type Representation } from './representation'
@@ -32,7 +33,11 @@ interface Deps {
  * page and book of the old one is unreachable at once, on every instance. A missing token
  * (expired, evicted, cache restarted) is replaced by a fresh one, never reused, so an old
  * entry can never come back. A cache that fails is logged and bypassed: its calls are
- * bounded by the client (ioredis' commandTimeout), the in-process one cannot fail or wait.
+ * bounded by the client (ioredis' commandTimeout) and, after a few failures, refused at once
+ * by the circuit breaker (src/cache/breaker.ts); the in-process one cannot fail or wait.
+ * Why no outage (restart, restore, failover, eviction) brings back an entry older than a
+ * write, and why a write whose invalidation failed is still seen within the TTL: the Redis
+ * cache is wrapped by src/cache/coherent.ts, which says it.
  */
 export function createBookService ({ books, reviews, cache, ttlSeconds, log, onCache = () => {} }: Deps) {
   /** The cache's answer, or undefined (logged) when it fails. */
@@ -41,7 +46,9 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, log, onC
       return await call()
     } catch (err) {
       if (what === 'read') onCache('error')
-      log.warn({ err, cache: cache.name }, `cache ${what} failed; using the store`)
+      // An open circuit refuses at once, on every call: the breaker logged when it opened.
+      if (err instanceof CacheUnavailableError) log.debug({ cache: cache.name, reason: err.message }, `cache ${what} skipped; using the store`)
+      else log.warn({ err, cache: cache.name }, `cache ${what} failed; using the store`)
       return undefined
     }
   }
@@ -67,8 +74,9 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, log, onC
       return true
     })
     if (ok === undefined) {
-      // The cache is unreachable: entries age out within the TTL. Say so loudly.
-      log.error({ cache: cache.name }, 'book cache could not be invalidated; cached reads may be stale until the TTL passes')
+      // This instance now reads the store until its retries land (src/cache/coherent.ts);
+      // another instance that still reaches the cache may serve older entries until their TTL ends.
+      log.error({ cache: cache.name }, 'book cache could not be invalidated; retrying in the background, cached reads elsewhere may be stale until the TTL passes')
     }
   }
 

@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
+import { CacheUnavailableError } from '../cache/breaker'
 import type { KeyValueCache } from '../cache/types'
 import { withDeadline } from '../deadline'
 import { notFound, refreshTokenInvalid, refreshTokenReused } from '../domain/errors'
@@ -25,6 +26,10 @@ interface Deps {
 /** How long one instance may answer a check from Redis before it reads the database again. */
 export const ACCESS_CACHE_SECONDS = 60
 
+/** The cache namespace of session checks: generation-scoped, as book pages are. */
+const NAMESPACE = 'sessions'
+const GENERATION_TTL_SECONDS = 7 * 24 * 3600
+
 const DAY_MS = 24 * 3600 * 1000
 
 /** Only this digest of a refresh token is stored; the token itself is never kept. */
@@ -39,49 +44,28 @@ export function createSessionService ({ sessions, users, cache, timeoutMs, refre
     try {
       return await withDeadline(call(), timeoutMs, cache.name)
     } catch (err) {
-      log.warn({ err, cache: cache.name }, `session check cache ${what} failed; using the database`)
+      if (err instanceof CacheUnavailableError) log.debug({ cache: cache.name, reason: err.message }, `session check cache ${what} skipped; using the database`)
+      else log.warn({ err, cache: cache.name }, `session check cache ${what} failed; using the database`)
       return undefined
     }
   }
 
-  let closed = false
-  /** Deletes each key within the deadline; answers the ids whose delete failed. */
-  async function drop (ids: readonly string[]): Promise<string[]> {
-    if (cache === undefined) return []
-    const failed: string[] = []
-    await Promise.all(ids.map(async (sid) => {
-      try {
-        await withDeadline(cache.del(key(sid)), timeoutMs, cache.name)
-      } catch {
-        failed.push(sid)
-      }
-    }))
-    return failed
-  }
-
   /**
-   * Drops the cached checks of these sessions. A check that read the database before the
-   * change and writes its (old) answer after this delete would leave a stale entry, so the
-   * delete is repeated once every such in-flight check has had its deadlines to finish; a
-   * delete that failed (Redis down) is retried every second until it succeeds or the entry
-   * has expired by itself. Meanwhile an instance that cannot reach Redis reads the database.
+   * Makes every cached check unreachable at once: a new generation of the namespace. One
+   * step for any number of sessions, and race-free: a check that read the database before
+   * the change and stores its answer after this lands stores it under the old generation,
+   * where no one reads it. If it fails (Redis down or slow), this instance stops trusting
+   * the cache and retries in the background until it lands (src/cache/coherent.ts).
    */
   async function forget (ids: readonly string[]): Promise<void> {
     if (cache === undefined || ids.length === 0) return
-    const failed = await drop(ids)
-    if (failed.length > 0) {
-      log.warn({ sessions: failed.length, cache: cache.name }, 'could not drop cached session checks; retrying until they expire')
+    const done = await cached('invalidate', async () => {
+      await cache.startGeneration(NAMESPACE, randomUUID(), GENERATION_TTL_SECONDS)
+      return true
+    })
+    if (done === undefined) {
+      log.warn({ sessions: ids.length, cache: cache.name }, 'could not invalidate cached session checks; this instance reads the database and retries')
     }
-    const giveUpAt = Date.now() + (ACCESS_CACHE_SECONDS + 1) * 1000
-    const again = (pending: readonly string[], delayMs: number): void => {
-      setTimeout(() => {
-        if (closed) return
-        drop(pending).then((still) => {
-          if (still.length > 0 && Date.now() < giveUpAt) again(still, 1000)
-        }, () => undefined)
-      }, delayMs).unref()
-    }
-    again(ids, 2 * timeoutMs + 50)
   }
 
   const newSession = (): { id: string, refreshToken: string } =>
@@ -119,22 +103,30 @@ export function createSessionService ({ sessions, users, cache, timeoutMs, refre
     /**
      * What a permission check needs, by one lookup: Redis when configured (falling back to the
      * database when it is down or slow), else the database by primary key.
+     *
+     * Revocation is authoritative in SQL, and the cache is only a positive one: it holds
+     * "this session was live, at this level" and never "ended", so the worst a cached entry
+     * can do is admit a session that has since ended or changed level. Every such change
+     * starts a new generation (forget()), and an instance that lost the cache trusts no
+     * entry again until it has started one itself (src/cache/coherent.ts): a restart,
+     * restore or failover that brings an old entry back brings it back under a generation no
+     * one reads. A revoked session is never admitted again because of a restore.
      */
     async access (sid: string): Promise<SessionAccess | undefined> {
-      const hit = await cached('read', () => cache?.get(key(sid)) ?? Promise.resolve(undefined))
-      if (hit !== undefined) {
+      const read = await cached('read', () => cache?.readGeneration(NAMESPACE, key(sid), randomUUID(), GENERATION_TTL_SECONDS) ?? Promise.resolve(undefined))
+      if (read?.value !== undefined) {
         try {
-          return JSON.parse(hit) as SessionAccess
+          const hit = JSON.parse(read.value.toString('utf8')) as SessionAccess
+          if (!hit.ended && Date.parse(hit.expires_at) > Date.now()) return hit
         } catch {
           // Not ours (or damaged): the database answers.
         }
       }
       const found = await sessions.access(sid)
-      if (found !== undefined && cache !== undefined) {
-        // An ended session stays ended, so that answer may be kept as long as a live one.
+      if (found !== undefined && !found.ended && read !== undefined && cache !== undefined) {
         const left = Math.floor((Date.parse(found.expires_at) - Date.now()) / 1000)
-        const ttl = found.ended ? ACCESS_CACHE_SECONDS : Math.min(ACCESS_CACHE_SECONDS, left)
-        if (ttl >= 1) await cached('write', () => cache.set(key(sid), JSON.stringify(found), ttl))
+        const ttl = Math.min(ACCESS_CACHE_SECONDS, left)
+        if (ttl >= 1) await cached('write', () => cache.writeGeneration(NAMESPACE, read.generation, key(sid), Buffer.from(JSON.stringify(found)), ttl))
       }
       return found
     },
@@ -155,11 +147,6 @@ export function createSessionService ({ sessions, users, cache, timeoutMs, refre
       const ended = await sessions.endAll(userId, now(), exceptSid)
       await forget(ended)
       return ended.length
-    },
-
-    /** Stops the background retries of deletes (the app is closing). */
-    close (): void {
-      closed = true
     },
 
     /** After a level change: every live session's cached check goes, so the next request reads the new level. */

@@ -38,7 +38,8 @@ if (!binaryAvailable('redis-server')) {
 
     await probe.config('RESETSTAT')
     t.equal((await app.inject({ method: 'PUT', url: `/books/${book.id}`, headers: bearer(author.token), payload: SAMPLE_BOOK })).statusCode, 200)
-    // The GET is the permission hook's session check (plugins/app/auth.ts), through Redis.
-    t.same(await commandsRun(probe), { get: 1, set: 1 }, 'a write starts a new generation with one SET')
+    // The EVALSHA (and its two GETs) is the permission hook's session check (plugins/app/auth.ts),
+    // generation-scoped like books (src/services/sessions.ts).
+    t.same(await commandsRun(probe), { evalsha: 1, get: 2, set: 1 }, 'a write starts a new generation with one SET')
   })
 }

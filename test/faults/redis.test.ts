@@ -27,7 +27,7 @@ if (!binaryAvailable('redis-server')) {
   skipSuite(t, 'Redis fault suite', 'no redis-server binary on PATH (npm run services installs it)')
 } else {
   t.test('Redis frozen, killed, restarted on its AOF and restored from an old AOF, under load', { timeout: 90_000 }, async (t) => {
-    const redis = await throwawayRedis({ appendonly: true })
+    const redis = await throwawayRedis({ appendOnly: true })
     t.teardown(() => redis.dispose())
     const namespace = `faults-${randomUUID()}`
     const app = await build(t, { redisUrl: redis.url, cacheNamespace: namespace })

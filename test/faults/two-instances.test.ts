@@ -20,7 +20,7 @@ if (['mariadbd', 'redis-server'].some((cmd) => !binaryAvailable(cmd))) {
 } else {
   t.test('writers on one instance, readers on the other, across Redis outages', { timeout: 90_000 }, async (t) => {
     const mysql = await throwawayMariadb()
-    const redis = await throwawayRedis({ appendonly: true })
+    const redis = await throwawayRedis({ appendOnly: true })
     t.teardown(async () => { await redis.dispose(); await mysql.dispose() })
     // Both set explicitly, so BOOKSTORE_TEST_APP=real cannot give each its own database or namespace.
     const shared = { databaseUrl: mysql.url, redisUrl: redis.url, cacheNamespace: `two-${randomUUID()}` }
