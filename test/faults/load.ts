@@ -62,6 +62,8 @@ export interface Stats {
   max: number
   /** Requests a second over the window. */
   rate: number
+  /** When the first and the last stale read of the window were sent, in ms from the window's start. */
+  staleSpan?: [number, number]
 }
 
 export interface LoadOptions {
@@ -133,7 +135,8 @@ export function percentile (sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0
 }
 
-export function statsOf (samples: readonly Sample[], slowMs: number, windowMs: number): Stats {
+export function statsOf (samples: readonly Sample[], slowMs: number, windowMs: number, windowStart = 0): Stats {
+  const stale = samples.filter((s) => s.stale).map((s) => s.at - windowStart)
   const latencies = samples.map((s) => s.ms).sort((a, b) => a - b)
   const statuses: Record<string, number> = {}
   for (const s of samples) statuses[s.status] = (statuses[s.status] ?? 0) + 1
@@ -146,7 +149,8 @@ export function statsOf (samples: readonly Sample[], slowMs: number, windowMs: n
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1] ?? 0,
-    rate: windowMs > 0 ? Math.round(samples.length / (windowMs / 1000)) : 0
+    rate: windowMs > 0 ? Math.round(samples.length / (windowMs / 1000)) : 0,
+    ...(stale.length > 0 ? { staleSpan: [Math.min(...stale), Math.max(...stale)] as [number, number] } : {})
   }
 }
 
@@ -243,7 +247,7 @@ export function startLoad (options: LoadOptions): Load {
           const end = marks.get(to)
           if (start === undefined || end === undefined) throw new Error(`no mark ${start === undefined ? from : to}`)
           const inside = samples.filter((s) => s.kind === kind && s.at >= start + skipMs && s.at < end)
-          return statsOf(inside, slowMs, end - start - skipMs)
+          return statsOf(inside, slowMs, end - start - skipMs, start)
         }
       }
     }
@@ -251,7 +255,7 @@ export function startLoad (options: LoadOptions): Load {
 }
 
 const fmt = (s: Stats): string =>
-  `n=${s.count} failed=${s.failed} slow=${s.slow} stale=${s.stale} p50=${s.p50.toFixed(1)}ms p99=${s.p99.toFixed(1)}ms max=${s.max.toFixed(1)}ms rate=${s.rate}/s statuses=${JSON.stringify(s.statuses)}`
+  `n=${s.count} failed=${s.failed} slow=${s.slow} stale=${s.stale} p50=${s.p50.toFixed(1)}ms p99=${s.p99.toFixed(1)}ms max=${s.max.toFixed(1)}ms rate=${s.rate}/s statuses=${JSON.stringify(s.statuses)}${s.staleSpan === undefined ? '' : ` stale-from=${s.staleSpan[0].toFixed(0)}ms stale-to=${s.staleSpan[1].toFixed(0)}ms`}`
 
 /**
  * One summary line per phase, on stderr (the TAP reporter shows it) and as a TAP comment, so
