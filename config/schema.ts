@@ -45,7 +45,17 @@ export const ConfigSchema = Type.Object({
   /** Prefix of every key this deployment writes to a shared Redis. YAML only. */
   cacheNamespace: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', default: 'bookstore' }),
   /** Per-request deadline for backing services, in milliseconds. */
-  backendTimeoutMs: Type.Integer({ minimum: 50, maximum: 60000, default: 1000 })
+  backendTimeoutMs: Type.Integer({ minimum: 50, maximum: 60000, default: 1000 }),
+  /**
+   * A request's headers and body must arrive within this many milliseconds, else 408 and the
+   * connection is closed (the contract says 30 seconds). YAML only: tests shorten it.
+   */
+  requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 600000, default: 30000 }),
+  /**
+   * How long a shutdown may drain before what still runs is cut off (exit 1); the contract
+   * says 10 seconds. YAML only: tests shorten it.
+   */
+  shutdownGraceMs: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 })
 }, { additionalProperties: false })
 
 /** The settings as written: YAML keys, environment variables, overrides. */

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
+import { LogController, type FastifyHttpOptions, type FastifyReply, type FastifyRequest } from 'fastify'
+import { clientErrorHandler, frameworkErrors } from '../src/error-handler'
 import type { Config } from './schema'
 
 /** Bodies in this API are small JSON documents; the contract caps them at 64 KiB. */
@@ -35,10 +37,14 @@ class AnswerLog extends LogController {
   }
 }
 
+/** The contract's limit on a path parameter (longer: 414 URI_TOO_LONG). */
+export const MAX_PARAM_LENGTH = 100
+
 /** Trust the `hops` closest addresses: the socket's peer is hop 0. */
 const trustHops = (hops: number) => (_address: string, hop: number): boolean => hop < hops
 
-export function serverOptions (config: Config, { pretty = false } = {}): FastifyServerOptions {
+export function serverOptions (config: Config, { pretty = false } = {}): FastifyHttpOptions<Server> {
+  const timeout = config.requestTimeoutMs
   return {
     logger: {
       level: config.logLevel,
@@ -49,16 +55,29 @@ export function serverOptions (config: Config, { pretty = false } = {}): Fastify
     requestIdHeader: false,
     logController: new AnswerLog(),
     bodyLimit: BODY_LIMIT,
-    // A slow or stalled client cannot hold a request open for ever.
-    requestTimeout: 30_000,
-    connectionTimeout: 60_000,
-    return503OnClosing: true,
+    // Headers and body within `timeout`, else 408 (clientErrorHandler) and the connection
+    // closed. Node checks these only every connectionsCheckingInterval (30 s by default: a
+    // 30 s limit then bit at up to 60 s) and headersTimeout defaults to 60 s whatever
+    // requestTimeout says, so all three are set here, at creation, where Node reads them.
+    requestTimeout: timeout,
+    http: {
+      requestTimeout: timeout,
+      headersTimeout: timeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeout / 10)))
+    },
+    // A socket silent this long (no request begun, nothing in flight) is closed; a request
+    // that has begun is held to `timeout` above and answered 408 first.
+    connectionTimeout: timeout + 5_000,
+    // Our drain hook (plugins/app/shutdown.ts) answers in the contract's shape instead.
+    return503OnClosing: false,
+    clientErrorHandler,
+    frameworkErrors,
     // Off unless TRUST_PROXY says which proxies to believe: X-Forwarded-For then sets request.ip
     // (the per-address limits and the logs); otherwise anyone could spoof it.
     // A hop count as proxy-addr takes it (Fastify's types omit the number form).
     trustProxy: typeof config.proxyTrust === 'number' ? trustHops(config.proxyTrust) : config.proxyTrust,
     // Backing services are waited for with backoff at start-up (plugins/external), however long.
     pluginTimeout: 0,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 }
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH }
   }
 }

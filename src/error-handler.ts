@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { AppError, ServiceUnavailableError } from './domain/errors'
+import type { Socket } from 'node:net'
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { securityHeaders } from '../plugins/external/helmet'
+import { AppError, MAX_URL_LENGTH, ServiceUnavailableError, badUrl, uriTooLong } from './domain/errors'
 import { validationDetails, type Detail } from './validation'
 
 interface ErrorBody {
@@ -70,4 +73,81 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
 
 export function notFoundHandler (request: FastifyRequest, reply: FastifyReply): FastifyReply {
   return reply.code(404).send(body(404, 'ROUTE_NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0] ?? ''} not found`))
+}
+
+/** Worked out once: the headers helmet would set, for answers written outside Fastify's hooks. */
+let security: Record<string, string> | undefined
+const SECURITY = (): Record<string, string> => (security ??= securityHeaders())
+
+/**
+ * What the router itself refuses, before any hook runs (so before x-request-id and the security
+ * headers are set): a path that is not valid percent-encoding, and a path parameter over
+ * maxParamLength. The contract's shape, and never the URL: Fastify's own bodies echo it.
+ */
+export function frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const [status, code, message] = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? [414, 'URI_TOO_LONG', 'A path parameter is longer than 100 characters']
+    : err.code === 'FST_ERR_BAD_URL'
+      ? [400, 'VALIDATION_ERROR', badUrl().message]
+      : [400, 'VALIDATION_ERROR', 'The request is not valid']
+  void reply.code(status).headers({ ...SECURITY(), 'x-request-id': request.id }).send(body(status, code, message))
+}
+
+/**
+ * A request line longer than the URL limit (2,048) plus room for a method and the version,
+ * found in what the parser had read when the headers overflowed: that is a 414, not a 431.
+ */
+function longRequestLine (err: ConnectionError): boolean {
+  const raw = err.rawPacket as unknown
+  const bytes = Buffer.isBuffer(raw) ? raw : undefined
+  if (bytes === undefined) return false
+  const end = bytes.indexOf('\r\n')
+  return end === -1 ? bytes.length > MAX_URL_LENGTH : end > MAX_URL_LENGTH + 32
+}
+
+function clientErrorAnswer (err: ConnectionError): [number, string, string] {
+  switch (err.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'REQUEST_TIMEOUT', 'The request was not wholly received in time']
+    case 'HPE_HEADER_OVERFLOW':
+      return longRequestLine(err)
+        ? [414, 'URI_TOO_LONG', uriTooLong().message]
+        : [431, 'HEADERS_TOO_LARGE', 'The request headers are too large']
+    default:
+      return [400, 'VALIDATION_ERROR', 'The request is not valid HTTP']
+  }
+}
+
+/** Socket internals Node uses the same way: the answer in progress on this connection, if any. */
+interface WithMessage { _httpMessage?: { headersSent?: boolean } | null }
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (a request not received
+ * within requestTimeout, headers over the size limit, malformed HTTP): answered in the
+ * contract's shape with a fresh request id, then the connection is closed. Fastify binds
+ * `this` to the instance.
+ */
+export function clientErrorHandler (this: FastifyInstance, err: ConnectionError, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, code, message] = clientErrorAnswer(err)
+  const requestId = randomUUID()
+  this.log.info({ reqId: requestId, res: { statusCode: status }, code, parserCode: err.code }, 'client error')
+  // An answer already on its way cannot be followed by another on the same connection.
+  const answering = (socket as unknown as WithMessage)._httpMessage?.headersSent === true
+  if (!socket.writable || answering) {
+    socket.destroy()
+    return
+  }
+  const payload = JSON.stringify(body(status, code, message))
+  const headers: Record<string, string> = {
+    ...SECURITY(),
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(payload)),
+    'x-request-id': requestId,
+    connection: 'close'
+  }
+  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${head}\r\n${payload}`)
+  // A client that never reads or closes (slowloris) does not keep the socket: end() only half-closes.
+  setTimeout(() => socket.destroy(), 1000).unref()
 }

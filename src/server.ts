@@ -18,10 +18,17 @@ async function main (): Promise<void> {
 
   const fastify = buildApp(config, { pretty: process.stdout.isTTY })
 
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  // Exit 0 as soon as close() is done (plugins/app/shutdown.ts drains keep-alive connections);
+  // whatever still runs after the grace is cut off with exit status 1.
+  closeWithGrace({
+    delay: config.shutdownGraceMs,
+    onTimeout: (delay) => fastify.log.error({ graceMs: delay }, 'shutdown grace over: cutting off what still runs')
+  }, async ({ signal, err }) => {
     if (err !== undefined) fastify.log.error({ err }, 'closing after an uncaught error')
     else fastify.log.info({ signal }, 'closing')
+    const started = Date.now()
     await fastify.close()
+    fastify.log.info({ drainMs: Date.now() - started }, 'closed')
   })
 
   await fastify.ready()

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { notReady } from '../../src/domain/errors'
+import { notReady, shuttingDown } from '../../src/domain/errors'
 import { Readiness, Status, ref } from '../../src/schemas/common'
 import { NotReadyResponse, errorRef } from '../../src/schemas/error'
 
@@ -24,6 +24,8 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async () => {
     const services = await fastify.readiness()
+    // A check that began just before close did: the load balancer must not keep sending here.
+    if (fastify.lifecycle.draining) throw shuttingDown()
     if (Object.values(services).includes('down')) throw notReady(services)
     return { status: 'ok' as const, services }
   })

@@ -80,12 +80,27 @@ export const signInThrottled = (retryAfterSeconds: number): AppError =>
     'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds)))
   })
 
+/** The contract's URL limit; a longer one is 414 (a path parameter over 100 characters too). */
+export const MAX_URL_LENGTH = 2048
+export const uriTooLong = (): AppError => new AppError(414, 'URI_TOO_LONG', `The URL is longer than ${MAX_URL_LENGTH} characters`)
+/** Bad percent-encoding (`%ff`, `%zz`, a lone `%`) in the path or the query. Never echoes the URL. */
+export const badUrl = (): AppError => new AppError(400, 'VALIDATION_ERROR', 'The URL is not valid: bad percent-encoding')
+
 /** Readiness: which configured backing services answer; the message names those that do not. */
 export const notReady = (services: Record<string, 'up' | 'down'>): AppError => {
   const down = Object.keys(services).filter((name) => services[name] === 'down')
   return new AppError(503, 'NOT_READY', `Not ready: ${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down`,
     { 'retry-after': '5' }, { services })
 }
+
+/**
+ * A request that arrived after shutdown began, on a connection that was still open: go to
+ * another instance. The connection closes with this answer.
+ */
+export const shuttingDown = (): AppError =>
+  new AppError(503, 'SERVICE_UNAVAILABLE', 'The service is shutting down; retry on another instance', {
+    'retry-after': '1', connection: 'close'
+  })
 
 /** A backing service (SQL, MongoDB) failed or timed out: the client may retry shortly. */
 export class ServiceUnavailableError extends AppError {

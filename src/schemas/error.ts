@@ -15,10 +15,13 @@ export const ErrorResponse = Type.Object({
   request_id: Type.Optional(Type.String({ description: 'Set on 5xx: quote it when reporting the problem' }))
 }, { $id: 'ErrorResponse', title: 'ErrorResponse' })
 
-/** Readiness's 503: the one error shape, plus the state of each configured service. */
+/**
+ * Readiness's 503: the one error shape, plus the state of each configured service when they
+ * were checked (NOT_READY); SERVICE_UNAVAILABLE while shutting down or shedding load has none.
+ */
 export const NotReadyResponse = Type.Intersect([
   Type.Ref(idOf(ErrorResponse)),
-  Type.Object({ services: ServiceStates })
+  Type.Object({ services: Type.Optional(ServiceStates) })
 ], { $id: 'NotReadyResponse', title: 'NotReadyResponse' })
 
 const ERROR_MEANINGS: Record<number, string> = {
