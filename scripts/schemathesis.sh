@@ -100,7 +100,7 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404",
 # A review just created can be gone a step later: "`DELETE /books/:id` ... 204; the book's
 # reviews go with it" (the stateful phase deletes the review's book in between).
 [[operations]]
-include-operation-id = ["getReviewsById", "putReviewsById", "deleteReviewsById"]
+include-operation-id = ["postReviews", "getReviewsById", "putReviewsById", "deleteReviewsById"]
 checks.ensure_resource_availability.enabled = false
 
 # Schema-violating input may also be refused before validation, by size:
