@@ -261,8 +261,8 @@ const fmt = (s: Stats): string =>
  * One summary line per phase, on stderr (the TAP reporter shows it) and as a TAP comment, so
  * docs/RELIABILITY.md can be written from a run's output: `FAULTS <case> | <phase> | reads ... | writes ...`.
  */
-export function report (t: Test, name: string, phase: string, reads: Stats, writes?: Stats): void {
-  const line = `FAULTS ${name} | ${phase} | reads ${fmt(reads)}${writes === undefined ? '' : ` | writes ${fmt(writes)}`}`
+export function report (t: Test, name: string, phase: string, reads: Stats, writes?: Stats, label = 'reads'): void {
+  const line = `FAULTS ${name} | ${phase} | ${label} ${fmt(reads)}${writes === undefined ? '' : ` | writes ${fmt(writes)}`}`
   process.stderr.write(`${line}\n`)
   t.comment(line)
 }
