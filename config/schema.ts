@@ -55,7 +55,19 @@ export const ConfigSchema = Type.Object({
    * How long a shutdown may drain before what still runs is cut off (exit 1); the contract
    * says 10 seconds. YAML only: tests shorten it.
    */
-  shutdownGraceMs: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 })
+  shutdownGraceMs: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
+  /** Shed (503 at once) while the mean event-loop delay over the last second is above this; 0: never. */
+  shedEventLoopDelayMs: Type.Integer({ minimum: 0, maximum: 60000, default: 100, env: 'SHED_EVENT_LOOP_DELAY_MS' }),
+  /** Shed while the V8 heap in use is above this many MiB; unset: 90% of V8's heap limit. */
+  shedHeapUsedMb: Type.Optional(Type.Integer({ minimum: 16, env: 'SHED_HEAP_USED_MB' })),
+  /** Shed while the resident set is above this many MiB; unset: never (set it below the container's memory limit). */
+  shedRssMb: Type.Optional(Type.Integer({ minimum: 16, env: 'SHED_RSS_MB' })),
+  /**
+   * Password checks and hashes waiting for a free argon2 slot (argon2.concurrency run at
+   * once) beyond which sign-up, sign-in and password changes answer 503 at once instead of
+   * queueing: 32 waiting are under a second's work at argon2's pace here (~40 a second with 2 slots).
+   */
+  shedPasswordQueue: Type.Integer({ minimum: 0, maximum: 100000, default: 32, env: 'SHED_PASSWORD_QUEUE' })
 }, { additionalProperties: false })
 
 /** The settings as written: YAML keys, environment variables, overrides. */

@@ -77,6 +77,9 @@ export function testConfig (overrides: Partial<Settings> = {}): Config {
       databaseUrl: 'sqlite::memory:',
       adminEmail: ADMIN.email,
       adminPassword: ADMIN.password,
+      // Tests build apps and run suites side by side on busy machines, which holds event loops
+      // up for real: no shedding on event-loop delay unless a test asks (test/ops/shedding.test.ts).
+      shedEventLoopDelayMs: 0,
       ...overrides
     }
   })

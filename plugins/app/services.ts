@@ -45,7 +45,7 @@ export default fp(async function servicesPlugin (fastify) {
   fastify.decorate('users', createUserService({
     sessions,
     users: stores.users,
-    hasher: createPasswordHasher(config.argon2),
+    hasher: createPasswordHasher(config.argon2, { maxQueue: config.shedPasswordQueue }),
     counters: cache,
     maxFailures: config.signinMaxFailures,
     windowMinutes: config.signinWindowMinutes,

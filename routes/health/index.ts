@@ -1,10 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { notReady, shuttingDown } from '../../src/domain/errors'
+import { notReady, notReadyShedding, shuttingDown } from '../../src/domain/errors'
+import { SHED_RETRY_AFTER_SECONDS } from '../../plugins/external/under-pressure'
 import { Readiness, Status, ref } from '../../src/schemas/common'
 import { NotReadyResponse, errorRef } from '../../src/schemas/error'
 
+/** Both answer while the service sheds load: liveness stays 200, readiness says why it is 503. */
+const passThrough = { pressureHandler: () => undefined }
+
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/live', {
+    config: passThrough,
     schema: {
       tags: ['health'],
       summary: 'Liveness: the process serves requests',
@@ -13,13 +18,14 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async () => ({ status: 'ok' as const }))
 
   fastify.get('/ready', {
+    config: passThrough,
     schema: {
       tags: ['health'],
       summary: 'Readiness: every configured backing service answers',
       response: {
         200: ref(Readiness, 'Every configured backing service answers'),
         414: errorRef(414), 500: errorRef(500),
-        503: errorRef(503, 'NOT_READY: `services` names the backing service that is down; see Retry-After', NotReadyResponse)
+        503: errorRef(503, 'NOT_READY: `services` names the backing service that is down, or the service sheds load; SERVICE_UNAVAILABLE while shutting down. See Retry-After', NotReadyResponse)
       }
     }
   }, async () => {
@@ -27,6 +33,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     // A check that began just before close did: the load balancer must not keep sending here.
     if (fastify.lifecycle.draining) throw shuttingDown()
     if (Object.values(services).includes('down')) throw notReady(services)
+    if (fastify.isUnderPressure()) throw notReadyShedding(services, SHED_RETRY_AFTER_SECONDS)
     return { status: 'ok' as const, services }
   })
 }

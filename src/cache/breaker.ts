@@ -53,6 +53,12 @@ export function createCircuitBreaker (inner: KeyValueCache, {
   let closed = false
   let passed = 0
   let shortCircuited = 0
+  // One error per state, made once: an open circuit answers thousands of calls a second, and
+  // capturing a stack for each would cost more than the database read it sends them to.
+  const refusals = {
+    open: new CacheUnavailableError(`${inner.name} circuit is open`),
+    'half-open': new CacheUnavailableError(`${inner.name} circuit is half-open (probing)`)
+  }
 
   function open (err: unknown): void {
     if (state === 'closed') {
@@ -81,7 +87,7 @@ export function createCircuitBreaker (inner: KeyValueCache, {
   async function call<T> (run: () => Promise<T>): Promise<T> {
     if (state !== 'closed') {
       shortCircuited++
-      throw new CacheUnavailableError(`${inner.name} circuit is ${state}`)
+      throw refusals[state]
     }
     passed++
     try {

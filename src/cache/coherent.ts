@@ -58,7 +58,7 @@ const HEADER_BYTES = 8
 export function createCoherentCache (inner: KeyValueCache, {
   log,
   retryMinMs = 50,
-  retryMaxMs = 1000,
+  retryMaxMs = 500,
   retiredKept = 1000
 }: CoherenceOptions): Coherence {
   let epoch = 0
@@ -70,6 +70,10 @@ export function createCoherentCache (inner: KeyValueCache, {
   const spaces = new Map<string, Space>()
   const trusted = new Set<string>()
   const pending = new Map<string, Promise<void>>()
+  // Made once (see breaker.ts): while untrusted, every read is refused with one of these.
+  const notYet = new CacheUnavailableError(`${inner.name} is not trusted: not yet invalidated since it was lost`)
+  const wentBack = new CacheUnavailableError(`${inner.name} went back to a superseded generation`)
+  const lostDuring = new CacheUnavailableError(`${inner.name} was lost during the read`)
 
   function lose (why: string, err?: unknown): void {
     epoch++
@@ -185,17 +189,22 @@ export function createCoherentCache (inner: KeyValueCache, {
 
     async readGeneration (ns, key, fresh, generationTtlSeconds) {
       const s = space(ns, generationTtlSeconds)
-      await ensureTrusted(ns)
-      if (!trusted.has(ns)) throw new CacheUnavailableError(`${inner.name} was lost again before it was invalidated`)
+      if (!trusted.has(ns)) {
+        // A retry is scheduled: the last invalidation failed, so reads do not try again each
+        // (the background retry does, within retryMaxMs); otherwise this read invalidates first.
+        if (timer !== undefined) throw notYet
+        await ensureTrusted(ns)
+        if (!trusted.has(ns)) throw notYet
+      }
       const at = epoch
       const sent = ++seq
       const read = await passing('a read', () => inner.readGeneration(ns, key, fresh, generationTtlSeconds))
       const retiredAt = s.retired.get(read.generation)
       if (retiredAt !== undefined && sent > retiredAt) {
         lose('it answered a superseded generation: restored from older data')
-        throw new CacheUnavailableError(`${inner.name} went back to a superseded generation`)
+        throw wentBack
       }
-      if (at !== epoch) throw new CacheUnavailableError(`${inner.name} was lost during the read`)
+      if (at !== epoch) throw lostDuring
       advance(s, read.generation)
       const value = read.value
       const live = value !== undefined && value.length >= HEADER_BYTES && value.readDoubleBE(0) > Date.now()
@@ -218,7 +227,7 @@ export function createCoherentCache (inner: KeyValueCache, {
     /** Readiness: the cache answers, and every namespace has been invalidated since it was last lost. */
     async ping () {
       await passing('a ping', () => inner.ping())
-      if (!(await recover())) throw new CacheUnavailableError(`${inner.name} answers but is not yet invalidated since it was lost`)
+      if (!(await recover())) throw notYet
     },
 
     async close () {

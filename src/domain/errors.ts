@@ -102,6 +102,22 @@ export const shuttingDown = (): AppError =>
     'retry-after': '1', connection: 'close'
   })
 
+/**
+ * The service sheds this request at once rather than queue it (event-loop delay, memory, or
+ * a full password-hashing queue): retry shortly.
+ */
+export class OverloadedError extends AppError {
+  override name = 'OverloadedError'
+  constructor (retryAfterSeconds = 1) {
+    super(503, 'SERVICE_UNAVAILABLE', 'The service is overloaded; retry shortly', { 'retry-after': String(retryAfterSeconds) })
+  }
+}
+
+/** Readiness while the service sheds load: the backing services may all be up. */
+export const notReadyShedding = (services: Record<string, 'up' | 'down'>, retryAfterSeconds: number): AppError =>
+  new AppError(503, 'NOT_READY', 'Not ready: shedding load (event-loop delay, heap or resident memory past its limit)',
+    { 'retry-after': String(retryAfterSeconds) }, { services })
+
 /** A backing service (SQL, MongoDB) failed or timed out: the client may retry shortly. */
 export class ServiceUnavailableError extends AppError {
   override name = 'ServiceUnavailableError'

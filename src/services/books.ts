@@ -61,9 +61,14 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, log, onC
       return hit
     }
     if (read !== undefined) onCache('miss')
+    const loading = Date.now()
     const fresh = await load()
-    if (fresh !== undefined && read !== undefined) {
-      await cacheOrUndefined('write', () => cache.writeGeneration(NAMESPACE, read.generation, key, encodeRepresentation(fresh), ttlSeconds))
+    // The TTL counts from before the load: an entry made of rows read before some write
+    // then lives less than CACHE_TTL_SECONDS past that write, even if it is stored after it
+    // and the write's invalidation never reached the cache.
+    const ttl = ttlSeconds - (Date.now() - loading) / 1000
+    if (fresh !== undefined && read !== undefined && ttl > 0) {
+      await cacheOrUndefined('write', () => cache.writeGeneration(NAMESPACE, read.generation, key, encodeRepresentation(fresh), ttl))
     }
     return fresh
   }

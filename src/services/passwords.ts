@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { hash, verify, Algorithm } from '@node-rs/argon2'
 import { projectRoot } from '../../config/paths'
+import { OverloadedError } from '../domain/errors'
 
 export interface Argon2Params {
   memoryCost: number
@@ -11,12 +12,29 @@ export interface Argon2Params {
   concurrency: number
 }
 
-/** Runs at most `max` calls at once; the rest wait their turn, in order. */
-function limit (max: number) {
+/** Calls waiting beyond this many are shed (503) rather than queued; Infinity: never shed. */
+export interface QueueLimit {
+  maxQueue?: number
+}
+
+/** Seconds a shed sign-in is told to wait: the queue it found full drains in well under that. */
+export const PASSWORD_SHED_RETRY_AFTER_SECONDS = 1
+
+/**
+ * Runs at most `max` calls at once; the rest wait their turn, in order. A call that may be
+ * shed and finds `maxQueue` already waiting fails at once with OverloadedError: 200 sign-ins
+ * at once would otherwise wait ~10 s each behind argon2 (about 20 a second here), past any
+ * client's timeout, while the process itself looks idle (argon2 runs off the event loop, so
+ * event-loop delay never says so).
+ */
+function limit (max: number, maxQueue: number) {
   let running = 0
   const waiting: Array<() => void> = []
-  return async function limited<T> (call: () => Promise<T>): Promise<T> {
-    if (running >= max) await new Promise<void>((resolve) => waiting.push(resolve))
+  return async function limited<T> (call: () => Promise<T>, mayShed: boolean): Promise<T> {
+    if (running >= max) {
+      if (mayShed && waiting.length >= maxQueue) throw new OverloadedError(PASSWORD_SHED_RETRY_AFTER_SECONDS)
+      await new Promise<void>((resolve) => waiting.push(resolve))
+    }
     running++
     try {
       return await call()
@@ -33,21 +51,27 @@ const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/
  * argon2id through @node-rs/argon2: runs on libuv's thread pool, off the event loop. The
  * library draws a random 16-byte salt per hash and returns one self-describing PHC string,
  * so the cost can be raised later and old hashes upgraded at sign-in.
+ *
+ * `hash`, `verify` and `verifyDummy` are the first argon2 call of an operation and may be shed
+ * (OverloadedError, before any work, so a shed sign-in is no failed sign-in); a call made
+ * after one succeeded (`hash(..., { mayShed: false })`: the rehash at sign-in, a new password
+ * once the current one checked) waits its turn instead, so no operation fails half-way.
  */
-export function createPasswordHasher ({ concurrency, ...params }: Argon2Params) {
+export function createPasswordHasher ({ concurrency, ...params }: Argon2Params, { maxQueue = Infinity }: QueueLimit = {}) {
   const options = { algorithm: Algorithm.Argon2id, ...params, outputLen: 32 }
   // Bounds argon2's memory (memoryCost each) and keeps libuv's pool free for other work.
-  const limited = limit(concurrency)
+  const limited = limit(concurrency, maxQueue)
   let dummy: Promise<string> | undefined
 
   return {
-    hash (password: string): Promise<string> {
-      return limited(() => hash(password, options))
+    hash (password: string, { mayShed = true }: { mayShed?: boolean } = {}): Promise<string> {
+      return limited(() => hash(password, options), mayShed)
     },
     async verify (stored: string, password: string): Promise<boolean> {
       try {
-        return await limited(() => verify(stored, password))
-      } catch {
+        return await limited(() => verify(stored, password), true)
+      } catch (err) {
+        if (err instanceof OverloadedError) throw err
         return false
       }
     },
@@ -56,9 +80,12 @@ export function createPasswordHasher ({ concurrency, ...params }: Argon2Params) 
      * timing does not reveal which emails exist.
      */
     async verifyDummy (password: string): Promise<false> {
-      dummy ??= limited(() => hash('dummy password that no account has', options))
-      const stored = await dummy
-      await limited(() => verify(stored, password)).catch(() => false)
+      const check = limited(async () => {
+        dummy ??= hash('dummy password that no account has', options)
+        const stored = await dummy
+        await verify(stored, password).catch(() => false)
+      }, true)
+      await check
       return false
     },
     needsRehash (stored: string): boolean {

@@ -122,10 +122,13 @@ export function createSessionService ({ sessions, users, cache, timeoutMs, refre
           // Not ours (or damaged): the database answers.
         }
       }
+      const loading = Date.now()
       const found = await sessions.access(sid)
       if (found !== undefined && !found.ended && read !== undefined && cache !== undefined) {
         const left = Math.floor((Date.parse(found.expires_at) - Date.now()) / 1000)
-        const ttl = Math.min(ACCESS_CACHE_SECONDS, left)
+        // Counted from before the lookup, as for books: the entry cannot outlive by more than
+        // its TTL a revocation whose invalidation failed.
+        const ttl = Math.min(ACCESS_CACHE_SECONDS - (Date.now() - loading) / 1000, left)
         if (ttl >= 1) await cached('write', () => cache.writeGeneration(NAMESPACE, read.generation, key(sid), Buffer.from(JSON.stringify(found)), ttl))
       }
       return found

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { User } from '../schemas/user'
 import { Permission } from '../domain/permission'
 import { AppError, breachedPassword, cannotLowerOwnLevel, invalidCredentials, notFound, signInThrottled, wrongCurrentPassword } from '../domain/errors'
+import { CacheUnavailableError } from '../cache/breaker'
 import type { KeyValueCache } from '../cache/types'
 import type { Page, UserStore } from '../stores/types'
 import { isBreachedPassword, type PasswordHasher } from './passwords'
@@ -34,7 +35,9 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
     try {
       return await call()
     } catch (err) {
-      log.warn({ err, cache: counters.name }, `sign-in throttle ${what} failed; not throttling`)
+      // An open circuit refuses at once, on every call: the breaker logged when it opened.
+      if (err instanceof CacheUnavailableError) log.debug({ cache: counters.name, reason: err.message }, `sign-in throttle ${what} skipped; not throttling`)
+      else log.warn({ err, cache: counters.name }, `sign-in throttle ${what} failed; not throttling`)
       return fallback
     }
   }
@@ -68,7 +71,7 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
       }
       if (seen.count > 0) await throttleOrFailOpen('reset', () => counters.del(key), undefined)
       if (hasher.needsRehash(record.password_hash)) {
-        await users.setPasswordHash(record.id, await hasher.hash(password))
+        await users.setPasswordHash(record.id, await hasher.hash(password, { mayShed: false }))
         log.info({ userId: record.id }, 'password rehashed with the current argon2 parameters')
       }
       const { password_hash: _hash, ...user } = record
@@ -111,7 +114,7 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
       }
       if (seen.count > 0) await throttleOrFailOpen('reset', () => counters.del(key), undefined)
       if (isBreachedPassword(newPassword)) throw breachedPassword()
-      await users.setPasswordHash(userId, await hasher.hash(newPassword))
+      await users.setPasswordHash(userId, await hasher.hash(newPassword, { mayShed: false }))
       const ended = await sessions.endAll(userId, currentSid)
       log.info({ userId, sessionsEnded: ended }, 'password changed')
     },
@@ -122,7 +125,7 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
       const existing = await users.findByEmail(email)
       if (existing === undefined) {
         try {
-          return await users.create({ email, password_hash: await hasher.hash(password), permission: Permission.Admin })
+          return await users.create({ email, password_hash: await hasher.hash(password, { mayShed: false }), permission: Permission.Admin })
         } catch (err) {
           // Another instance created it first: promote that one below.
           if (!(err instanceof AppError && err.code === 'EMAIL_TAKEN')) throw err

@@ -1,0 +1,126 @@
+/**
+ * `npm run bench:frozen-cache`: read throughput and latency with Redis frozen (SIGSTOP), the
+ * circuit breaker open (src/cache/breaker.ts), against the same service on the database
+ * alone. Both servers on SQLite files of 200 books, pinned to core 0, this load generator to
+ * core 1 (taskset, where there is one). Every read asks for a page no earlier read asked for,
+ * so neither case is helped by a cache: the database-only server (no REDIS_URL) misses its
+ * in-process cache on every read, and with Redis frozen the service must not wait on it.
+ *   npm run bench:frozen-cache [-- --seconds 5]
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import autocannon from 'autocannon'
+import { HAS_TASKSET, freePort, onServerCore, pinLoadGenerator } from './common'
+import { throwawayRedis } from '../test/throwaway'
+
+const root = path.resolve(__dirname, '..', '..')
+const args = process.argv.slice(2)
+const at = args.indexOf('--seconds')
+const SECONDS = at >= 0 ? Number(args[at + 1]) : 5
+// Few enough that a read's latency is the read, not a queue behind 50 others on one core.
+const CONNECTIONS = 10
+const ADMIN = { email: 'bench-admin@example.com', password: 'a long benchmark passphrase' }
+
+pinLoadGenerator(__filename, args)
+
+interface Server { url: string, child: ChildProcess }
+
+async function startService (dir: string, name: string, redisUrl?: string): Promise<Server> {
+  const port = await freePort()
+  const [cmd, argv] = onServerCore(process.execPath, [path.join(root, 'dist', 'src', 'server.js')])
+  const child = spawn(cmd, argv, {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      PORT: String(port),
+      DATABASE_URL: `sqlite:${path.join(dir, `${name}.db`)}`,
+      REDIS_URL: redisUrl,
+      JWT_SECRET: randomBytes(32).toString('base64'),
+      ADMIN_EMAIL: ADMIN.email,
+      ADMIN_PASSWORD: ADMIN.password
+    }
+  })
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/health/ready`)).ok) break
+    } catch {
+      if (i > 200) throw new Error(`${url} did not answer`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const signIn = await fetch(`${url}/users/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN) })
+  const { token } = await signIn.json() as { token: string }
+  for (let i = 0; i < 200; i++) {
+    const res = await fetch(`${url}/books`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ title: `Book ${i}`, author: `Author ${i % 17}`, published_at: '2003-01-01', description: 'A book of the benchmark catalogue', isbn: '1234567890', total_pages: 100 + i })
+    })
+    if (res.status !== 201) throw new Error(`seeding: ${res.status} ${await res.text()}`)
+  }
+  return { url, child }
+}
+
+/** Pages never asked for before in this process (10,000 offsets by 5 lengths; past 200 they are empty, still a query). */
+let next = 0
+const freshPage = (): string => {
+  const i = next++
+  return `/books?o=${i % 10_000}&limit=${1 + (Math.floor(i / 10_000) % 5)}`
+}
+
+async function load (base: string, seconds: number): Promise<{ rps: number, p99: number, max: number }> {
+  const result = await autocannon({
+    url: base,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [{ setupRequest: (req) => ({ ...req, path: freshPage() }) }]
+  })
+  if (result.errors + result.non2xx > 0) throw new Error(`${base}: ${result.errors} errors, ${result.non2xx} non-2xx`)
+  return { rps: result.requests.average, p99: result.latency.p99, max: result.latency.max }
+}
+
+async function main (): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-frozen-'))
+  const redis = await throwawayRedis()
+  const children: ChildProcess[] = []
+  try {
+    const dbOnly = await startService(dir, 'db-only')
+    children.push(dbOnly.child)
+    const cached = await startService(dir, 'redis', redis.url)
+    children.push(cached.child)
+
+    await load(dbOnly.url, 1)
+    const base = await load(dbOnly.url, SECONDS)
+
+    await load(cached.url, 1)
+    redis.signal('SIGSTOP')
+    const first = await load(cached.url, 1)
+    const frozen = await load(cached.url, SECONDS)
+    redis.signal('SIGCONT')
+
+    console.table([
+      { case: 'database only (no REDIS_URL, every read a miss)', 'req/s': Math.round(base.rps), 'p99 ms': base.p99, 'max ms': base.max },
+      { case: 'Redis frozen: the first second', 'req/s': Math.round(first.rps), 'p99 ms': first.p99, 'max ms': first.max },
+      { case: `Redis frozen: the ${SECONDS} s after it`, 'req/s': Math.round(frozen.rps), 'p99 ms': frozen.p99, 'max ms': frozen.max }
+    ])
+    console.log(`frozen ÷ database only: ${(frozen.rps / base.rps).toFixed(2)}; ${CONNECTIONS} connections` +
+      `${HAS_TASKSET ? '' : ' (no taskset: servers and load share the cores)'}`)
+  } finally {
+    redis.signal('SIGCONT')
+    for (const child of children) child.kill('SIGTERM')
+    await redis.kill()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exit(1)
+})
