@@ -5,7 +5,8 @@
  * core 1 (taskset, where there is one). Every read asks for a page no earlier read asked for,
  * so neither case is helped by a cache: the database-only server (no REDIS_URL) misses its
  * in-process cache on every read, and with Redis frozen the service must not wait on it.
- *   npm run bench:frozen-cache [-- --seconds 5]
+ * The two alternate, round by round, on a machine that may be shared: only the ratio holds.
+ *   npm run bench:frozen-cache [-- --rounds 3 --seconds 3]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -13,13 +14,17 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
-import { HAS_TASKSET, freePort, onServerCore, pinLoadGenerator } from './common'
+import { HAS_TASKSET, freePort, median, onServerCore, pinLoadGenerator } from './common'
 import { throwawayRedis } from '../test/throwaway'
 
 const root = path.resolve(__dirname, '..', '..')
 const args = process.argv.slice(2)
-const at = args.indexOf('--seconds')
-const SECONDS = at >= 0 ? Number(args[at + 1]) : 5
+const option = (name: string, fallback: number): number => {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? Number(args[i + 1]) : fallback
+}
+const SECONDS = option('seconds', 3)
+const ROUNDS = option('rounds', 3)
 // Few enough that a read's latency is the read, not a queue behind 50 others on one core.
 const CONNECTIONS = 10
 const ADMIN = { email: 'bench-admin@example.com', password: 'a long benchmark passphrase' }
@@ -75,7 +80,7 @@ const freshPage = (): string => {
   return `/books?o=${i % 10_000}&limit=${1 + (Math.floor(i / 10_000) % 5)}`
 }
 
-async function load (base: string, seconds: number): Promise<{ rps: number, p99: number, max: number }> {
+async function load (base: string, seconds: number): Promise<{ rps: number, p99: number, p999: number, max: number }> {
   const result = await autocannon({
     url: base,
     connections: CONNECTIONS,
@@ -83,7 +88,7 @@ async function load (base: string, seconds: number): Promise<{ rps: number, p99:
     requests: [{ setupRequest: (req) => ({ ...req, path: freshPage() }) }]
   })
   if (result.errors + result.non2xx > 0) throw new Error(`${base}: ${result.errors} errors, ${result.non2xx} non-2xx`)
-  return { rps: result.requests.average, p99: result.latency.p99, max: result.latency.max }
+  return { rps: result.requests.average, p99: result.latency.p99, p999: result.latency.p99_9, max: result.latency.max }
 }
 
 async function main (): Promise<void> {
@@ -97,21 +102,31 @@ async function main (): Promise<void> {
     children.push(cached.child)
 
     await load(dbOnly.url, 1)
-    const base = await load(dbOnly.url, SECONDS)
-
     await load(cached.url, 1)
     redis.signal('SIGSTOP')
     const first = await load(cached.url, 1)
-    const frozen = await load(cached.url, SECONDS)
+    const base: Array<Awaited<ReturnType<typeof load>>> = []
+    const frozen: Array<Awaited<ReturnType<typeof load>>> = []
+    for (let round = 0; round < ROUNDS; round++) {
+      base.push(await load(dbOnly.url, SECONDS))
+      frozen.push(await load(cached.url, SECONDS))
+    }
     redis.signal('SIGCONT')
 
+    const row = (name: string, runs: Array<Awaited<ReturnType<typeof load>>>) => ({
+      case: name,
+      'req/s (median)': Math.round(median(runs.map((r) => r.rps))),
+      'p99 ms (median)': median(runs.map((r) => r.p99)),
+      'p99.9 ms (median)': median(runs.map((r) => r.p999)),
+      'max ms (worst)': Math.max(...runs.map((r) => r.max))
+    })
     console.table([
-      { case: 'database only (no REDIS_URL, every read a miss)', 'req/s': Math.round(base.rps), 'p99 ms': base.p99, 'max ms': base.max },
-      { case: 'Redis frozen: the first second', 'req/s': Math.round(first.rps), 'p99 ms': first.p99, 'max ms': first.max },
-      { case: `Redis frozen: the ${SECONDS} s after it`, 'req/s': Math.round(frozen.rps), 'p99 ms': frozen.p99, 'max ms': frozen.max }
+      row('database only (no REDIS_URL, every read a miss)', base),
+      row('Redis frozen: the first second', [first]),
+      row('Redis frozen: after the first second', frozen)
     ])
-    console.log(`frozen ÷ database only: ${(frozen.rps / base.rps).toFixed(2)}; ${CONNECTIONS} connections` +
-      `${HAS_TASKSET ? '' : ' (no taskset: servers and load share the cores)'}`)
+    console.log(`frozen ÷ database only: ${(median(frozen.map((r) => r.rps)) / median(base.map((r) => r.rps))).toFixed(2)}; ` +
+      `${ROUNDS} alternating rounds of ${SECONDS} s, ${CONNECTIONS} connections${HAS_TASKSET ? '' : ' (no taskset: servers and load share the cores)'}`)
   } finally {
     redis.signal('SIGCONT')
     for (const child of children) child.kill('SIGTERM')

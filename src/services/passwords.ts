@@ -30,7 +30,8 @@ export const PASSWORD_SHED_RETRY_AFTER_SECONDS = 1
 function limit (max: number, maxQueue: number) {
   let running = 0
   const waiting: Array<() => void> = []
-  return async function limited<T> (call: () => Promise<T>, mayShed: boolean): Promise<T> {
+  const full = (): boolean => running >= max && waiting.length >= maxQueue
+  return Object.assign(async function limited<T> (call: () => Promise<T>, mayShed: boolean): Promise<T> {
     if (running >= max) {
       if (mayShed && waiting.length >= maxQueue) throw new OverloadedError(PASSWORD_SHED_RETRY_AFTER_SECONDS)
       await new Promise<void>((resolve) => waiting.push(resolve))
@@ -42,7 +43,7 @@ function limit (max: number, maxQueue: number) {
       running--
       waiting.shift()?.()
     }
-  }
+  }, { full })
 }
 
 const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/
@@ -64,6 +65,14 @@ export function createPasswordHasher ({ concurrency, ...params }: Argon2Params, 
   let dummy: Promise<string> | undefined
 
   return {
+    /**
+     * Throws OverloadedError when a call that may be shed would be: routes ask this first
+     * (onRequest), so a shed request costs no body parsing, no validation and no database
+     * read. A flood of shed sign-ins is then cheap enough not to crowd reads out.
+     */
+    admit (): void {
+      if (limited.full()) throw new OverloadedError(PASSWORD_SHED_RETRY_AFTER_SECONDS)
+    },
     hash (password: string, { mayShed = true }: { mayShed?: boolean } = {}): Promise<string> {
       return limited(() => hash(password, options), mayShed)
     },

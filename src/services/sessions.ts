@@ -110,7 +110,10 @@ export function createSessionService ({ sessions, users, cache, timeoutMs, refre
      * starts a new generation (forget()), and an instance that lost the cache trusts no
      * entry again until it has started one itself (src/cache/coherent.ts): a restart,
      * restore or failover that brings an old entry back brings it back under a generation no
-     * one reads. A revoked session is never admitted again because of a restore.
+     * one reads. A revoked session is never admitted again because of a restore. (What the
+     * cache cannot give: when the revoking instance cannot reach Redis while others can,
+     * those others admit the session until its entry's TTL, under ACCESS_CACHE_SECONDS,
+     * ends, while the revoking instance reads the database and keeps retrying.)
      */
     async access (sid: string): Promise<SessionAccess | undefined> {
       const read = await cached('read', () => cache?.readGeneration(NAMESPACE, key(sid), randomUUID(), GENERATION_TTL_SECONDS) ?? Promise.resolve(undefined))

@@ -43,6 +43,11 @@ export function createUserService ({ users, hasher, counters, maxFailures, windo
   }
 
   return {
+    /** Sheds (503) at once a request that would find the password queue full; see passwords.ts. */
+    admitPasswordWork (): void {
+      hasher.admit()
+    },
+
     async signUp (rawEmail: string, password: string): Promise<User> {
       if (isBreachedPassword(password)) throw breachedPassword()
       const email = normaliseEmail(rawEmail)

@@ -19,7 +19,8 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => fastify.users.get(request.user.user_id))
 
   fastify.put('/password', {
-    onRequest: [fastify.requirePermission(Permission.User)],
+    // Signed in first (401 before 503), then shed before the body is read if argon2's queue is full.
+    onRequest: [fastify.requirePermission(Permission.User), async () => { fastify.users.admitPasswordWork() }],
     schema: {
       tags: ['users'],
       summary: 'Change the password; every other session ends',

@@ -1,0 +1,154 @@
+/**
+ * `npm run bench:shedding`: reads while sign-ins flood the service. The built service on core 0,
+ * this load generator on core 1 (taskset, where there is one). First reads alone
+ * (GET /books/:id at a fixed rate), then the same reads while --connections sign-in connections
+ * (AUTH_RATE_LIMIT raised so the per-address limit never answers first) run for --seconds: the
+ * reads' p99 against idle, and every sign-in answer counted by status, timeouts and errors.
+ * `--no-shedding` runs the service with the password queue and event-loop shedding off, for
+ * the comparison. Only ratios hold on a shared machine.
+ *   npm run bench:shedding [-- --seconds 20 --connections 200 --no-shedding]
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { freePort, onServerCore, pinLoadGenerator } from './common'
+
+const root = path.resolve(__dirname, '..', '..')
+const args = process.argv.slice(2)
+const option = (name: string, fallback: number): number => {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? Number(args[i + 1]) : fallback
+}
+const SECONDS = option('seconds', 20)
+const CONNECTIONS = option('connections', 200)
+const READ_RATE = option('read-rate', 200)
+const SHEDDING = !args.includes('--no-shedding')
+/** argon2 slots (config argon2.concurrency, default 2): with the service on one core they share it with the event loop. */
+const ARGON2_SLOTS = option('argon2-concurrency', 2)
+const ADMIN = { email: 'bench-admin@example.com', password: 'a long benchmark passphrase' }
+
+pinLoadGenerator(__filename, args)
+
+async function waitForHttp (url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await fetch(url).then((res) => res.ok, () => false)) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`${url} did not answer`)
+}
+
+async function startService (dir: string): Promise<{ url: string, child: ChildProcess }> {
+  const port = await freePort()
+  const configFile = path.join(dir, 'config.yml')
+  writeFileSync(configFile, `argon2:\n  concurrency: ${ARGON2_SLOTS}\n`)
+  const [cmd, argv] = onServerCore(process.execPath, [path.join(root, 'dist', 'src', 'server.js')])
+  const child = spawn(cmd, argv, {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      CONFIG_FILE: configFile,
+      PORT: String(port),
+      DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`,
+      JWT_SECRET: randomBytes(32).toString('base64'),
+      ADMIN_EMAIL: ADMIN.email,
+      ADMIN_PASSWORD: ADMIN.password,
+      AUTH_RATE_LIMIT: '100000000',
+      ...(SHEDDING ? {} : { SHED_PASSWORD_QUEUE: '100000', SHED_EVENT_LOOP_DELAY_MS: '0' })
+    }
+  })
+  const url = `http://127.0.0.1:${port}`
+  await waitForHttp(`${url}/health/ready`)
+  return { url, child }
+}
+
+interface Reads { p50: number, p99: number, max: number, requests: number, non2xx: number, errors: number, timeouts: number }
+
+/**
+ * The reads come from a process of their own (autocannon's CLI, on this core too): in this
+ * process they would wait behind the flood's own bookkeeping, and the figure would be the
+ * load generator's delay, not the service's.
+ */
+interface CannonJson {
+  latency: { p50: number, p99: number, max: number }
+  requests: { total: number }
+  non2xx: number
+  errors: number
+  timeouts: number
+  statusCodeStats?: Record<string, { count?: number }>
+}
+
+/** autocannon's CLI in a process of its own, its JSON summary parsed. */
+function cannon (argv: string[], niceness = 0): Promise<CannonJson> {
+  const cli = path.join(root, 'node_modules', 'autocannon', 'autocannon.js')
+  const [cmd, rest] = niceness > 0 ? ['nice', ['-n', String(niceness), process.execPath, cli]] : [process.execPath, [cli]]
+  const child = spawn(cmd, [...rest, '-j', ...argv], { stdio: ['ignore', 'pipe', 'ignore'] })
+  let out = ''
+  child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  return new Promise((resolve, reject) => {
+    child.once('exit', () => {
+      try {
+        resolve(JSON.parse(out) as CannonJson)
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)))
+      }
+    })
+  })
+}
+
+/**
+ * Reads at a fixed rate, from a process of their own: in this process, or at the flood's
+ * priority, they would wait behind the flood's own client work, and the figure would be the
+ * load generator's delay, not the service's.
+ */
+async function reads (url: string, seconds: number): Promise<Reads> {
+  const r = await cannon(['-c', '10', '-R', String(READ_RATE), '-d', String(seconds), '-t', '10', `${url}/books/1`])
+  return { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, requests: r.requests.total, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts }
+}
+
+/** The sign-in flood, niced: on the shared load core it must not starve the reads' client. */
+function flood (url: string, seconds: number): Promise<CannonJson> {
+  return cannon(['-c', String(CONNECTIONS), '-d', String(seconds), '-t', '10', '-m', 'POST',
+    '-H', 'content-type=application/json', '-b', JSON.stringify(ADMIN), `${url}/users/sign-in`], 19)
+}
+
+async function main (): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-shed-'))
+  const service = await startService(dir)
+  try {
+    const signIn = await fetch(`${service.url}/users/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN) })
+    const { token } = await signIn.json() as { token: string }
+    const created = await fetch(`${service.url}/books`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ title: 'Bench', author: 'Bench', total_pages: 1 })
+    })
+    if (created.status !== 201) throw new Error(`seed: ${created.status}`)
+
+    await reads(service.url, 3) // warm-up
+    const idle = await reads(service.url, 10)
+    const [loaded, signIns] = await Promise.all([reads(service.url, SECONDS), flood(service.url, SECONDS)])
+    const report = {
+      shedding: SHEDDING,
+      argon2Slots: ARGON2_SLOTS,
+      idle,
+      loaded,
+      p99Ratio: Number((loaded.p99 / idle.p99).toFixed(2)),
+      signIns: { statuses: Object.fromEntries(Object.entries(signIns.statusCodeStats ?? {}).map(([code, stat]) => [code, stat.count ?? 0])), timeouts: signIns.timeouts, errors: signIns.errors, p50: signIns.latency.p50, p99: signIns.latency.p99, max: signIns.latency.max }
+    }
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+  } finally {
+    service.child.kill('SIGTERM')
+    await new Promise((resolve) => service.child.once('exit', resolve))
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exit(1)
+})
