@@ -21,12 +21,12 @@ import { injector, report, seedBooks, startLoad } from './load'
 /** The issue's figure: no read over this after the first second with Redis frozen. */
 const FROZEN_READ_BOUND_MS = 100
 /**
- * ioredis' commandTimeout (src/cache/redis-client.ts): a read that waited on the frozen Redis
- * takes at least this. The slowest read must stay under it; the 100 ms figure is held by the
- * p99, because under `npm test` another test process shares the 2 cores, and one read in
- * a thousand was seen at ~130 ms from that alone (the same case run alone: max ~80 ms).
+ * The slowest read with Redis frozen, after the first second. Before the breaker every read
+ * waited out the Redis command timeout (~505 ms each, issue 13). The 100 ms figure is held
+ * by the p99, because under `npm test` another test process shares the 2 cores, and one
+ * read in a thousand was seen at ~130 ms from that alone (the same case run alone: max ~80 ms).
  */
-const COMMAND_TIMEOUT_MS = 500
+const HANG_BOUND_MS = 500
 /** Each phase lasts this long; the whole case ~20 s of load. */
 const PHASE_MS = 3000
 
@@ -107,7 +107,7 @@ if (!binaryAvailable('redis-server')) {
     const frozen = result.window('read', 'frozen', 'thawed', 1000)
     const dead = result.window('read', 'killed', 'restarted')
     t.ok(frozen.p99 <= FROZEN_READ_BOUND_MS, `frozen, after the first second: p99 ${frozen.p99.toFixed(1)} ms (bound ${FROZEN_READ_BOUND_MS} ms; ${frozen.slow} of ${frozen.count} reads over it)`)
-    t.ok(frozen.max < COMMAND_TIMEOUT_MS, `frozen, after the first second: slowest read ${frozen.max.toFixed(1)} ms, so none waited on Redis (${COMMAND_TIMEOUT_MS} ms)`)
+    t.ok(frozen.max < HANG_BOUND_MS, `frozen, after the first second: slowest read ${frozen.max.toFixed(1)} ms (bound ${HANG_BOUND_MS} ms, what each read waited before the breaker)`)
     t.ok(frozen.rate * 2 >= dead.rate, `frozen, after the first second: ${frozen.rate} reads/s, at least half the ${dead.rate}/s with Redis dead (the database alone)`)
     t.ok(cacheBack, 'thawed: the app reads from Redis again within 5 s')
   })
