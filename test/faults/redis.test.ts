@@ -87,7 +87,7 @@ if (!binaryAvailable('redis-server')) {
 
     const phases: Array<[string, string, string, number]> = [
       ['healthy', 'start', 'frozen', 0],
-      ['frozen (first second)', 'frozen', 'thawed', 0],
+      ['frozen (all of it)', 'frozen', 'thawed', 0],
       ['frozen (after the first second)', 'frozen', 'thawed', 1000],
       ['thawed', 'thawed', 'killed', 0],
       ['killed', 'killed', 'restarted', 0],
