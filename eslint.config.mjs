@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-test/**', 'node_modules/**', '.tap/**', '.node24/**', 'client-check/dist/**', 'client-check/generated/**'] },
+  { ignores: ['dist/**', 'dist-test/**', 'node_modules/**', '.tap/**', '.node24/**', 'client-check/dist/**', 'client-check/generated/**', '.venv-schemathesis/**', 'schemathesis-report/**', '.schemathesis/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -7,7 +7,7 @@ const root: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['health'],
       summary: 'Service status',
-      response: { 200: ref(Status, 'The service answers'), 500: errorRef(500) }
+      response: { 200: ref(Status, 'The service answers'), 414: errorRef(414), 500: errorRef(500) }
     }
   }, async () => ({ status: 'ok' as const }))
 }

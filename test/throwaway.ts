@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -133,6 +133,18 @@ export async function throwawayFerretdb (): Promise<Throwaway> {
   return server
 }
 
+export interface ThrowawayRedis extends Throwaway {
+  /** With `appendOnly`: the folder holding its AOF (appendonlydir/), which start() replays. */
+  readonly dir: string | undefined
+  /**
+   * With `appendOnly`: a copy of its AOF as it is now (the server must be stopped or the
+   * copy may catch a half-written record: kill() first). restore() puts it back.
+   */
+  snapshot (): string
+  /** Replaces its data with a snapshot (while it is stopped), as a restore from backup would. */
+  restore (snapshot: string): void
+}
+
 export interface ThrowawayRedisOptions {
   /**
    * Persist every write to an append-only file in a folder of its own (fsync on each), so a
@@ -142,17 +154,46 @@ export interface ThrowawayRedisOptions {
   appendOnly?: boolean
 }
 
-/** A private redis-server; with no persistence unless asked, so a restart comes back empty. */
-export async function throwawayRedis ({ appendOnly = false }: ThrowawayRedisOptions = {}): Promise<Throwaway> {
+/**
+ * A private redis-server. Without options: no persistence, so a restart comes back empty.
+ * With `appendOnly: true`: an AOF in a temporary folder, fsynced on every write, so start()
+ * after kill() comes back with every key it had acknowledged (what the compose file's
+ * `--appendonly yes` Redis does after a crash), and snapshot()/restore() bring back an older
+ * state (a restore from backup).
+ */
+export async function throwawayRedis ({ appendOnly = false }: ThrowawayRedisOptions = {}): Promise<ThrowawayRedis> {
   const port = await freePort()
   const dir = appendOnly ? mkdtempSync(path.join(tmpdir(), 'bookstore-redis-')) : undefined
   const persistence = dir === undefined
     ? ['--appendonly', 'no']
-    : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]
+    : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir, '--aof-use-rdb-preamble', 'no']
   const server = throwaway(port, `redis://127.0.0.1:${port}/0`, 'redis-server', [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence,
     '--daemonize', 'no', '--protected-mode', 'yes'
   ], () => { if (dir !== undefined) rmSync(dir, { recursive: true, force: true }) })
+  const snapshots: string[] = []
+  const needDir = (): string => {
+    if (dir === undefined) throw new Error('this Redis was started without appendOnly')
+    return dir
+  }
   await server.start()
-  return server
+  return {
+    ...server,
+    dir,
+    snapshot () {
+      const copy = mkdtempSync(path.join(tmpdir(), 'bookstore-redis-snapshot-'))
+      cpSync(needDir(), copy, { recursive: true })
+      snapshots.push(copy)
+      return copy
+    },
+    restore (snapshot) {
+      const target = needDir()
+      rmSync(target, { recursive: true, force: true })
+      cpSync(snapshot, target, { recursive: true })
+    },
+    async dispose () {
+      await server.dispose()
+      for (const copy of snapshots) rmSync(copy, { recursive: true, force: true })
+    }
+  }
 }

@@ -13,7 +13,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['health'],
       summary: 'Liveness: the process serves requests',
-      response: { 200: ref(Status, 'The process serves requests'), 500: errorRef(500) }
+      response: { 200: ref(Status, 'The process serves requests'), 414: errorRef(414), 500: errorRef(500) }
     }
   }, async () => ({ status: 'ok' as const }))
 
@@ -24,7 +24,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Readiness: every configured backing service answers',
       response: {
         200: ref(Readiness, 'Every configured backing service answers'),
-        500: errorRef(500),
+        414: errorRef(414), 500: errorRef(500),
         503: errorRef(503, 'NOT_READY: `services` names the backing service that is down, or the service sheds load; SERVICE_UNAVAILABLE while shutting down. See Retry-After', NotReadyResponse)
       }
     }

@@ -32,6 +32,7 @@ const ERROR_MEANINGS: Record<number, string> = {
   404: 'The book, review, user or session does not exist',
   409: 'EMAIL_TAKEN, CANNOT_LOWER_OWN_PERMISSION, LAST_ADMIN, or IDEMPOTENCY_KEY_IN_USE (the first request with this key is still being processed)',
   413: 'PAYLOAD_TOO_LARGE: the body is over 64 KiB',
+  414: 'URI_TOO_LONG: a path parameter over 100 characters, or a URL over 2,048',
   415: 'UNSUPPORTED_MEDIA_TYPE: send application/json',
   422: 'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another body',
   429: 'RATE_LIMITED or TOO_MANY_SIGN_IN_FAILURES; see Retry-After',
@@ -51,10 +52,11 @@ export const errorRef = (status: number, description = ERROR_MEANINGS[status] ??
   Type.Ref(idOf(schema), { description, ...(ERROR_HEADERS[status] === undefined ? {} : { headers: ERROR_HEADERS[status] }) })
 
 /**
- * Responses for each error status a route can answer, all in the one shape. 500 and 503 are
- * added to every route that uses this: any route can fail inside, and every one of them
- * reaches a store (the routes that do not, / and /health/*, list theirs with errorRef).
+ * Responses for each error status a route can answer, all in the one shape. 414, 500 and 503
+ * are added to every route that uses this: any URL can be too long, any route can fail
+ * inside, and every one of them reaches a store (the routes that do not, / and /health/*,
+ * list theirs with errorRef).
  */
 export function errors (...statuses: number[]): Record<number, ReturnType<typeof errorRef>> {
-  return Object.fromEntries([...new Set([...statuses, 500, 503])].map((s) => [s, errorRef(s)]))
+  return Object.fromEntries([...new Set([...statuses, 414, 500, 503])].map((s) => [s, errorRef(s)]))
 }

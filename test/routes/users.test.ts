@@ -107,7 +107,7 @@ t.test('POST /users/sign-in', async (t) => {
   })
 
   t.test('requires both fields; a password over 128 characters is 400', async (t) => {
-    for (const payload of [{ email: user.email }, { password: 'x' }, { email: user.email, password: 'x'.repeat(129) }, { email: '', password: 'x' }]) {
+    for (const payload of [{ email: user.email }, { password: 'x' }, { email: user.email, password: 'x'.repeat(129) }, { email: '', password: 'x' }, { email: '\t \u00a0\ufeff', password: 'x' }]) {
       const res = await app.inject({ method: 'POST', url: '/users/sign-in', payload })
       t.equal(res.statusCode, 400)
       t.equal(res.json().code, 'VALIDATION_ERROR')

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Schemathesis (from PyPI, pinned) against the service's own OpenAPI document, /docs/json, on
+# the built server on the embedded default (a fresh SQLite file in a temporary folder):
+# positive and negative data, every phase (examples, coverage, fuzzing, stateful), every
+# check but those excluded below with the contract sentence that allows it. 0 failures.
+#   bash scripts/schemathesis.sh            (MAX_EXAMPLES=N, MAX_TIME=S to change the time box)
+# Two runs, so the operations that end sessions or try passwords cannot revoke or lock the
+# Admin whose token the rest use:
+#   1. everything else, with the bootstrap Admin's bearer token;
+#   2. sign-in, refresh, sign-out, password change and session deletion, with a throwaway
+#      user's token (schemathesis does not know its password: it tries wrong ones).
+set -Eeuo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+SCHEMATHESIS_VERSION=4.32.5
+MAX_EXAMPLES=${MAX_EXAMPLES:-40}
+MAX_TIME=${MAX_TIME:-75}
+venv=.venv-schemathesis
+
+# --- install (as root on a clean Debian: python3-venv may be missing) -------------------
+python=$(command -v python3.11 || command -v python3 || true)
+if [ -z "$python" ] || ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
+  echo "== schemathesis: installing Debian's python3 and python3-venv"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv \
+    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv; }
+  python=$(command -v python3.11 || command -v python3)
+fi
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"; then
+  echo "== schemathesis: installing schemathesis==$SCHEMATHESIS_VERSION into $venv/ with $("$python" --version)"
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+"$venv/bin/schemathesis" --version
+
+# --- the built service on a fresh SQLite file ------------------------------------------
+npm run -s build
+dir=$(mktemp -d)
+port=$(node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close() })')
+api=http://127.0.0.1:$port
+admin_email=schemathesis-admin@example.com
+admin_password=$(node -e 'console.log(require("node:crypto").randomBytes(18).toString("base64url"))')
+# AUTH_RATE_LIMIT raised so the per-address limit does not answer (429) most of the runs.
+HOST=127.0.0.1 PORT=$port DATABASE_URL="sqlite:$dir/bookstore.db" LOG_LEVEL=warn AUTH_RATE_LIMIT=1000000 \
+  ADMIN_EMAIL=$admin_email ADMIN_PASSWORD=$admin_password node dist/src/server.js >"$dir/server.log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$dir"' EXIT
+for _ in $(seq 1 100); do
+  if node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$api/health/ready"; then break; fi
+  kill -0 "$server" 2>/dev/null || { cat "$dir/server.log"; echo "schemathesis: the server exited" >&2; exit 1; }
+  sleep 0.2
+done
+
+# POST a JSON body, print one field of the JSON answer.
+post_field () {
+  node -e '
+    const [url, body, field] = process.argv.slice(1)
+    fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body })
+      .then(async (r) => { const j = await r.json(); if (!r.ok) throw new Error(`${r.status} ${JSON.stringify(j)}`); console.log(j[field]) })
+      .catch((e) => { console.error(`schemathesis: ${url}: ${e.message}`); process.exit(1) })' "$@"
+}
+admin_token=$(post_field "$api/users/sign-in" "{\"email\":\"$admin_email\",\"password\":\"$admin_password\"}" token)
+user_email=schemathesis-user-$RANDOM@example.com
+user_password=$(node -e 'console.log(require("node:crypto").randomBytes(18).toString("base64url"))')
+post_field "$api/users" "{\"email\":\"$user_email\",\"password\":\"$user_password\"}" id >/dev/null
+user_token=$(post_field "$api/users/sign-in" "{\"email\":\"$user_email\",\"password\":\"$user_password\"}" token)
+
+# The operations that end sessions or try passwords: run 2 only.
+session_ops=(postUsersSignIn postUsersRefresh postUsersSignOut putUsersMePassword deleteUsersMeSessions deleteUsersMeSessionsById)
+
+# Checks left out, each with the contract sentence (shared/API.md) that allows it:
+excluded_checks=(
+  # unsupported_method wants 405 for a method a path lacks (TRACE /books). The contract has no
+  # 405 and no code for it: "Every error answer's `code` is one of: `VALIDATION_ERROR`, ...,
+  # `ROUTE_NOT_FOUND`, ..." and "Status codes: ... 404 not found", so an unknown method and
+  # path pair is the 404 ROUTE_NOT_FOUND of an unknown route (QUERY, which Node parses as a
+  # method with a body, is a 400 VALIDATION_ERROR), in the contract's shape.
+  unsupported_method
+  # ensure_resource_availability wants a resource just created to be there on the next step.
+  # A review is not, when the stateful phase deleted its book in between: "`DELETE
+  # /books/:id` | Author | 204; the book's reviews go with it". (Set per operation, the check
+  # is not turned off in the stateful phase, where it runs, so it is left out whole.)
+  ensure_resource_availability
+)
+# Answers a check does not expect by default, allowed per operation, each with its sentence.
+config="$dir/schemathesis.toml"
+cat >"$config" <<'TOML'
+# "`o` and `after` together are 400" (GET /books): a schema-valid query can be refused.
+[[operations]]
+include-operation-id = "getBooks"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "304", "400", "401", "403", "404", "409", "429", "5xx"]
+
+# "one found on a shipped list of the most common breached passwords is refused (400)" (sign-up),
+# and "The new password follows the sign-up rules (400 otherwise)" (password change).
+[[operations]]
+include-operation-id = ["postUsers", "putUsersMePassword"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "429", "5xx"]
+
+# "the same key with another body is 422 `IDEMPOTENCY_KEY_REUSED`" (POST /books, POST /reviews):
+# schemathesis draws Idempotency-Key values from a small space, so keys repeat with other bodies.
+[[operations]]
+include-operation-id = ["postBooks", "postReviews"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429", "5xx"]
+
+# Schema-violating input may also be refused before validation, by size:
+# "Request bodies larger than 64 KiB are refused with 413" (a long string of escaped
+# characters), and "a path parameter longer than 100 characters or a URL longer than 2,048
+# characters is 414 `URI_TOO_LONG`".
+[checks.negative_data_rejection]
+expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "414", "415", "422", "428", "429", "5xx"]
+TOML
+
+common=(
+  --mode all
+  --report vcr,junit
+  --report-dir "${SCHEMATHESIS_REPORT_DIR:-schemathesis-report}"
+  --phases examples,coverage,fuzzing,stateful
+  --checks all
+  --max-examples "$MAX_EXAMPLES"
+  --max-time "$MAX_TIME"
+  --request-timeout 10
+  --generation-deterministic
+  --no-color
+  --warnings off
+)
+if [ "${#excluded_checks[@]}" -gt 0 ]; then
+  common+=(--exclude-checks "$(IFS=,; echo "${excluded_checks[*]}")")
+fi
+
+status=0
+echo "== schemathesis 1/2: every operation but those that end sessions or try passwords, as the Admin"
+include=()
+for op in "${session_ops[@]}"; do include+=(--exclude-operation-id "$op"); done
+"$venv/bin/schemathesis" --config-file "$config" run "$api/docs/json" "${common[@]}" "${include[@]}" \
+  -H "Authorization: Bearer $admin_token" || status=1
+
+echo "== schemathesis 2/2: sign-in, refresh, sign-out, password change, session deletion, as a throwaway user"
+include=()
+for op in "${session_ops[@]}"; do include+=(--include-operation-id "$op"); done
+"$venv/bin/schemathesis" --config-file "$config" run "$api/docs/json" "${common[@]}" "${include[@]}" \
+  -H "Authorization: Bearer $user_token" || status=1
+
+# The Admin is untouched by run 2: its token still works.
+node -e 'fetch(process.argv[1], { headers: { authorization: `Bearer ${process.argv[2]}` } }).then((r) => { if (r.status !== 200) { console.error(`schemathesis: the Admin token answers ${r.status} after the runs`); process.exit(1) } })' \
+  "$api/users/me" "$admin_token" || status=1
+
+if [ "$status" -ne 0 ]; then
+  echo "== schemathesis: failures (server log tail below)"; tail -n 20 "$dir/server.log"
+fi
+exit "$status"
