@@ -12,15 +12,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
-import { HAS_TASKSET, freePort, median, onServerCore, pinLoadGenerator, serviceNodeFlags } from './common'
+import { HAS_TASKSET, ROOT, freePort, median, onServerCore, option, pinLoadGenerator, serviceCommand, waitForHttp } from './common'
 import Database from 'better-sqlite3'
 
-const root = path.resolve(__dirname, '..', '..')
 const args = process.argv.slice(2)
-const option = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? Number(args[i + 1]) : fallback
-}
 const ROUNDS = option('rounds', 3)
 const SECONDS = option('seconds', 5)
 const CONNECTIONS = 50
@@ -34,25 +29,13 @@ pinLoadGenerator(__filename, args)
 /** Headers a server writes afresh on each answer (the baseline's Node and Fastify do it themselves). */
 const PER_ANSWER = new Set(['date', 'connection', 'keep-alive', 'content-length', 'content-type', 'x-request-id'])
 
-async function waitForHttp (url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(url)).ok) return
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`${url} did not answer`)
-}
-
 interface Server { url: string, child: ChildProcess }
 
 async function startService (dir: string): Promise<Server> {
   const port = await freePort()
-  const [cmd, argv] = onServerCore(process.execPath, [...serviceNodeFlags(root), path.join(root, 'dist', 'src', 'server.js')])
+  const [cmd, argv] = serviceCommand()
   const child = spawn(cmd, argv, {
-    cwd: root,
+    cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: {
       ...process.env,

@@ -1,5 +1,5 @@
 /** What the benchmarks share: core pinning, free ports, medians. */
-import { spawnSync } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 
@@ -30,5 +30,28 @@ export function serviceNodeFlags (root: string): string[] {
   const words = (scripts.start ?? '').split(/\s+/)
   return words.slice(1, words.indexOf('dist/src/server.js')).filter((word) => word.startsWith('--'))
 }
+
+/** The project's root, from dist-test/bench/. */
+export const ROOT = path.resolve(__dirname, '..', '..')
+
+/** A numeric `--name value` of this script's arguments, or the fallback. */
+export function option (name: string, fallback: number, args: string[] = process.argv.slice(2)): number {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? Number(args[i + 1]) : fallback
+}
+
+/** Resolves once `url` answers 2xx; fails if `child` (the server) exits first or 30 s pass. */
+export async function waitForHttp (url: string, child?: ChildProcess): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (child !== undefined && child.exitCode !== null) throw new Error(`${url}: the server exited (${child.exitCode})`)
+    if (await fetch(url).then((res) => res.ok, () => false)) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`${url} did not answer`)
+}
+
+/** The service's command line as `npm start` runs it (its Node flags included), pinned like every server. */
+export const serviceCommand = (): [string, string[]] =>
+  onServerCore(process.execPath, [...serviceNodeFlags(ROOT), path.join(ROOT, 'dist', 'src', 'server.js')])
 
 export const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN

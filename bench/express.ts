@@ -15,12 +15,11 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
-import { HAS_TASKSET, freePort, median, onServerCore, pinLoadGenerator, serviceNodeFlags } from './common'
+import { HAS_TASKSET, ROOT, freePort, median, onServerCore, pinLoadGenerator, serviceNodeFlags, waitForHttp } from './common'
 import Redis from 'ioredis'
 import { MongoClient } from 'mongodb'
 import mysql from 'mysql2/promise'
 
-const root = path.resolve(__dirname, '..', '..')
 const args = process.argv.slice(2)
 const optionValue = (name: string): string | undefined => {
   const i = args.indexOf(`--${name}`)
@@ -61,19 +60,6 @@ const withDatabase = (url: string, name: string): string => {
   const u = new URL(url)
   u.pathname = `/${name}`
   return u.toString()
-}
-
-async function waitForHttp (url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`${url}: the server exited (${child.exitCode})`)
-    try {
-      if ((await fetch(url)).ok) return
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`${url} did not answer`)
 }
 
 interface Server { url: string, child: ChildProcess }
@@ -193,9 +179,9 @@ async function main (): Promise<void> {
     const ourLog = openSync(path.join(dir, 'service.log'), 'w')
     logs.push(ourLog)
     const profile = CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF)]
-    const [ourCmd, ourArgv] = onServerCore(process.execPath, [...profile, ...serviceNodeFlags(root), path.join(root, 'dist', 'src', 'server.js')])
+    const [ourCmd, ourArgv] = onServerCore(process.execPath, [...profile, ...serviceNodeFlags(ROOT), path.join(ROOT, 'dist', 'src', 'server.js')])
     const ourChild = spawn(ourCmd, ourArgv, {
-      cwd: root,
+      cwd: ROOT,
       stdio: ['ignore', ourLog, 'inherit'],
       env: {
         ...process.env,

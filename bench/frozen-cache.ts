@@ -14,15 +14,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
-import { HAS_TASKSET, freePort, median, onServerCore, pinLoadGenerator } from './common'
+import { HAS_TASKSET, ROOT, freePort, median, option, pinLoadGenerator, serviceCommand, waitForHttp } from './common'
 import { throwawayRedis } from '../test/throwaway'
 
-const root = path.resolve(__dirname, '..', '..')
 const args = process.argv.slice(2)
-const option = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? Number(args[i + 1]) : fallback
-}
 const SECONDS = option('seconds', 3)
 const ROUNDS = option('rounds', 3)
 // Few enough that a read's latency is the read, not a queue behind 50 others on one core.
@@ -35,9 +30,9 @@ interface Server { url: string, child: ChildProcess }
 
 async function startService (dir: string, name: string, redisUrl?: string): Promise<Server> {
   const port = await freePort()
-  const [cmd, argv] = onServerCore(process.execPath, [path.join(root, 'dist', 'src', 'server.js')])
+  const [cmd, argv] = serviceCommand()
   const child = spawn(cmd, argv, {
-    cwd: root,
+    cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env,
@@ -52,14 +47,7 @@ async function startService (dir: string, name: string, redisUrl?: string): Prom
     }
   })
   const url = `http://127.0.0.1:${port}`
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/health/ready`)).ok) break
-    } catch {
-      if (i > 200) throw new Error(`${url} did not answer`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  await waitForHttp(`${url}/health/ready`, child)
   const signIn = await fetch(`${url}/users/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN) })
   const { token } = await signIn.json() as { token: string }
   for (let i = 0; i < 200; i++) {

@@ -13,14 +13,9 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { freePort, onServerCore, pinLoadGenerator } from './common'
+import { ROOT, freePort, option, pinLoadGenerator, serviceCommand, waitForHttp } from './common'
 
-const root = path.resolve(__dirname, '..', '..')
 const args = process.argv.slice(2)
-const option = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? Number(args[i + 1]) : fallback
-}
 const SECONDS = option('seconds', 20)
 const CONNECTIONS = option('connections', 200)
 const READ_RATE = option('read-rate', 200)
@@ -31,21 +26,13 @@ const ADMIN = { email: 'bench-admin@example.com', password: 'a long benchmark pa
 
 pinLoadGenerator(__filename, args)
 
-async function waitForHttp (url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await fetch(url).then((res) => res.ok, () => false)) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`${url} did not answer`)
-}
-
 async function startService (dir: string): Promise<{ url: string, child: ChildProcess }> {
   const port = await freePort()
   const configFile = path.join(dir, 'config.yml')
   writeFileSync(configFile, `argon2:\n  concurrency: ${ARGON2_SLOTS}\n`)
-  const [cmd, argv] = onServerCore(process.execPath, [path.join(root, 'dist', 'src', 'server.js')])
+  const [cmd, argv] = serviceCommand()
   const child = spawn(cmd, argv, {
-    cwd: root,
+    cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env,
@@ -84,7 +71,7 @@ interface CannonJson {
 
 /** autocannon's CLI in a process of its own, its JSON summary parsed. */
 function cannon (argv: string[], niceness = 0): Promise<CannonJson> {
-  const cli = path.join(root, 'node_modules', 'autocannon', 'autocannon.js')
+  const cli = path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js')
   const [cmd, rest] = niceness > 0 ? ['nice', ['-n', String(niceness), process.execPath, cli]] : [process.execPath, [cli]]
   const child = spawn(cmd, [...rest, '-j', ...argv], { stdio: ['ignore', 'pipe', 'ignore'] })
   let out = ''

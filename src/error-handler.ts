@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { securityHeaders } from '../plugins/external/helmet'
+import { API_SECURITY_HEADERS } from '../plugins/external/helmet'
 import { AppError, MAX_URL_LENGTH, ServiceUnavailableError, badUrl, uriTooLong } from './domain/errors'
 import { validationDetails, type Detail } from './validation'
 
@@ -75,10 +75,6 @@ export function notFoundHandler (request: FastifyRequest, reply: FastifyReply): 
   return reply.code(404).send(body(404, 'ROUTE_NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0] ?? ''} not found`))
 }
 
-/** Worked out once: the headers helmet would set, for answers written outside Fastify's hooks. */
-let security: Record<string, string> | undefined
-const SECURITY = (): Record<string, string> => (security ??= securityHeaders())
-
 /**
  * What the router itself refuses, before any hook runs (so before x-request-id and the security
  * headers are set): a path that is not valid percent-encoding, and a path parameter over
@@ -90,7 +86,7 @@ export function frameworkErrors (err: FastifyError, request: FastifyRequest, rep
     : err.code === 'FST_ERR_BAD_URL'
       ? [400, 'VALIDATION_ERROR', badUrl().message]
       : [400, 'VALIDATION_ERROR', 'The request is not valid']
-  void reply.code(status).headers({ ...SECURITY(), 'x-request-id': request.id }).send(body(status, code, message))
+  void reply.code(status).headers({ ...API_SECURITY_HEADERS, 'x-request-id': request.id }).send(body(status, code, message))
 }
 
 /**
@@ -140,7 +136,7 @@ export function clientErrorHandler (this: FastifyInstance, err: ConnectionError,
   }
   const payload = JSON.stringify(body(status, code, message))
   const headers: Record<string, string> = {
-    ...SECURITY(),
+    ...API_SECURITY_HEADERS,
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(payload)),
     'x-request-id': requestId,

@@ -38,8 +38,8 @@ const DOCS: HelmetOptions = {
   frameguard: { action: 'deny' }
 }
 
-/** The headers helmet sets for `options` (a JSON answer's by default), worked out once by running its middleware on a stand-in answer. */
-export function securityHeaders (options: HelmetOptions = API): Record<string, string> {
+/** The headers helmet sets for `options`, worked out by running its middleware on a stand-in answer. */
+export function securityHeaders (options: HelmetOptions): Record<string, string> {
   const headers: Record<string, string> = {}
   const res = {
     setHeader (name: string, value: string | number | readonly string[]) { headers[name.toLowerCase()] = String(value) },
@@ -49,7 +49,10 @@ export function securityHeaders (options: HelmetOptions = API): Record<string, s
   return headers
 }
 
-const setting = (headers: Record<string, string>): onRequestHookHandler => function securityHeadersHook (_request, reply, done) {
+/** A JSON answer's security headers, worked out once: the hook below and the answers written outside Fastify's hooks (src/error-handler.ts) send these. */
+export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = securityHeaders(API)
+
+const setting = (headers: Readonly<Record<string, string>>): onRequestHookHandler => function securityHeadersHook (_request, reply, done) {
   reply.headers(headers)
   done()
 }
@@ -63,10 +66,9 @@ const setting = (headers: Record<string, string>): onRequestHookHandler => funct
  * document set on top, through their own hook.
  */
 export default fp(async function helmetPlugin (fastify) {
-  const api = securityHeaders(API)
   const docs = securityHeaders(DOCS)
-  const forDocs = setting(Object.fromEntries(Object.entries(docs).filter(([name, value]) => api[name] !== value)))
-  fastify.addHook('onRequest', setting(api))
+  const forDocs = setting(Object.fromEntries(Object.entries(docs).filter(([name, value]) => API_SECURITY_HEADERS[name] !== value)))
+  fastify.addHook('onRequest', setting(API_SECURITY_HEADERS))
   fastify.addHook('onRoute', (route) => {
     if (route.url === DOCS_PREFIX || route.url.startsWith(`${DOCS_PREFIX}/`)) route.onRequest = [route.onRequest ?? []].flat().concat(forDocs)
   })
