@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build, errorBody } from '../helper'
+import { build, errorBody } from './support/app'
 
 /** The sample lines of one metric, as `name{labels} value` strings. */
 const samples = (text: string, name: string): string[] => text.split('\n').filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))

@@ -5,8 +5,8 @@ import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import type { Config } from '../../config/schema'
-import { ADMIN, bearer, build, SAMPLE_BOOK, signUp, skipSuite, startSession, uniqueEmail, userWith } from '../helper'
-import { binaryAvailable, throwawayRedis } from '../throwaway'
+import { ADMIN, bearer, build, SAMPLE_BOOK, signUp, skipSuite, startSession, uniqueEmail, userWith } from '../support/app'
+import { binaryAvailable, throwawayRedis } from '../support/servers'
 
 /**
  * Two instances of the app on one SQLite file and one Redis, as two replicas behind a load

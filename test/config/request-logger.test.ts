@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import { serverOptions } from '../../config/server-options'
 import type { Settings } from '../../config/schema'
 import app from '../../src/app'
-import { testConfig } from '../helper'
+import { testConfig } from '../support/app'
 
 interface Line { level: number, msg: string, reqId?: string, res?: { statusCode: number } }
 

@@ -7,9 +7,9 @@ import t from 'tap'
 import { CacheUnavailableError, createCircuitBreaker } from '../../src/cache/breaker'
 import { createRedisCache } from '../../src/cache/redis'
 import { REDIS_CLIENT_OPTIONS } from '../../src/cache/redis-client'
-import { cacheContract } from './cache.contract'
-import { bearer, build, SAMPLE_BOOK, skipSuite, userWith } from '../helper'
-import { binaryAvailable, throwawayRedis } from '../throwaway'
+import { cacheContract } from '../cache/cache.contract'
+import { bearer, build, SAMPLE_BOOK, skipSuite, userWith } from '../support/app'
+import { binaryAvailable, throwawayRedis } from '../support/servers'
 
 /**
  * The circuit breaker on the cache (src/cache/breaker.ts) with a private Redis frozen by

@@ -7,8 +7,8 @@ import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import type { Settings } from '../../config/schema'
-import { bearer, build, SAMPLE_BOOK, signUp, skipSuite, startSession, userWith } from '../helper'
-import { binaryAvailable, throwawayRedis, type Throwaway } from '../throwaway'
+import { bearer, build, SAMPLE_BOOK, signUp, skipSuite, startSession, userWith } from '../support/app'
+import { binaryAvailable, throwawayRedis, type Throwaway } from '../support/servers'
 
 /**
  * Cache coherence across outages (src/cache/coherent.ts), on private redis-servers that the

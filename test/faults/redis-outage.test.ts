@@ -5,8 +5,8 @@ import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import t, { type Test } from 'tap'
 import redisClientPlugin from '../../plugins/external/redis'
-import { build, bearer, SAMPLE_BOOK, signUp, skipSuite, testConfig, userWith } from '../helper'
-import { binaryAvailable, throwawayRedis } from '../throwaway'
+import { build, bearer, SAMPLE_BOOK, signUp, skipSuite, testConfig, userWith } from '../support/app'
+import { binaryAvailable, throwawayRedis } from '../support/servers'
 
 /**
  * A private redis-server, frozen (SIGSTOP) and killed (SIGKILL) under the real app. What
@@ -15,7 +15,7 @@ import { binaryAvailable, throwawayRedis } from '../throwaway'
  */
 
 // A bound on hanging, not a benchmark: with Redis frozen an answer takes at most ~0.2 s per
-// cache call until the circuit opens (test/cache/breaker.test.ts measures after that).
+// cache call until the circuit opens (test/faults/breaker.test.ts measures after that).
 const HANG_BOUND_MS = 3000
 
 interface Book { id: number, title: string }

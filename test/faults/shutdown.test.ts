@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { ADMIN } from '../helper'
-import { freePort } from '../throwaway'
-import { percentile } from './load'
+import { ADMIN } from '../support/app'
+import { freePort } from '../support/servers'
+import { percentile } from '../support/load'
 
 /**
  * SIGTERM to the real server process (the same compiled src/server.js `npm start` runs, with

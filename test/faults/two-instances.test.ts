@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { build, skipSuite, userWith } from '../helper'
-import { binaryAvailable, throwawayMariadb, throwawayRedis } from '../throwaway'
-import { injector, report, seedBooks, startLoad } from './load'
+import { build, skipSuite, userWith } from '../support/app'
+import { binaryAvailable, throwawayMariadb, throwawayRedis } from '../support/servers'
+import { injector, report, seedBooks, startLoad } from '../support/load'
 
 /**
  * Two instances of the app sharing one MySQL (MariaDB) and one Redis (with AOF), as two

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
-import { SAMPLE_BOOK, bearer, build, errorBody, userWith } from '../helper'
+import { SAMPLE_BOOK, bearer, build, errorBody, userWith } from '../support/app'
 
 /** The contract's "Caching and conditional requests", keyset pages and Link, on every route that has them. */
 

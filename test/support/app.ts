@@ -3,9 +3,9 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { MongoClient } from 'mongodb'
 import mysql from 'mysql2/promise'
 import type { Test } from 'tap'
-import { loadConfig } from '../config/load'
-import type { Config, Settings } from '../config/schema'
-import { buildApp } from '../src/build'
+import { loadConfig } from '../../config/load'
+import type { Config, Settings } from '../../config/schema'
+import { buildApp } from '../../src/build'
 
 /**
  * `BOOKSTORE_TEST_APP=real` runs every app that build() makes on the real services named by
@@ -78,7 +78,7 @@ export function testConfig (overrides: Partial<Settings> = {}): Config {
       adminEmail: ADMIN.email,
       adminPassword: ADMIN.password,
       // Tests build apps and run suites side by side on busy machines, which holds event loops
-      // up for real: no shedding on event-loop delay unless a test asks (test/ops/shedding.test.ts).
+      // up for real: no shedding on event-loop delay unless a test asks (test/faults/shedding.test.ts).
       shedEventLoopDelayMs: 0,
       ...overrides
     }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
-import { SAMPLE_BOOK, bearer } from '../helper'
+import { SAMPLE_BOOK, bearer } from './app'
 
 /**
  * The one load harness of the fault suite: a bounded read/write load against the app, in

@@ -7,8 +7,8 @@ import type { Test } from 'tap'
 import { stringify } from 'yaml'
 import { projectRoot } from '../../config/paths'
 import type { Settings } from '../../config/schema'
-import { ADMIN } from '../helper'
-import { freePort } from '../throwaway'
+import { ADMIN } from './app'
+import { freePort } from './servers'
 
 /** The server as `npm start` runs it, compiled with the tests (dist-test/src/server.js). */
 const SERVER = path.join(projectRoot, 'dist-test', 'src', 'server.js')
