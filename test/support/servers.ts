@@ -8,7 +8,8 @@ import mysql from 'mysql2/promise'
 
 /**
  * Private server processes (MariaDB, FerretDB, Redis) on free loopback ports, so a test can
- * freeze (SIGSTOP), kill and restart one without disturbing the shared services other tests use.
+ * freeze (SIGSTOP), kill and restart one without disturbing the shared services other tests use;
+ * and scratch databases of a test's own on a shared server.
  */
 
 /** Whether `cmd --version` runs: the binary is on PATH (Debian's package, or `npm run services`). */
