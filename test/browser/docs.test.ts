@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { ADMIN, build, skipSuite, uniqueEmail } from '../helper'
+import { ADMIN, build, skipSuite, uniqueEmail } from '../support/app'
 
 /** Debian's chromium (.ci/run installs it); playwright-core never downloads a browser of its own. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'

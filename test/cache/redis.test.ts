@@ -4,8 +4,8 @@ import { Redis } from 'ioredis'
 import { createRedisCache } from '../../src/cache/redis'
 import { REDIS_CLIENT_OPTIONS } from '../../src/cache/redis-client'
 import { cacheContract } from './cache.contract'
-import { skipSuite } from '../helper'
-import { freePort } from '../throwaway'
+import { skipSuite } from '../support/app'
+import { freePort } from '../support/servers'
 
 const { REDIS_URL } = process.env
 

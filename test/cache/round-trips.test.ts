@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { SAMPLE_BOOK, bearer, build, skipSuite, userWith } from '../helper'
-import { binaryAvailable, throwawayRedis } from '../throwaway'
+import { SAMPLE_BOOK, bearer, build, skipSuite, userWith } from '../support/app'
+import { binaryAvailable, throwawayRedis } from '../support/servers'
 
 /** A cached read costs one Redis round trip: the generation and the entry come back together. */
 

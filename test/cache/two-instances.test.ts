@@ -1,20 +1,16 @@
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import type { Config } from '../../config/schema'
-import { ADMIN, bearer, build, SAMPLE_BOOK, signUp, skipSuite, startSession, uniqueEmail, userWith } from '../helper'
-import { binaryAvailable, throwawayRedis } from '../throwaway'
+import type { Book } from '../../src/schemas/book'
+import { ADMIN, bearer, SAMPLE_BOOK, signUp, skipSuite, startSession, twoInstances, uniqueEmail, userWith } from '../support/app'
+import { binaryAvailable, throwawayRedis } from '../support/servers'
 
 /**
  * Two instances of the app on one SQLite file and one Redis, as two replicas behind a load
  * balancer: neither may read what the other's writes made stale, and the sign-in throttle
  * and the per-address rate limit count across both.
  */
-
-interface Book { id: number, title: string }
 
 /**
  * A private redis-server per pair when the binary is there, else REDIS_URL. Private because
@@ -32,14 +28,7 @@ async function redisFor (t: Test): Promise<string> {
 }
 
 async function pair (t: Test, overrides: Partial<Config> = {}): Promise<[FastifyInstance, FastifyInstance]> {
-  const redisUrl = await redisFor(t)
-  const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-two-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  // Both set explicitly, so BOOKSTORE_TEST_APP=real cannot give each its own database or namespace.
-  const shared = { databaseUrl: `sqlite:${path.join(dir, 'shared.db')}`, redisUrl, cacheNamespace: `two-${randomUUID()}`, ...overrides }
-  const a = await build(t, shared)
-  // The second start-up finds the bootstrap Admin the first created, and keeps it.
-  const b = await build(t, shared)
+  const { a, b } = await twoInstances(t, { redisUrl: await redisFor(t), ...overrides })
   return [a, b]
 }
 

@@ -5,7 +5,7 @@ import t from 'tap'
 import { projectRoot } from '../../config/paths'
 import { ERROR_CODES } from '../../src/domain/errors'
 import { buildApp } from '../../src/build'
-import { ADMIN, signIn, signUp, testConfig } from '../helper'
+import { ADMIN, signIn, signUp, testConfig } from '../support/app'
 
 interface Schema { $ref?: string, type?: string }
 interface Parameter { in: string, name: string, required?: boolean, schema?: Schema & Record<string, unknown> }

@@ -2,8 +2,8 @@ import fc from 'fast-check'
 import t from 'tap'
 import { ERROR_CODES } from '../../src/domain/errors'
 import { MAX_ID } from '../../src/schemas/common'
-import { bearer, build, userWith } from '../helper'
-import { report, statsOf, type Sample } from './load'
+import { bearer, build, userWith } from '../support/app'
+import { report, statsOf, type Sample } from '../support/load'
 
 /**
  * Property-based tests of the schemas through the real app (fastify.inject), beside

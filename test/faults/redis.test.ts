@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { build, skipSuite, userWith } from '../helper'
-import { binaryAvailable, throwawayRedis } from '../throwaway'
-import { injector, report, seedBooks, startLoad } from './load'
+import { build, skipSuite, userWith } from '../support/app'
+import { binaryAvailable, throwawayRedis } from '../support/servers'
+import { injector, report, seedBooks, startLoad } from '../support/load'
 
 /**
  * A private Redis with AOF persistence (as the compose file runs it) under a read/write load

@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { ADMIN } from '../helper'
-import { freePort } from '../throwaway'
-import { percentile } from './load'
+import { ADMIN } from '../support/app'
+import { percentile } from '../support/load'
+import { serve } from '../support/processes'
 
 /**
  * SIGTERM to the real server process (the same compiled src/server.js `npm start` runs, with
@@ -39,25 +38,13 @@ function send (agent: Agent, port: number, method: string, url: string, body?: u
 t.test('SIGTERM with requests in flight on keep-alive connections', { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-shutdown-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const port = await freePort()
-  const server = path.join(__dirname, '..', '..', 'src', 'server.js')
-  const child = spawn(process.execPath, [server], {
-    env: {
-      PATH: process.env.PATH,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: `sqlite:${path.join(dir, 'shutdown.db')}`,
-      ADMIN_EMAIL: ADMIN.email,
-      ADMIN_PASSWORD: ADMIN.password,
-      AUTH_RATE_LIMIT: '10000'
-    },
-    stdio: ['ignore', 'ignore', 'pipe']
+  const server = await serve(t, {}, {
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: `sqlite:${path.join(dir, 'shutdown.db')}`,
+    AUTH_RATE_LIMIT: '10000'
   })
-  let stderr = ''
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  const exited = new Promise<{ code: number | null, at: number }>((resolve) => child.once('exit', (code) => resolve({ code, at: performance.now() })))
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const port = server.port
 
   const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT + IDLE })
   t.teardown(() => agent.destroy())
@@ -77,10 +64,10 @@ t.test('SIGTERM with requests in flight on keep-alive connections', { timeout: 6
     : send(agent, port, 'GET', '/books?limit=5'))
   await sleep(150)
   const termAt = performance.now()
-  child.kill('SIGTERM')
+  server.kill('SIGTERM')
 
   const answers = await Promise.allSettled(inFlight)
-  const { code, at } = await exited
+  const { code, msAfterKill: exitMs } = await server.exited
   const fulfilled = answers.flatMap((a) => a.status === 'fulfilled' ? [a.value] : [])
   const latencies = fulfilled.map((a) => a.doneAt - started).sort((x, y) => x - y)
   // When the server began closing, as a client can tell: its first answer saying Connection:
@@ -90,7 +77,6 @@ t.test('SIGTERM with requests in flight on keep-alive connections', { timeout: 6
   const closes = fulfilled.filter((a) => a.connection === 'close').map((a) => a.doneAt)
   const closingSeen = closes.length === 0 ? Infinity : Math.min(...closes)
   const afterTerm = fulfilled.filter((a) => a.doneAt > closingSeen + 20)
-  const exitMs = at - termAt
   const line = `FAULTS shutdown | SIGTERM with ${IN_FLIGHT} in flight, ${IDLE} idle keep-alive | answered=${fulfilled.length}/${IN_FLIGHT} statuses=${JSON.stringify(Object.fromEntries(fulfilled.reduce((m, a) => m.set(a.status, (m.get(a.status) ?? 0) + 1), new Map<number, number>())))} closing-seen=${(closingSeen - termAt).toFixed(0)}ms-after-SIGTERM with-connection-close=${closes.length} answered-after-closing=${afterTerm.length} of-which-close=${afterTerm.filter((a) => a.connection === 'close').length} p99=${percentile(latencies, 99).toFixed(0)}ms max=${(latencies[latencies.length - 1] ?? 0).toFixed(0)}ms exit=${String(code)} in ${exitMs.toFixed(0)}ms after SIGTERM`
   process.stderr.write(`${line}\n`)
   t.comment(line)
@@ -99,6 +85,6 @@ t.test('SIGTERM with requests in flight on keep-alive connections', { timeout: 6
   t.same(fulfilled.filter((a) => a.status !== 200).map((a) => a.status), [], 'every one a 200')
   t.ok(closes.length > 0 && afterTerm.length > 0, `${closes.length} answers said Connection: close, ${afterTerm.length} came after the first one (the case bit)`)
   t.same(afterTerm.filter((a) => a.connection !== 'close').map((a) => a.connection), [], 'each answer after closing began says Connection: close')
-  t.equal(code, 0, `exit status 0 (stderr: ${stderr.trim().slice(0, 500)})`)
+  t.equal(code, 0, `exit status 0 (stderr: ${server.output().trim().slice(0, 500)})`)
   t.ok(exitMs < EXIT_BOUND_MS, `exited ${exitMs.toFixed(0)} ms after SIGTERM (bound ${EXIT_BOUND_MS} ms, the grace is 10 s)`)
 })

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import { SAMPLE_BOOK, bearer, build, skipSuite, userWith } from '../helper'
-import { binaryAvailable, throwawayFerretdb, throwawayMariadb, type Throwaway } from '../throwaway'
-import { injector, report, seedBooks, startLoad, type Answer, type LoadResult } from './load'
+import { SAMPLE_BOOK, bearer, build, skipSuite, userWith } from '../support/app'
+import { binaryAvailable, throwawayFerretdb, throwawayMariadb, type Throwaway } from '../support/servers'
+import { injector, report, seedBooks, startLoad, type Answer, type LoadResult } from '../support/load'
 
 /**
  * Private MariaDB and FerretDB processes frozen (SIGSTOP), thawed, killed and restarted under

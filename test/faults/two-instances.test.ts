@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { build, skipSuite, userWith } from '../helper'
-import { binaryAvailable, throwawayMariadb, throwawayRedis } from '../throwaway'
-import { injector, report, seedBooks, startLoad } from './load'
+import { skipSuite, twoInstances, userWith } from '../support/app'
+import { binaryAvailable, throwawayMariadb, throwawayRedis } from '../support/servers'
+import { injector, report, seedBooks, startLoad } from '../support/load'
 
 /**
  * Two instances of the app sharing one MySQL (MariaDB) and one Redis (with AOF), as two
@@ -22,10 +22,7 @@ if (['mariadbd', 'redis-server'].some((cmd) => !binaryAvailable(cmd))) {
     const mysql = await throwawayMariadb()
     const redis = await throwawayRedis({ appendOnly: true })
     t.teardown(async () => { await redis.dispose(); await mysql.dispose() })
-    // Both set explicitly, so BOOKSTORE_TEST_APP=real cannot give each its own database or namespace.
-    const shared = { databaseUrl: mysql.url, redisUrl: redis.url, cacheNamespace: `two-${randomUUID()}` }
-    const a = await build(t, shared)
-    const b = await build(t, shared)
+    const { a, b } = await twoInstances(t, { databaseUrl: mysql.url, redisUrl: redis.url })
     const author = await userWith(a, 2)
     const tag = `w${randomUUID().replaceAll('-', '').slice(0, 10)}`
     const books = await seedBooks(injector(a), author.token, tag, 6)

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
-import { SAMPLE_BOOK, bearer, build, errorBody, userWith } from '../helper'
+import type { Book } from '../../src/schemas/book'
+import { SAMPLE_BOOK, bearer, build, errorBody, userWith } from '../support/app'
 
 /** The contract's "Caching and conditional requests", keyset pages and Link, on every route that has them. */
 
 const STRONG_ETAG = /^"[\w-]+"$/
 const PRECONDITION_FAILED = errorBody(412, 'PRECONDITION_FAILED', 'Precondition Failed', 'If-Match does not list the current ETag; read the resource again')
 const BOOK_NOT_FOUND = errorBody(404, 'BOOK_NOT_FOUND', 'Not Found', 'Book not found')
-
-interface Book { id: number, title: string }
 
 function validated (t: Test, res: LightMyRequestResponse, what: string): string {
   t.equal(res.statusCode, 200, `${what}: 200`)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, errorBody } from '../helper'
+import { build, errorBody } from '../support/app'
 
 const APP = 'https://app.example.com'
 const EVIL = 'https://evil.example.com'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { SAMPLE_BOOK, bearer, build, errorBody, userWith } from '../helper'
+import { SAMPLE_BOOK, bearer, build, errorBody, userWith } from '../support/app'
 
 t.test('every error has the one shape', async (t) => {
   const app = await build(t)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { REAL_BACKENDS, build } from '../helper'
+import { REAL_BACKENDS, build } from '../support/app'
 
 const SERVICES = REAL_BACKENDS ? ['mysql', 'mongodb', 'redis'] : ['sqlite', 'memory']
 const all = (state: string): Record<string, string> => Object.fromEntries(SERVICES.map((s) => [s, state]))

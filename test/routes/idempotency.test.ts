@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { SAMPLE_BOOK, bearer, build, errorBody, userWith } from '../helper'
+import { SAMPLE_BOOK, bearer, build, errorBody, userWith } from '../support/app'
 
 const REUSED = errorBody(422, 'IDEMPOTENCY_KEY_REUSED', 'Unprocessable Entity', 'This Idempotency-Key was already used with another request body')
 const IN_USE = errorBody(409, 'IDEMPOTENCY_KEY_IN_USE', 'Conflict', 'A request with this Idempotency-Key is still being processed; retry shortly')

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, uniqueEmail } from '../helper'
+import { build, uniqueEmail } from '../support/app'
 
 /** Sign-ins from `forwarded` (an X-Forwarded-For value) via a peer at `remoteAddress`. */
 const signIn = (app: Awaited<ReturnType<typeof build>>, forwarded: string | undefined, remoteAddress = '127.0.0.1') => app.inject({

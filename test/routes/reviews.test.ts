@@ -1,5 +1,5 @@
 import t from 'tap'
-import { SAMPLE_BOOK, bearer, build, errorBody, userWith } from '../helper'
+import { SAMPLE_BOOK, bearer, build, errorBody, userWith } from '../support/app'
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const REVIEW_NOT_FOUND = errorBody(404, 'REVIEW_NOT_FOUND', 'Not Found', 'Review not found')

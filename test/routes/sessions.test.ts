@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { ADMIN, SAMPLE_BOOK, bearer, build, errorBody, signUp, startSession, uniqueEmail, userWith, type TokenPair } from '../helper'
+import { ADMIN, SAMPLE_BOOK, bearer, build, errorBody, signUp, startSession, uniqueEmail, userWith, type TokenPair } from '../support/app'
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const REVOKED = errorBody(401, 'TOKEN_REVOKED', 'Unauthorized', 'invalid token')

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { ADMIN, SAMPLE_BOOK, bearer, build, errorBody, forgeToken, kidOf, sidOf, signIn, signUp, startSession, userWith } from '../helper'
+import { ADMIN, SAMPLE_BOOK, bearer, build, errorBody, forgeToken, kidOf, sidOf, signIn, signUp, startSession, userWith } from '../support/app'
 import { SAMPLE_JWT_SECRET } from '../../config/schema'
 
 /** The header the service signs with on the test configuration. */

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ADMIN, bearer, build, errorBody, signIn, signUp, uniqueEmail, userWith } from '../helper'
+import { ADMIN, bearer, build, errorBody, signIn, signUp, uniqueEmail, userWith } from '../support/app'
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 

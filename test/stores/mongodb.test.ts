@@ -1,8 +1,8 @@
 import { MongoClient, ObjectId } from 'mongodb'
 import t from 'tap'
 import { MONGO_CLIENT_OPTIONS, STALE_CLAIM_MS, createMongoReviewStore, ensureReviewIndexes, literalPattern } from '../../src/stores/mongodb/reviews'
-import { scratchName, skipSuite } from '../helper'
-import { binaryAvailable, throwawayFerretdb, type Throwaway } from '../throwaway'
+import { skipSuite } from '../support/app'
+import { binaryAvailable, scratchName, throwawayFerretdb, type Throwaway } from '../support/servers'
 import { reviewStoreContract } from './review-store.contract'
 import { reviewSearchDifferential } from './search-differential'
 

@@ -9,8 +9,8 @@ import { reviewStoreContract } from './review-store.contract'
 import { bookSearchDifferential, reviewSearchDifferential } from './search-differential'
 import { sessionStoreContract } from './session-store.contract'
 import { sqlDialectContract } from './sql-dialect.contract'
-import { scratchMysql, skipSuite } from '../helper'
-import { binaryAvailable, throwawayMariadb, type Throwaway } from '../throwaway'
+import { skipSuite } from '../support/app'
+import { binaryAvailable, scratchMysql, throwawayMariadb, type Throwaway } from '../support/servers'
 import { userStoreContract } from './user-store.contract'
 
 // DATABASE_URL's server when it names one (npm run services, CI); else a private MariaDB

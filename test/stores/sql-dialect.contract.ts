@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Test } from 'tap'
 import { createSqlStores } from '../../src/stores/sql'
 import type { SqlDialect } from '../../src/stores/sql/dialect'
-import { uniqueEmail } from '../helper'
+import { uniqueEmail } from '../support/app'
 
 interface Titled { title: string }
 

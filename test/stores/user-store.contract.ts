@@ -1,7 +1,7 @@
 import type { Test } from 'tap'
 import { Permission } from '../../src/domain/permission'
 import type { UserStore } from '../../src/stores/types'
-import { uniqueEmail } from '../helper'
+import { uniqueEmail } from '../support/app'
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 

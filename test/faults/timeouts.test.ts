@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { serverOptions } from '../../config/server-options'
-import { build, testConfig } from '../helper'
-import { rawConnection, type RawAnswer } from './serve'
+import { build, testConfig } from '../support/app'
+import { rawConnection, type RawAnswer } from '../support/processes'
 
 /** A short limit for the test; the default (30 s) is checked from the server options below. */
 const LIMIT_MS = 600

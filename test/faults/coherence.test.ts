@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
-import type { Settings } from '../../config/schema'
-import { bearer, build, SAMPLE_BOOK, signUp, skipSuite, startSession, userWith } from '../helper'
-import { binaryAvailable, throwawayRedis, type Throwaway } from '../throwaway'
+import type { Book } from '../../src/schemas/book'
+import { bearer, SAMPLE_BOOK, signUp, skipSuite, startSession, twoInstances, userWith } from '../support/app'
+import { binaryAvailable, throwawayRedis, type Throwaway } from '../support/servers'
 
 /**
  * Cache coherence across outages (src/cache/coherent.ts), on private redis-servers that the
@@ -17,22 +14,10 @@ import { binaryAvailable, throwawayRedis, type Throwaway } from '../throwaway'
  * that succeeded while Redis was down, and no session ended meanwhile is admitted again.
  */
 
-interface Book { id: number, title: string }
 const REVOKED = { statusCode: 401, code: 'TOKEN_REVOKED', error: 'Unauthorized', message: 'invalid token' }
 
 /** How long the tests keep reading after a restart: past Redis' reconnect (up to 2 s) and the circuit's cool-down (1 s). */
 const WATCH_MS = 4000
-
-/** Two instances on one SQLite file and one Redis, as two replicas. */
-async function pair (t: Test, redis: Throwaway, overrides: Partial<Settings> = {}): Promise<{ a: FastifyInstance, b: FastifyInstance, namespace: string }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-coherence-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const namespace = `coherence-${randomUUID()}`
-  const shared = { databaseUrl: `sqlite:${path.join(dir, 'shared.db')}`, redisUrl: redis.url, cacheNamespace: namespace, ...overrides }
-  const a = await build(t, shared)
-  const b = await build(t, shared)
-  return { a, b, namespace }
-}
 
 /** A plain client of the test's own, to look at (and tamper with) what Redis holds. */
 function probe (t: Test, redis: Throwaway): Redis {
@@ -55,7 +40,7 @@ if (!binaryAvailable('redis-server')) {
   t.test('a write made while Redis was down is read at once on every instance after Redis comes back from its AOF', async (t) => {
     const redis = await throwawayRedis({ appendOnly: true })
     t.teardown(() => redis.dispose())
-    const { a, b, namespace } = await pair(t, redis)
+    const { a, b, namespace } = await twoInstances(t, { redisUrl: redis.url })
     const author = await userWith(a, 2)
     const tag = randomUUID().slice(0, 8)
     const created = await a.inject({ method: 'POST', url: '/books', headers: bearer(author.token), payload: { ...SAMPLE_BOOK, title: `Before ${tag}` } })
@@ -97,7 +82,7 @@ if (!binaryAvailable('redis-server')) {
   t.test('a session ended while Redis was down stays ended after Redis comes back from its AOF', async (t) => {
     const redis = await throwawayRedis({ appendOnly: true })
     t.teardown(() => redis.dispose())
-    const { a, b, namespace } = await pair(t, redis)
+    const { a, b, namespace } = await twoInstances(t, { redisUrl: redis.url })
     const user = await signUp(a)
     const session = await startSession(a, user.email, user.password)
     const me = (app: FastifyInstance) => app.inject({ url: '/users/me', headers: bearer(session.token) })
@@ -133,7 +118,7 @@ if (!binaryAvailable('redis-server')) {
     // What a restore behind a proxy, or a lagging replica promoted in place, looks like from here.
     const redis = await throwawayRedis()
     t.teardown(() => redis.kill())
-    const { a, namespace } = await pair(t, redis)
+    const { a, namespace } = await twoInstances(t, { redisUrl: redis.url })
     const author = await userWith(a, 2)
     const created = (await a.inject({ method: 'POST', url: '/books', headers: bearer(author.token), payload: { ...SAMPLE_BOOK, title: 'Old' } })).json<Book>()
     const url = `/books/${created.id}`
@@ -158,7 +143,7 @@ if (!binaryAvailable('redis-server')) {
   t.test('no entry is used past the TTL it was written with, whatever expiry Redis keeps', async (t) => {
     const redis = await throwawayRedis()
     t.teardown(() => redis.kill())
-    const { a, namespace } = await pair(t, redis, { cacheTtlSeconds: 1 })
+    const { a, namespace } = await twoInstances(t, { redisUrl: redis.url, cacheTtlSeconds: 1 })
     const author = await userWith(a, 2)
     const created = (await a.inject({ method: 'POST', url: '/books', headers: bearer(author.token), payload: { ...SAMPLE_BOOK, title: 'Cached' } })).json<Book>()
     const url = `/books/${created.id}`

@@ -1,14 +1,8 @@
 import t from 'tap'
-import type { FastifyInstance } from 'fastify'
-import { build, errorBody } from '../helper'
+import { build, errorBody, scrapeMetrics as scrape } from './support/app'
 
 /** The sample lines of one metric, as `name{labels} value` strings. */
 const samples = (text: string, name: string): string[] => text.split('\n').filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-const scrape = async (app: FastifyInstance): Promise<string> => {
-  const res = await app.metricsServer!.inject({ url: '/metrics' })
-  if (res.statusCode !== 200) throw new Error(`GET /metrics answered ${res.statusCode}`)
-  return res.body
-}
 
 t.test('with METRICS_PORT', async (t) => {
   const app = await build(t, { metricsPort: 9464 })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { InjectOptions } from 'fastify'
-import { SAMPLE_BOOK, bearer, build, skipSuite, userWith } from '../helper'
-import { binaryAvailable, throwawayFerretdb, throwawayMariadb } from '../throwaway'
+import { SAMPLE_BOOK, bearer, build, skipSuite, userWith } from '../support/app'
+import { binaryAvailable, throwawayFerretdb, throwawayMariadb } from '../support/servers'
 
 // Real processes, frozen with SIGSTOP and killed with SIGKILL: private instances on free
 // ports, so the shared services other suites use are never disturbed.

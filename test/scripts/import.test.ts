@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { ImportError, importFile } from '../../scripts/import'
-import { build, SAMPLE_BOOK } from '../helper'
+import { build, SAMPLE_BOOK } from '../support/app'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-import-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))

@@ -7,8 +7,8 @@ import type { Test } from 'tap'
 import { stringify } from 'yaml'
 import { projectRoot } from '../../config/paths'
 import type { Settings } from '../../config/schema'
-import { ADMIN } from '../helper'
-import { freePort } from '../throwaway'
+import { ADMIN } from './app'
+import { freePort } from './servers'
 
 /** The server as `npm start` runs it, compiled with the tests (dist-test/src/server.js). */
 const SERVER = path.join(projectRoot, 'dist-test', 'src', 'server.js')
@@ -24,9 +24,10 @@ export interface Served {
 
 /**
  * The real server process on a free port, in-memory SQLite, with `settings` written to a
- * CONFIG_FILE (the YAML-only settings such as shutdownGraceMs); killed when the test ends.
+ * CONFIG_FILE (the YAML-only settings such as shutdownGraceMs) and `env` over the
+ * environment it is given (which wins over the file); killed when the test ends.
  */
-export async function serve (t: Test, settings: Partial<Settings> = {}): Promise<Served> {
+export async function serve (t: Test, settings: Partial<Settings> = {}, env: Record<string, string> = {}): Promise<Served> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-ops-'))
   const file = path.join(dir, 'config.yml')
   writeFileSync(file, stringify(settings))
@@ -39,7 +40,8 @@ export async function serve (t: Test, settings: Partial<Settings> = {}): Promise
       DATABASE_URL: 'sqlite::memory:',
       LOG_LEVEL: 'info',
       ADMIN_EMAIL: ADMIN.email,
-      ADMIN_PASSWORD: ADMIN.password
+      ADMIN_PASSWORD: ADMIN.password,
+      ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']
   })

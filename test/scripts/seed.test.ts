@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { SEED_EMAIL, readCatalogue, seed } from '../../scripts/seed'
-import { build } from '../helper'
+import { build } from '../support/app'
 
 const catalogue = readCatalogue()
 

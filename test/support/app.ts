@@ -1,11 +1,18 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { Writable } from 'node:stream'
+import type { Static } from '@sinclair/typebox'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { MongoClient } from 'mongodb'
-import mysql from 'mysql2/promise'
 import type { Test } from 'tap'
-import { loadConfig } from '../config/load'
-import type { Config, Settings } from '../config/schema'
-import { buildApp } from '../src/build'
+import { loadConfig } from '../../config/load'
+import type { Config, Settings } from '../../config/schema'
+import { buildApp } from '../../src/build'
+import type { TokenResponse } from '../../src/schemas/token'
+import type { Account } from '../../src/schemas/user'
+import { scratchMysql } from './servers'
 
 /**
  * `BOOKSTORE_TEST_APP=real` runs every app that build() makes on the real services named by
@@ -13,29 +20,6 @@ import { buildApp } from '../src/build'
  * of its own, dropped afterwards. .ci/run runs the route tests this way as well as on SQLite.
  */
 export const REAL_BACKENDS = process.env.BOOKSTORE_TEST_APP === 'real'
-
-/** A database name of one test's own: `bookstore_test_` and 12 random hex digits. */
-export const scratchName = (): string => `bookstore_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`
-
-/**
- * A database of its own on the MySQL server `serverUrl` names, so tests sharing the server
- * never see each other's rows: its name, its URL, and drop() to remove it afterwards.
- */
-export async function scratchMysql (serverUrl: string): Promise<{ name: string, url: string, drop: () => Promise<void> }> {
-  const name = scratchName()
-  const run = async (sql: string): Promise<void> => {
-    const conn = await mysql.createConnection(serverUrl)
-    try {
-      await conn.query(sql)
-    } finally {
-      await conn.end()
-    }
-  }
-  await run(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
-  const url = new URL(serverUrl)
-  url.pathname = `/${name}`
-  return { name, url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS \`${name}\``) }
-}
 
 /**
  * A suite whose service or binary is absent: one loud line on stderr saying what to set or
@@ -78,7 +62,7 @@ export function testConfig (overrides: Partial<Settings> = {}): Config {
       adminEmail: ADMIN.email,
       adminPassword: ADMIN.password,
       // Tests build apps and run suites side by side on busy machines, which holds event loops
-      // up for real: no shedding on event-loop delay unless a test asks (test/ops/shedding.test.ts).
+      // up for real: no shedding on event-loop delay unless a test asks (test/faults/shedding.test.ts).
       shedEventLoopDelayMs: 0,
       ...overrides
     }
@@ -100,23 +84,67 @@ export async function build (t: Test, overrides: Partial<Settings> = {}): Promis
   return fastify
 }
 
+/**
+ * Two instances of the app on one database and one Redis, as two replicas behind a load
+ * balancer; without `databaseUrl`, on one SQLite file removed when the test ends. The
+ * database and the cache namespace are set explicitly, so BOOKSTORE_TEST_APP=real cannot give
+ * each instance its own.
+ */
+export async function twoInstances (t: Test, settings: Partial<Settings> & { redisUrl: string }): Promise<{ a: FastifyInstance, b: FastifyInstance, namespace: string }> {
+  let databaseUrl = settings.databaseUrl
+  if (databaseUrl === undefined) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-two-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    databaseUrl = `sqlite:${path.join(dir, 'shared.db')}`
+  }
+  const namespace = settings.cacheNamespace ?? `two-${randomUUID()}`
+  const shared = { ...settings, databaseUrl, cacheNamespace: namespace }
+  const a = await build(t, shared)
+  // The second start-up finds the bootstrap Admin the first created, and keeps it.
+  const b = await build(t, shared)
+  return { a, b, namespace }
+}
+
+/** Log lines as the logger wrote them, parsed: give `stream` to pino or to Fastify's logger. */
+export function logLines<T> (): { stream: Writable, lines: T[] } {
+  const lines: T[] = []
+  const stream = new Writable({
+    write (chunk: Buffer, _encoding, done) {
+      for (const text of chunk.toString().split('\n')) if (text !== '') lines.push(JSON.parse(text) as T)
+      done()
+    }
+  })
+  return { stream, lines }
+}
+
+/** What GET /metrics answers on the metrics server (an app built with metricsPort). */
+export async function scrapeMetrics (app: FastifyInstance): Promise<string> {
+  const res = await app.metricsServer!.inject({ url: '/metrics' })
+  if (res.statusCode !== 200) throw new Error(`GET /metrics answered ${res.statusCode}`)
+  return res.body
+}
+
 export const uniqueEmail = (tag = 'user'): string => `${tag}-${randomUUID()}@example.com`
 
 export function json<T = Record<string, unknown>> (res: LightMyRequestResponse): T {
   return res.json<T>()
 }
 
-export async function signUp (app: FastifyInstance, email = uniqueEmail(), password = 'a fine long passphrase'): Promise<{ id: number, email: string, password: string }> {
+/** An account as sign-up and sign-in answer it. */
+type AccountBody = Static<typeof Account>
+
+export async function signUp (app: FastifyInstance, email = uniqueEmail(), password = 'a fine long passphrase'): Promise<AccountBody & { password: string }> {
   const res = await app.inject({ method: 'POST', url: '/users', payload: { email, password } })
   if (res.statusCode !== 201) throw new Error(`sign-up failed: ${res.statusCode} ${res.body}`)
-  return { ...res.json<{ id: number, email: string }>(), password }
+  return { ...res.json<AccountBody>(), password }
 }
 
 export async function signIn (app: FastifyInstance, email: string, password: string): Promise<string> {
   return (await startSession(app, email, password)).token
 }
 
-export interface TokenPair { token: string, refresh_token: string, expires_in: number, user: { id: number, email: string } }
+/** A sign-in's or a refresh's answer, typed by the schema that serializes it. */
+export type TokenPair = Static<typeof TokenResponse>
 
 /** A sign-in's whole answer: the access token, the refresh token, and the session id (`sid`). */
 export async function startSession (app: FastifyInstance, email: string, password: string): Promise<TokenPair & { sid: string }> {
@@ -136,7 +164,7 @@ export function sidOf (token: string): string {
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 
 /** A signed-in user at `permission`, promoted by the bootstrap Admin when above User. */
-export async function userWith (app: FastifyInstance, permission: number): Promise<{ id: number, email: string, token: string }> {
+export async function userWith (app: FastifyInstance, permission: number): Promise<AccountBody & { token: string }> {
   const user = await signUp(app)
   if (permission !== 1) {
     const admin = await signIn(app, ADMIN.email, ADMIN.password)

@@ -7,9 +7,10 @@ import t from 'tap'
 import { CacheUnavailableError, createCircuitBreaker } from '../../src/cache/breaker'
 import { createRedisCache } from '../../src/cache/redis'
 import { REDIS_CLIENT_OPTIONS } from '../../src/cache/redis-client'
-import { cacheContract } from './cache.contract'
-import { bearer, build, SAMPLE_BOOK, skipSuite, userWith } from '../helper'
-import { binaryAvailable, throwawayRedis } from '../throwaway'
+import type { Book } from '../../src/schemas/book'
+import { cacheContract } from '../cache/cache.contract'
+import { bearer, build, SAMPLE_BOOK, scrapeMetrics, skipSuite, userWith } from '../support/app'
+import { binaryAvailable, throwawayRedis } from '../support/servers'
 
 /**
  * The circuit breaker on the cache (src/cache/breaker.ts) with a private Redis frozen by
@@ -20,7 +21,6 @@ import { binaryAvailable, throwawayRedis } from '../throwaway'
  * again, with no read missing the write made during the freeze.
  */
 
-interface Book { id: number, title: string }
 interface Read { at: number, ms: number, titles: string[] }
 
 // That no read waits on Redis is shown by the commands sent (none but probes). Latency is only
@@ -43,7 +43,7 @@ function recordCommands (app: FastifyInstance): Array<{ name: string, at: number
 }
 
 async function cacheCounts (app: FastifyInstance): Promise<Record<string, number>> {
-  const text = (await app.metricsServer?.inject({ url: '/metrics' }))?.body ?? ''
+  const text = await scrapeMetrics(app)
   const counts: Record<string, number> = {}
   for (const [, result, value] of text.matchAll(/^bookstore_cache_requests_total\{result="(\w+)"\} (\d+)/gm)) {
     if (result !== undefined) counts[result] = Number(value)

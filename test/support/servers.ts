@@ -1,12 +1,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import mysql from 'mysql2/promise'
 
 /**
  * Private server processes (MariaDB, FerretDB, Redis) on free loopback ports, so a test can
- * freeze (SIGSTOP), kill and restart one without disturbing the shared services other tests use.
+ * freeze (SIGSTOP), kill and restart one without disturbing the shared services other tests use;
+ * and scratch databases of a test's own on a shared server.
  */
 
 /** Whether `cmd --version` runs: the binary is on PATH (Debian's package, or `npm run services`). */
@@ -196,4 +199,27 @@ export async function throwawayRedis ({ appendOnly = false }: ThrowawayRedisOpti
       for (const copy of snapshots) rmSync(copy, { recursive: true, force: true })
     }
   }
+}
+
+/** A database name of one test's own: `bookstore_test_` and 12 random hex digits. */
+export const scratchName = (): string => `bookstore_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`
+
+/**
+ * A database of its own on the MySQL server `serverUrl` names, so tests sharing the server
+ * never see each other's rows: its name, its URL, and drop() to remove it afterwards.
+ */
+export async function scratchMysql (serverUrl: string): Promise<{ name: string, url: string, drop: () => Promise<void> }> {
+  const name = scratchName()
+  const run = async (sql: string): Promise<void> => {
+    const conn = await mysql.createConnection(serverUrl)
+    try {
+      await conn.query(sql)
+    } finally {
+      await conn.end()
+    }
+  }
+  await run(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return { name, url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS \`${name}\``) }
 }

@@ -1,23 +1,16 @@
-import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import t, { type Test } from 'tap'
 import { serverOptions } from '../../config/server-options'
 import type { Settings } from '../../config/schema'
 import app from '../../src/app'
-import { testConfig } from '../helper'
+import { logLines, testConfig } from '../support/app'
 
 interface Line { level: number, msg: string, reqId?: string, res?: { statusCode: number } }
 
 /** The app as src/build.ts assembles it, its log lines captured. */
 async function logged (t: Test, overrides: Partial<Settings>): Promise<{ app: FastifyInstance, lines: Line[] }> {
-  const lines: Line[] = []
-  const stream = new Writable({
-    write (chunk: Buffer, _encoding, done) {
-      for (const text of chunk.toString().split('\n')) if (text !== '') lines.push(JSON.parse(text) as Line)
-      done()
-    }
-  })
+  const { stream, lines } = logLines<Line>()
   const config = testConfig(overrides)
   const options = serverOptions(config)
   const fastify = Fastify({ ...options, logger: { ...(options.logger as object), stream } })

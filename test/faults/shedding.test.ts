@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ADMIN, build, errorBody, signUp } from '../helper'
+import { ADMIN, build, errorBody, signUp } from '../support/app'
 
 const OVERLOADED = errorBody(503, 'SERVICE_UNAVAILABLE', 'Service Unavailable', 'The service is overloaded; retry shortly')
 /** under-pressure measures once a second. */

@@ -1,7 +1,7 @@
 import http from 'node:http'
 import t from 'tap'
-import { ADMIN } from '../helper'
-import { rawConnection, serve } from './serve'
+import { ADMIN } from '../support/app'
+import { rawConnection, serve } from '../support/processes'
 
 /** Sign-ins are the slow request here (argon2): enough of them keep the server draining for a while. */
 const SIGN_IN = JSON.stringify({ email: ADMIN.email, password: ADMIN.password })

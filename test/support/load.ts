@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
-import { SAMPLE_BOOK, bearer } from '../helper'
+import type { Book } from '../../src/schemas/book'
+import { SAMPLE_BOOK, bearer } from './app'
 
 /**
  * The one load harness of the fault suite: a bounded read/write load against the app, in
@@ -93,8 +94,6 @@ export interface LoadOptions {
   /** More URLs the read loops take in turn (reviews, ...): only whether the answer is accepted is counted. */
   extraReads?: readonly string[]
 }
-
-interface Book { id: number, title: string }
 
 const sleep = async (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import t, { type Test } from 'tap'
 import redisClientPlugin from '../../plugins/external/redis'
-import { build, bearer, SAMPLE_BOOK, signUp, skipSuite, testConfig, userWith } from '../helper'
-import { binaryAvailable, throwawayRedis } from '../throwaway'
+import type { Book } from '../../src/schemas/book'
+import { build, bearer, logLines, SAMPLE_BOOK, signUp, skipSuite, testConfig, userWith, type TokenPair } from '../support/app'
+import { binaryAvailable, throwawayRedis } from '../support/servers'
 
 /**
  * A private redis-server, frozen (SIGSTOP) and killed (SIGKILL) under the real app. What
@@ -15,10 +15,9 @@ import { binaryAvailable, throwawayRedis } from '../throwaway'
  */
 
 // A bound on hanging, not a benchmark: with Redis frozen an answer takes at most ~0.2 s per
-// cache call until the circuit opens (test/cache/breaker.test.ts measures after that).
+// cache call until the circuit opens (test/faults/breaker.test.ts measures after that).
 const HANG_BOUND_MS = 3000
 
-interface Book { id: number, title: string }
 interface LogLine { level: number, msg: string, attempt?: number, retryInMs?: number, err?: { message: string } }
 
 async function timed (app: FastifyInstance, options: InjectOptions): Promise<{ status: number, body: string, headers: Record<string, unknown>, ms: number }> {
@@ -137,13 +136,7 @@ if (!binaryAvailable('redis-server')) {
 
   /** Only the redis-client plugin, on a Fastify whose log lines the test can read. */
   function bareApp (t: Test, redisUrl: string): { app: FastifyInstance, lines: LogLine[] } {
-    const lines: LogLine[] = []
-    const stream = new Writable({
-      write (chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as LogLine)
-        done()
-      }
-    })
+    const { stream, lines } = logLines<LogLine>()
     const config = testConfig({ redisUrl })
     const app = Fastify({ logger: { level: 'info', stream }, pluginTimeout: 0 })
     t.teardown(() => app.close())
@@ -219,7 +212,7 @@ if (!binaryAvailable('redis-server')) {
     const app = await build(t, { redisUrl: redis.url, cacheNamespace: namespace })
     const user = await signUp(app)
     const signInRes = await app.inject({ method: 'POST', url: '/users/sign-in', payload: { email: user.email, password: user.password } })
-    const { token } = signInRes.json<{ token: string }>()
+    const { token } = signInRes.json<TokenPair>()
     const sid = (app.jwt.decode<{ sid: string }>(token))?.sid ?? ''
     const me = async () => timed(app, { url: '/users/me', headers: bearer(token) })
     t.equal((await me()).status, 200)
