@@ -30,8 +30,8 @@ export const rateLimited = (ttlMs: number): AppError =>
 export const INVALID_JSON_BODY: readonly [ErrorCode, string] = ['INVALID_JSON', 'The request body is not valid JSON']
 
 /**
- * Fastify's own client errors, with our codes and fixed sentences (never a parser's text).
- * The status stays Fastify's: FST_ERR_CTP_INVALID_TYPE is a 400 with UNSUPPORTED_MEDIA_TYPE.
+ * Fastify's own client errors, with our codes and fixed sentences (never a parser's text);
+ * the status stays Fastify's.
  */
 export const FASTIFY_ERRORS: Readonly<Record<string, readonly [ErrorCode, string]>> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UNSUPPORTED_MEDIA_TYPE', `Send the body as ${JSON_MEDIA_TYPE}`],
@@ -39,9 +39,7 @@ export const FASTIFY_ERRORS: Readonly<Record<string, readonly [ErrorCode, string
   FST_ERR_CTP_EMPTY_JSON_BODY: ['INVALID_JSON', `The body is empty but the content type is ${JSON_MEDIA_TYPE}`],
   FST_ERR_CTP_INVALID_JSON_BODY: INVALID_JSON_BODY,
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['VALIDATION_ERROR', 'Content-Length does not match the body'],
-  FST_ERR_CTP_INVALID_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'The content type is not valid'],
-  FST_ERR_BAD_URL: ['VALIDATION_ERROR', 'The URL is not valid'],
-  FST_ERR_ASYNC_CONSTRAINT: ['VALIDATION_ERROR', invalidRequest().message]
+  FST_ERR_BAD_URL: ['VALIDATION_ERROR', 'The URL is not valid']
 }
 
 /**
