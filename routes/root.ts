@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Status, ref } from '../src/schemas/common'
-import { errorRef } from '../src/schemas/error'
+import { errorRef } from '../src/http/errors'
 
 const root: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {

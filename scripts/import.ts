@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify'
 import { ConfigError, loadConfig } from '../config/load'
 import { buildApp } from '../src/build'
 import { BookBody, type BookInput } from '../src/schemas/book'
-import { compileBodyValidator, validationDetails } from '../src/validation'
+import { compileBodyValidator, validationDetails } from '../src/http/validation'
 
 const BATCH = 1000
 const validBook = compileBodyValidator(BookBody)

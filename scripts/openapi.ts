@@ -13,7 +13,7 @@ export const OPENAPI_FILE = path.join(projectRoot, 'docs', 'openapi.json')
 
 /**
  * The document as the embedded default configuration serves it, as stable text: 2-space JSON
- * and a final newline; paths and schemas in the fixed order plugins/external/swagger.ts gives.
+ * and a final newline; paths and schemas in the fixed order src/http/openapi.ts gives.
  */
 export async function renderOpenapi (): Promise<string> {
   // No environment: the file must not depend on who runs the script. In memory: no file.

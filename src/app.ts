@@ -3,9 +3,9 @@ import AutoLoad from '@fastify/autoload'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/schema'
-import { errorHandler, notFoundHandler } from './error-handler'
+import { errorHandler, notFoundHandler } from './http/error-handler'
 import { COMPONENTS } from './schemas/components'
-import { validatorCompiler } from './validation'
+import { validatorCompiler } from './http/validation'
 
 export interface AppOptions {
   config: Config

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config/schema'
-import { serverOptions } from '../config/server-options'
+import { serverOptions } from './http/server-options'
 import app from './app'
 
 export interface BuildOptions {

@@ -2,7 +2,8 @@ import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler, onSendAsyncHookHandler } from 'fastify'
 import { createMemoryCache } from '../../src/cache/memory'
 import { AppError, ServiceUnavailableError, idempotencyKeyInUse, idempotencyKeyReused } from '../../src/domain/errors'
-import { createIdempotencyStore, fingerprintOf, type Recorded } from '../../src/services/idempotency'
+import { JSON_CONTENT_TYPE } from '../../src/http/limits'
+import { createIdempotencyStore, fingerprintOf, type Recorded } from '../../src/stores/idempotency'
 import { sharedRedis } from '../external/redis'
 
 declare module 'fastify' {
@@ -41,7 +42,7 @@ export default fp(async function idempotencyPlugin (fastify) {
 
   function replay (reply: FastifyReply, recorded: Recorded): FastifyReply {
     reply.code(recorded.statusCode)
-      .header('content-type', 'application/json; charset=utf-8')
+      .header('content-type', JSON_CONTENT_TYPE)
       .header('idempotent-replayed', 'true')
     if (recorded.location !== undefined) reply.header('location', recorded.location)
     return reply.send(recorded.body)

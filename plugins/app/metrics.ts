@@ -1,5 +1,6 @@
 import Fastify, { type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
+import { publicPath } from '../../src/http/openapi'
 import { createMetrics, type Metrics, type RouteSeries } from '../../src/metrics'
 
 declare module 'fastify' {
@@ -13,8 +14,6 @@ declare module 'fastify' {
 
 type ResponseHook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
 
-/** `/books/` as autoload registers it is `/books` to a client, as in the OpenAPI document. */
-const pattern = (url: string): string => (url.length > 1 ? url.replace(/\/$/, '') : url)
 
 /**
  * Prometheus metrics with METRICS_PORT set; nothing at all otherwise. Each route gets its
@@ -31,7 +30,7 @@ export default fp(async function metricsPlugin (fastify) {
 
   const byPattern = new Map<string, { methods: Record<string, RouteSeries>, hook: ResponseHook }>()
   fastify.addHook('onRoute', (route) => {
-    const url = pattern(route.url)
+    const url = publicPath(route.url)
     let entry = byPattern.get(url)
     if (entry === undefined) {
       const methods: Record<string, RouteSeries> = {}

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
-import { AppError } from '../../src/domain/errors'
+import { rateLimited } from '../../src/http/errors'
 import { sharedRedis } from './redis'
 
 /**
@@ -13,9 +13,6 @@ export default fp(async function rateLimitPlugin (fastify) {
   await fastify.register(rateLimit, {
     global: false,
     ...(redis === undefined ? {} : { redis, nameSpace: `${fastify.config.cacheNamespace}:rate-limit:`, skipOnError: true }),
-    errorResponseBuilder: (_request, context) =>
-      new AppError(429, 'RATE_LIMITED', `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} seconds`, {
-        'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000)))
-      })
+    errorResponseBuilder: (_request, context) => rateLimited(context.ttl)
   })
 }, { name: 'rate-limit', dependencies: ['config', 'redis-client'] })

@@ -3,6 +3,7 @@ import underPressure from '@fastify/under-pressure'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { OverloadedError } from '../../src/domain/errors'
+import { SHED_RETRY_AFTER_SECONDS } from '../../src/http/limits'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -11,8 +12,6 @@ declare module 'fastify' {
   }
 }
 
-/** Seconds a shed client is told to wait: the pressure is measured again every second. */
-export const SHED_RETRY_AFTER_SECONDS = 2
 const MIB = 1024 * 1024
 /** How often under-pressure measures (its default). */
 const SAMPLE_MS = 1000

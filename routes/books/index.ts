@@ -3,7 +3,7 @@ import { invalidInput } from '../../src/domain/errors'
 import { Permission } from '../../src/domain/permission'
 import { Book, BookBody } from '../../src/schemas/book'
 import { ETAG, IdempotencyHeaders, KeysetPageQuery, LOCATION, NotModified, PAGE_HEADERS, listOf, ref } from '../../src/schemas/common'
-import { errors } from '../../src/schemas/error'
+import { errors } from '../../src/http/errors'
 
 const books: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {

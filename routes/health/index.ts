@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { notReady, notReadyShedding, shuttingDown } from '../../src/domain/errors'
-import { SHED_RETRY_AFTER_SECONDS } from '../../plugins/external/under-pressure'
+import { errorRef } from '../../src/http/errors'
+import { SHED_RETRY_AFTER_SECONDS } from '../../src/http/limits'
 import { Readiness, Status, ref } from '../../src/schemas/common'
-import { NotReadyResponse, errorRef } from '../../src/schemas/error'
+import { NotReadyResponse } from '../../src/schemas/error'
 
 /** Both answer while the service sheds load: liveness stays 200, readiness says why it is 503. */
 const passThrough = { pressureHandler: () => undefined }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Permission } from '../../src/domain/permission'
 import { ETAG, IdempotencyHeaders, LOCATION, ref } from '../../src/schemas/common'
-import { errors } from '../../src/schemas/error'
+import { errors } from '../../src/http/errors'
 import { Review, ReviewCreateBody } from '../../src/schemas/review'
 
 const reviews: FastifyPluginAsyncTypebox = async (fastify) => {

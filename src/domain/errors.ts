@@ -1,17 +1,45 @@
 /**
- * Every `code` an error answer may carry: the contract's list (its "Error codes"), in its
- * order. The OpenAPI document shows it as ErrorResponse.code's enum.
+ * The catalogue: every `code` an error answer may carry, with the status it answers, in the
+ * contract's order (its "Error codes"). The OpenAPI document shows the codes as
+ * ErrorResponse.code's enum; an AppError takes its status from here, so a code never answers
+ * two statuses by accident.
  */
-export const ERROR_CODES = [
-  'VALIDATION_ERROR', 'INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'ROUTE_NOT_FOUND', 'URI_TOO_LONG',
-  'BOOK_NOT_FOUND', 'REVIEW_NOT_FOUND', 'USER_NOT_FOUND', 'SESSION_NOT_FOUND', 'EMAIL_TAKEN',
-  'CANNOT_LOWER_OWN_PERMISSION', 'LAST_ADMIN', 'PASSWORD_TOO_COMMON', 'FORBIDDEN',
-  'TOKEN_REQUIRED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'REFRESH_TOKEN_INVALID',
-  'REFRESH_TOKEN_REUSED', 'INVALID_CREDENTIALS', 'PRECONDITION_FAILED',
-  'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_KEY_IN_USE', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE', 'RATE_LIMITED',
-  'TOO_MANY_SIGN_IN_FAILURES', 'SERVICE_UNAVAILABLE', 'NOT_READY', 'INTERNAL_ERROR'
-] as const
-export type ErrorCode = typeof ERROR_CODES[number]
+export const ERROR_STATUS = {
+  VALIDATION_ERROR: 400,
+  INVALID_JSON: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  ROUTE_NOT_FOUND: 404,
+  URI_TOO_LONG: 414,
+  BOOK_NOT_FOUND: 404,
+  REVIEW_NOT_FOUND: 404,
+  USER_NOT_FOUND: 404,
+  SESSION_NOT_FOUND: 404,
+  EMAIL_TAKEN: 409,
+  CANNOT_LOWER_OWN_PERMISSION: 409,
+  LAST_ADMIN: 409,
+  PASSWORD_TOO_COMMON: 400,
+  FORBIDDEN: 403,
+  TOKEN_REQUIRED: 401,
+  TOKEN_INVALID: 401,
+  TOKEN_EXPIRED: 401,
+  TOKEN_REVOKED: 401,
+  REFRESH_TOKEN_INVALID: 401,
+  REFRESH_TOKEN_REUSED: 401,
+  INVALID_CREDENTIALS: 401,
+  PRECONDITION_FAILED: 412,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  IDEMPOTENCY_KEY_IN_USE: 409,
+  REQUEST_TIMEOUT: 408,
+  HEADERS_TOO_LARGE: 431,
+  RATE_LIMITED: 429,
+  TOO_MANY_SIGN_IN_FAILURES: 429,
+  SERVICE_UNAVAILABLE: 503,
+  NOT_READY: 503,
+  INTERNAL_ERROR: 500
+} as const satisfies Record<string, number>
+export type ErrorCode = keyof typeof ERROR_STATUS
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[]
 
 /**
  * Errors with a stable machine-readable code. The error handler turns each into the one
@@ -19,77 +47,76 @@ export type ErrorCode = typeof ERROR_CODES[number]
  */
 export class AppError extends Error {
   override name = 'AppError'
+  readonly statusCode: number
   constructor (
-    readonly statusCode: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
     /** Fields the answer carries beyond the one shape's own (readiness names its services). */
     readonly fields: Record<string, unknown> = {}
   ) {
     super(message)
+    this.statusCode = ERROR_STATUS[code]
   }
 }
 
 const BEARER = { 'www-authenticate': 'Bearer' }
+/** A token was sent and is no good: the Bearer challenge names the error (RFC 6750). */
+const BAD_TOKEN = { 'www-authenticate': 'Bearer error="invalid_token"' }
+/** The Flask design's word for every token that decodes but may not be used. */
+const INVALID_TOKEN = 'invalid token'
 
-export const tokenRequired = (): AppError => new AppError(401, 'TOKEN_REQUIRED', 'Token is required', BEARER)
+export const tokenRequired = (): AppError => new AppError('TOKEN_REQUIRED', 'Token is required', BEARER)
 export const tokenUndecodable = (): AppError =>
-  new AppError(401, 'TOKEN_INVALID', 'failed to decode token', { 'www-authenticate': 'Bearer error="invalid_token"' })
+  new AppError('TOKEN_INVALID', 'failed to decode token', BAD_TOKEN)
 export const tokenExpired = (): AppError =>
-  new AppError(401, 'TOKEN_EXPIRED', 'invalid token', { 'www-authenticate': 'Bearer error="invalid_token"' })
-export const forbidden = (): AppError => new AppError(403, 'FORBIDDEN', 'Unauthorized')
+  new AppError('TOKEN_EXPIRED', INVALID_TOKEN, BAD_TOKEN)
+export const forbidden = (): AppError => new AppError('FORBIDDEN', 'Unauthorized')
 /** A token of a session that has ended (sign-out, password change, reuse) or run out. */
 export const tokenRevoked = (): AppError =>
-  new AppError(401, 'TOKEN_REVOKED', 'invalid token', { 'www-authenticate': 'Bearer error="invalid_token"' })
+  new AppError('TOKEN_REVOKED', INVALID_TOKEN, BAD_TOKEN)
 /** An unknown, expired or ended refresh token, or one of a session that has ended. */
 export const refreshTokenInvalid = (): AppError =>
-  new AppError(401, 'REFRESH_TOKEN_INVALID', 'invalid token', { 'www-authenticate': 'Bearer error="invalid_token"' })
+  new AppError('REFRESH_TOKEN_INVALID', INVALID_TOKEN, BAD_TOKEN)
 /** A spent refresh token presented again: its session has just been ended. */
 export const refreshTokenReused = (): AppError =>
-  new AppError(401, 'REFRESH_TOKEN_REUSED', 'invalid token', { 'www-authenticate': 'Bearer error="invalid_token"' })
+  new AppError('REFRESH_TOKEN_REUSED', INVALID_TOKEN, BAD_TOKEN)
 
-export const notFound = (what: string): AppError =>
-  new AppError(404, `${what.toUpperCase()}_NOT_FOUND`, `${what[0]?.toUpperCase() ?? ''}${what.slice(1)} not found`)
+export const notFound = (what: 'book' | 'review' | 'user' | 'session'): AppError =>
+  new AppError(`${what.toUpperCase() as Uppercase<typeof what>}_NOT_FOUND`, `${what[0]?.toUpperCase() ?? ''}${what.slice(1)} not found`)
 
 /** A request whose parts each pass their schema but not together: the schema error's shape. */
 export const invalidInput = (part: string, path: string, message: string): AppError =>
-  new AppError(400, 'VALIDATION_ERROR', `${part}${path} ${message}`, {}, { details: [{ path, message }] })
+  new AppError('VALIDATION_ERROR', `${part}${path} ${message}`, {}, { details: [{ path, message }] })
 
 export const preconditionFailed = (): AppError =>
-  new AppError(412, 'PRECONDITION_FAILED', 'If-Match does not list the current ETag; read the resource again')
+  new AppError('PRECONDITION_FAILED', 'If-Match does not list the current ETag; read the resource again')
 
-export const emailTaken = (): AppError => new AppError(409, 'EMAIL_TAKEN', 'An account with this email already exists')
+export const emailTaken = (): AppError => new AppError('EMAIL_TAKEN', 'An account with this email already exists')
 export const cannotLowerOwnLevel = (): AppError =>
-  new AppError(409, 'CANNOT_LOWER_OWN_PERMISSION', 'An Admin cannot lower its own permission level')
+  new AppError('CANNOT_LOWER_OWN_PERMISSION', 'An Admin cannot lower its own permission level')
 export const lastAdmin = (): AppError =>
-  new AppError(409, 'LAST_ADMIN', 'The last Admin cannot be lowered')
+  new AppError('LAST_ADMIN', 'The last Admin cannot be lowered')
 export const idempotencyKeyReused = (): AppError =>
-  new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with another request body')
+  new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with another request body')
 export const idempotencyKeyInUse = (): AppError =>
-  new AppError(409, 'IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly')
+  new AppError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly')
 export const invalidCredentials = (): AppError =>
-  new AppError(401, 'INVALID_CREDENTIALS', 'Invalid email or password', BEARER)
+  new AppError('INVALID_CREDENTIALS', 'Invalid email or password', BEARER)
 /** PUT /users/me/password: the token is good (plain Bearer), the password is not. */
 export const wrongCurrentPassword = (): AppError =>
-  new AppError(401, 'INVALID_CREDENTIALS', 'The current password is not correct', BEARER)
+  new AppError('INVALID_CREDENTIALS', 'The current password is not correct', BEARER)
 export const breachedPassword = (): AppError =>
-  new AppError(400, 'PASSWORD_TOO_COMMON', 'This password appears in a list of commonly breached passwords; choose another')
+  new AppError('PASSWORD_TOO_COMMON', 'This password appears in a list of commonly breached passwords; choose another')
 export const signInThrottled = (retryAfterSeconds: number): AppError =>
-  new AppError(429, 'TOO_MANY_SIGN_IN_FAILURES', 'Too many failed sign-ins for this email; try again later', {
+  new AppError('TOO_MANY_SIGN_IN_FAILURES', 'Too many failed sign-ins for this email; try again later', {
     'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds)))
   })
-
-/** The contract's URL limit; a longer one is 414 (a path parameter over 100 characters too). */
-export const MAX_URL_LENGTH = 2048
-export const uriTooLong = (): AppError => new AppError(414, 'URI_TOO_LONG', `The URL is longer than ${MAX_URL_LENGTH} characters`)
-/** Bad percent-encoding (`%ff`, `%zz`, a lone `%`) in the path or the query. Never echoes the URL. */
-export const badUrl = (): AppError => new AppError(400, 'VALIDATION_ERROR', 'The URL is not valid: bad percent-encoding')
 
 /** Readiness: which configured backing services answer; the message names those that do not. */
 export const notReady = (services: Record<string, 'up' | 'down'>): AppError => {
   const down = Object.keys(services).filter((name) => services[name] === 'down')
-  return new AppError(503, 'NOT_READY', `Not ready: ${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down`,
+  return new AppError('NOT_READY', `Not ready: ${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down`,
     { 'retry-after': '5' }, { services })
 }
 
@@ -98,7 +125,7 @@ export const notReady = (services: Record<string, 'up' | 'down'>): AppError => {
  * another instance. The connection closes with this answer.
  */
 export const shuttingDown = (): AppError =>
-  new AppError(503, 'SERVICE_UNAVAILABLE', 'The service is shutting down; retry on another instance', {
+  new AppError('SERVICE_UNAVAILABLE', 'The service is shutting down; retry on another instance', {
     'retry-after': '1', connection: 'close'
   })
 
@@ -109,20 +136,20 @@ export const shuttingDown = (): AppError =>
 export class OverloadedError extends AppError {
   override name = 'OverloadedError'
   constructor (retryAfterSeconds = 1) {
-    super(503, 'SERVICE_UNAVAILABLE', 'The service is overloaded; retry shortly', { 'retry-after': String(retryAfterSeconds) })
+    super('SERVICE_UNAVAILABLE', 'The service is overloaded; retry shortly', { 'retry-after': String(retryAfterSeconds) })
   }
 }
 
 /** Readiness while the service sheds load: the backing services may all be up. */
 export const notReadyShedding = (services: Record<string, 'up' | 'down'>, retryAfterSeconds: number): AppError =>
-  new AppError(503, 'NOT_READY', 'Not ready: shedding load (event-loop delay, heap or resident memory past its limit)',
+  new AppError('NOT_READY', 'Not ready: shedding load (event-loop delay, heap or resident memory past its limit)',
     { 'retry-after': String(retryAfterSeconds) }, { services })
 
 /** A backing service (SQL, MongoDB) failed or timed out: the client may retry shortly. */
 export class ServiceUnavailableError extends AppError {
   override name = 'ServiceUnavailableError'
   constructor (readonly service: string, options?: { cause?: unknown }) {
-    super(503, 'SERVICE_UNAVAILABLE', 'A backing service is unavailable; try again shortly', { 'retry-after': '5' })
+    super('SERVICE_UNAVAILABLE', 'A backing service is unavailable; try again shortly', { 'retry-after': '5' })
     if (options?.cause !== undefined) this.cause = options.cause
   }
 }

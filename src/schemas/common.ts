@@ -1,5 +1,4 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { IDEMPOTENCY_KEY_PATTERN } from '../services/idempotency'
 
 /** The largest id a path, a query or a body may name (SQL INT). */
 export const MAX_ID = 2147483647
@@ -14,6 +13,9 @@ export const ObjectIdString = (options: { description?: string } = {}) => Type.S
 
 export const IdParams = Type.Object({ id: Id({ description: 'Numeric id' }) })
 export const ReviewIdParams = Type.Object({ id: ObjectIdString({ description: '24 hex digits' }) })
+
+/** The Idempotency-Key header's own rule: 1 to 255 visible ASCII characters. */
+const IDEMPOTENCY_KEY_PATTERN = '^[\\x21-\\x7E]{1,255}$'
 
 /** The opt-in header of idempotent creation (plugins/app/idempotency.ts). */
 export const IdempotencyHeaders = Type.Object({

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { serverOptions } from '../../config/server-options'
+import { serverOptions } from '../../src/http/server-options'
 import { build, testConfig } from '../support/app'
 import { rawConnection, type RawAnswer } from '../support/processes'
 

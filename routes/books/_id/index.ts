@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { Permission } from '../../../src/domain/permission'
 import { Book, BookBody } from '../../../src/schemas/book'
 import { IdParams, NotModified, VALIDATORS, ref } from '../../../src/schemas/common'
-import { errors } from '../../../src/schemas/error'
+import { errors } from '../../../src/http/errors'
 
 const book: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Permission } from '../../../src/domain/permission'
 import { listOf, ref } from '../../../src/schemas/common'
-import { errors } from '../../../src/schemas/error'
+import { errors } from '../../../src/http/errors'
 import { PasswordChangeBody, Session, SessionIdParams } from '../../../src/schemas/session'
 import { User } from '../../../src/schemas/user'
 

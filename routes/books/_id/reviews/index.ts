@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { IdParams, NotModified, PAGE_HEADERS, PageQuery, listOf } from '../../../../src/schemas/common'
-import { errors } from '../../../../src/schemas/error'
+import { errors } from '../../../../src/http/errors'
 import { Review } from '../../../../src/schemas/review'
 
 const bookReviews: FastifyPluginAsyncTypebox = async (fastify) => {

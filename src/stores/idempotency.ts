@@ -7,9 +7,6 @@ export const RECORD_TTL_SECONDS = 24 * 3600
 /** How long a key stays "in use" if its request never finishes (longer than requestTimeout, 30 s). */
 export const LOCK_TTL_SECONDS = 60
 
-/** The header's own rule: 1 to 255 visible ASCII characters. */
-export const IDEMPOTENCY_KEY_PATTERN = '^[\\x21-\\x7E]{1,255}$'
-
 /** The first success, as it is replayed. */
 export interface Recorded {
   fingerprint: string

@@ -1,52 +1,18 @@
 import { randomUUID } from 'node:crypto'
 import type { Server } from 'node:http'
-import { LogController, type FastifyBaseLogger, type FastifyHttpOptions, type FastifyReply, type FastifyRequest } from 'fastify'
-import { clientErrorHandler, frameworkErrors } from '../src/error-handler'
-import { lazyChildLogger } from './request-logger'
-import type { Config } from './schema'
-
-/** Bodies in this API are small JSON documents; the contract caps them at 64 KiB. */
-export const BODY_LIMIT = 64 * 1024
+import type { FastifyHttpOptions } from 'fastify'
+import type { Config } from '../../config/schema'
+import { clientErrorHandler, frameworkErrors } from './error-handler'
+import { BODY_LIMIT, MAX_PARAM_LENGTH } from './limits'
+import { AnswerLog, lazyChildLogger } from './request-logger'
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
 
 /** Honour a caller's x-request-id when it is a sane token, else mint one. */
-export function genReqId (req: { headers: Record<string, string | string[] | undefined> }): string {
+function genReqId (req: { headers: Record<string, string | string[] | undefined> }): string {
   const incoming = req.headers['x-request-id']
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID()
 }
-
-/** Whether debug lines are written: the levels at or below debug (pino's own names). */
-const debugging = (log: FastifyBaseLogger): boolean => log.level === 'debug' || log.level === 'trace'
-
-/** An answer slower than this is logged at info whatever its status. */
-const SLOW_MS = 1000
-
-/**
- * One line per answer instead of Fastify's two per request: at info when it failed (4xx, 5xx)
- * or was slow, else at debug. Two info lines per request cost more CPU than all the rest of
- * a cached read (measured: 148 µs per cached GET with them, 108 µs without, 62 µs for a bare
- * Fastify sending the same bytes); LOG_LEVEL=debug brings every line back. A quiet answer
- * builds no line object at all.
- */
-
-class AnswerLog extends LogController {
-  override incomingRequest (request: FastifyRequest): void {
-    if (debugging(request.log)) request.log.debug({ req: request }, 'incoming request')
-  }
-
-  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const failed = (error !== null && error !== undefined) || reply.statusCode >= 400
-    if (!failed && reply.elapsedTime < SLOW_MS && !debugging(reply.log)) return
-    const line = { res: reply, responseTime: reply.elapsedTime }
-    if (error !== null && error !== undefined) reply.log.error({ ...line, err: error }, 'request errored')
-    else if (failed || reply.elapsedTime >= SLOW_MS) reply.log.info(line, 'request completed')
-    else reply.log.debug(line, 'request completed')
-  }
-}
-
-/** The contract's limit on a path parameter (longer: 414 URI_TOO_LONG). */
-export const MAX_PARAM_LENGTH = 100
 
 /** Trust the `hops` closest addresses: the socket's peer is hop 0. */
 const trustHops = (hops: number) => (_address: string, hop: number): boolean => hop < hops

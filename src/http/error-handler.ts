@@ -2,8 +2,13 @@ import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { API_SECURITY_HEADERS } from '../plugins/external/helmet'
-import { AppError, MAX_URL_LENGTH, ServiceUnavailableError, badUrl, uriTooLong } from './domain/errors'
+import { AppError, ServiceUnavailableError } from '../domain/errors'
+import {
+  CODE_BY_STATUS, FASTIFY_ERRORS, INVALID_JSON_BODY, badUrl, headersTooLarge, invalidRequest, notHttp, paramTooLong,
+  requestTimeout, uriTooLong
+} from './errors'
+import { JSON_CONTENT_TYPE, MAX_URL_LENGTH } from './limits'
+import { API_SECURITY_HEADERS } from './security-headers'
 import { validationDetails, type Detail } from './validation'
 
 interface ErrorBody {
@@ -17,23 +22,6 @@ interface ErrorBody {
 
 function body (statusCode: number, code: string, message: string, extra: Partial<ErrorBody> = {}): ErrorBody {
   return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message, ...extra }
-}
-
-/** Fastify's own client errors, with our codes and fixed sentences (never a parser's text). */
-const FASTIFY_CODES: Record<string, [string, string]> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json'],
-  FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'The request body is larger than 64 KiB'],
-  FST_ERR_CTP_EMPTY_JSON_BODY: ['INVALID_JSON', 'The body is empty but the content type is application/json'],
-  FST_ERR_CTP_INVALID_JSON_BODY: ['INVALID_JSON', 'The request body is not valid JSON'],
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['VALIDATION_ERROR', 'Content-Length does not match the body'],
-  FST_ERR_CTP_INVALID_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'The content type is not valid'],
-  FST_ERR_BAD_URL: ['VALIDATION_ERROR', 'The URL is not valid'],
-  FST_ERR_ASYNC_CONSTRAINT: ['VALIDATION_ERROR', 'The request is not valid']
-}
-
-const STATUS_FALLBACK: Record<number, string> = {
-  404: 'ROUTE_NOT_FOUND', 408: 'REQUEST_TIMEOUT', 413: 'PAYLOAD_TOO_LARGE', 414: 'URI_TOO_LONG',
-  415: 'UNSUPPORTED_MEDIA_TYPE', 429: 'RATE_LIMITED', 431: 'HEADERS_TOO_LARGE'
 }
 
 export function errorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -55,12 +43,12 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
 
   const status = err.statusCode ?? 500
   if (status >= 400 && status < 500) {
-    const known = FASTIFY_CODES[err.code]
+    const known = FASTIFY_ERRORS[err.code]
     // A JSON syntax error from the parser has no FST_ code in every version: it is still a 400.
     // Anything else keeps to the contract's codes: its own where the status has one, else VALIDATION_ERROR.
     const [code, message] = known ?? (err instanceof SyntaxError
-      ? ['INVALID_JSON', 'The request body is not valid JSON']
-      : [STATUS_FALLBACK[status] ?? 'VALIDATION_ERROR', STATUS_CODES[status] ?? 'Bad request'])
+      ? INVALID_JSON_BODY
+      : [CODE_BY_STATUS[status] ?? 'VALIDATION_ERROR', STATUS_CODES[status] ?? 'Bad request'])
     return reply.code(status).send(body(status, code, message))
   }
 
@@ -81,16 +69,13 @@ export function notFoundHandler (request: FastifyRequest, reply: FastifyReply): 
  * maxParamLength. The contract's shape, and never the URL: Fastify's own bodies echo it.
  */
 export function frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const [status, code, message] = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
-    ? [414, 'URI_TOO_LONG', 'A path parameter is longer than 100 characters']
-    : err.code === 'FST_ERR_BAD_URL'
-      ? [400, 'VALIDATION_ERROR', badUrl().message]
-      : [400, 'VALIDATION_ERROR', 'The request is not valid']
-  void reply.code(status).headers({ ...API_SECURITY_HEADERS, 'x-request-id': request.id }).send(body(status, code, message))
+  const answer = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? paramTooLong() : err.code === 'FST_ERR_BAD_URL' ? badUrl() : invalidRequest()
+  void reply.code(answer.statusCode).headers({ ...API_SECURITY_HEADERS, 'x-request-id': request.id })
+    .send(body(answer.statusCode, answer.code, answer.message))
 }
 
 /**
- * A request line longer than the URL limit (2,048) plus room for a method and the version,
+ * A request line longer than the URL limit plus room for a method and the version,
  * found in what the parser had read when the headers overflowed: that is a 414, not a 431.
  */
 function longRequestLine (err: ConnectionError): boolean {
@@ -101,16 +86,14 @@ function longRequestLine (err: ConnectionError): boolean {
   return end === -1 ? bytes.length > MAX_URL_LENGTH : end > MAX_URL_LENGTH + 32
 }
 
-function clientErrorAnswer (err: ConnectionError): [number, string, string] {
+function clientErrorAnswer (err: ConnectionError): AppError {
   switch (err.code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return [408, 'REQUEST_TIMEOUT', 'The request was not wholly received in time']
+      return requestTimeout()
     case 'HPE_HEADER_OVERFLOW':
-      return longRequestLine(err)
-        ? [414, 'URI_TOO_LONG', uriTooLong().message]
-        : [431, 'HEADERS_TOO_LARGE', 'The request headers are too large']
+      return longRequestLine(err) ? uriTooLong() : headersTooLarge()
     default:
-      return [400, 'VALIDATION_ERROR', 'The request is not valid HTTP']
+      return notHttp()
   }
 }
 
@@ -125,7 +108,7 @@ interface WithMessage { _httpMessage?: { headersSent?: boolean } | null }
  */
 export function clientErrorHandler (this: FastifyInstance, err: ConnectionError, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return
-  const [status, code, message] = clientErrorAnswer(err)
+  const { statusCode: status, code, message } = clientErrorAnswer(err)
   const requestId = randomUUID()
   this.log.info({ reqId: requestId, res: { statusCode: status }, code, parserCode: err.code }, 'client error')
   // An answer already on its way cannot be followed by another on the same connection.
@@ -137,7 +120,7 @@ export function clientErrorHandler (this: FastifyInstance, err: ConnectionError,
   const payload = JSON.stringify(body(status, code, message))
   const headers: Record<string, string> = {
     ...API_SECURITY_HEADERS,
-    'content-type': 'application/json; charset=utf-8',
+    'content-type': JSON_CONTENT_TYPE,
     'content-length': String(Buffer.byteLength(payload)),
     'x-request-id': requestId,
     connection: 'close'

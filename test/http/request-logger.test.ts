@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import t, { type Test } from 'tap'
-import { serverOptions } from '../../config/server-options'
+import { serverOptions } from '../../src/http/server-options'
 import type { Settings } from '../../config/schema'
 import app from '../../src/app'
 import { logLines, testConfig } from '../support/app'

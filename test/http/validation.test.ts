@@ -1,6 +1,6 @@
 import t from 'tap'
-import { BookBody } from '../src/schemas/book'
-import { compileBodyValidator, validationDetails } from '../src/validation'
+import { BookBody } from '../../src/schemas/book'
+import { compileBodyValidator, validationDetails } from '../../src/http/validation'
 
 t.test('each Ajv keyword becomes a JSON pointer to the field and what is wrong with it', async (t) => {
   t.same(validationDetails([{ keyword: 'required', instancePath: '', params: { missingProperty: 'title' } }]), [{ path: '/title', message: 'is required' }])
