@@ -6,7 +6,8 @@ import { AppError, breachedPassword, cannotLowerOwnLevel, invalidCredentials, no
 import { CacheUnavailableError } from '../cache/breaker'
 import type { KeyValueCache } from '../cache/types'
 import type { Page, UserStore } from '../stores/types'
-import { isBreachedPassword, type PasswordHasher } from './passwords'
+import { isBreachedPassword } from '../../config/breached-passwords'
+import type { PasswordHasher } from './passwords'
 import type { SessionService } from './sessions'
 
 interface Deps {
