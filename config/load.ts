@@ -4,7 +4,7 @@ import path from 'node:path'
 import Ajv from 'ajv'
 import addFormats from 'ajv-formats'
 import { parse as parseYaml } from 'yaml'
-import { isBreachedPassword } from '../src/services/passwords'
+import { isBreachedPassword } from './breached-passwords'
 import { ConfigSchema, type Config, type DatabaseTarget, type Settings } from './schema'
 import { projectRoot } from './paths'
 

@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { forbidden, tokenExpired, tokenRequired, tokenRevoked, tokenUndecodable } from '../../src/domain/errors'
 import type { Permission } from '../../src/domain/permission'
 import { TokenClaims } from '../../src/schemas/token'
-import type { User } from '../../src/schemas/user'
 import { CLOCK_TOLERANCE_MS, keyId } from '../external/jwt'
 
 declare module 'fastify' {
@@ -15,8 +13,12 @@ declare module 'fastify' {
      * at least `level`. It sets `request.user`, with `permission` the stored level.
      */
     requirePermission (level: Permission): onRequestAsyncHookHandler
-    /** An access token for `user` in session `sid`, and its lifetime in seconds. */
-    issueToken (user: User, sid: string): { token: string, expires_in: number }
+    /**
+     * An onRequest hook for every route that hashes or verifies a password: a full argon2
+     * queue sheds the request (503) before its body is read or validated, so a flood of shed
+     * requests stays cheap. After requirePermission where both apply (401 before 503).
+     */
+    admitPasswordWork: onRequestAsyncHookHandler
   }
 }
 
@@ -46,7 +48,7 @@ function headerKid (token: string): string | undefined {
  * decode token"; an expired token "invalid token"; an ended session TOKEN_REVOKED.
  */
 export default fp(async function authPlugin (fastify) {
-  const { jwtSecret, jwtPreviousSecrets, accessTokenMinutes } = fastify.config
+  const { jwtSecret, jwtPreviousSecrets } = fastify.config
   const currentKid = keyId(jwtSecret)
   // The previous secrets verify only; each is chosen by its kid, so none is tried in turn.
   const previous = new Map(jwtPreviousSecrets.map((secret) => [keyId(secret), secret]))
@@ -89,8 +91,7 @@ export default fp(async function authPlugin (fastify) {
     }
   })
 
-  fastify.decorate('issueToken', function issueToken (user: User, sid: string): { token: string, expires_in: number } {
-    const token = fastify.jwt.sign({ user_id: user.id, user_name: user.email, permission: user.permission, jti: randomUUID(), sid })
-    return { token, expires_in: accessTokenMinutes * 60 }
+  fastify.decorate('admitPasswordWork', async function admitPasswordWork () {
+    fastify.auth.admitPasswordWork()
   })
 }, { name: 'auth', dependencies: ['jwt', 'services'] })

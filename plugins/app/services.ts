@@ -1,16 +1,21 @@
 import fp from 'fastify-plugin'
 import { sharedRedis } from '../external/redis'
+import { normaliseEmail } from '../../src/schemas/user'
+import { createAuthService, type AuthService } from '../../src/services/auth'
 import { createBookService, type BookService } from '../../src/services/books'
 import { createPasswordHasher } from '../../src/services/passwords'
 import { createReadiness } from '../../src/services/readiness'
 import { createReviewService, type ReviewService } from '../../src/services/reviews'
 import { createSessionService, type SessionService } from '../../src/services/sessions'
+import { createSignInThrottle } from '../../src/services/throttle'
 import { createUserService, type UserService } from '../../src/services/users'
 
 declare module 'fastify' {
   interface FastifyInstance {
     books: BookService
     users: UserService
+    /** Sign-in and refresh: the token pair. */
+    auth: AuthService
     sessions: SessionService
     reviews: ReviewService
     /** Which configured backing services answer now (GET /health/ready). */
@@ -42,20 +47,23 @@ export default fp(async function servicesPlugin (fastify) {
     log: log.child({ module: 'sessions' })
   })
   fastify.decorate('sessions', sessions)
-  fastify.decorate('users', createUserService({
-    sessions,
+  const hasher = createPasswordHasher(config.argon2, { maxQueue: config.shedPasswordQueue })
+  const throttle = createSignInThrottle({ counters: cache, maxFailures: config.signinMaxFailures, windowMinutes: config.signinWindowMinutes, log })
+  fastify.decorate('users', createUserService({ sessions, users: stores.users, hasher, throttle, log }))
+  fastify.decorate('auth', createAuthService({
     users: stores.users,
-    hasher: createPasswordHasher(config.argon2, { maxQueue: config.shedPasswordQueue }),
-    counters: cache,
-    maxFailures: config.signinMaxFailures,
-    windowMinutes: config.signinWindowMinutes,
+    hasher,
+    throttle,
+    sessions,
+    sign: (claims) => fastify.jwt.sign(claims),
+    accessTokenSeconds: config.accessTokenMinutes * 60,
     log
   }))
   fastify.decorate('reviews', createReviewService({ reviews: stores.reviews, books }))
   fastify.decorate('readiness', createReadiness([...stores.backends, cache], config.backendTimeoutMs))
 
   if (config.adminEmail !== undefined && config.adminPassword !== undefined) {
-    const admin = await fastify.users.ensureAdmin(config.adminEmail, config.adminPassword)
+    const admin = await fastify.users.ensureAdmin(normaliseEmail(config.adminEmail), config.adminPassword)
     log.info({ userId: admin.id }, 'bootstrap Admin ready')
   }
-}, { name: 'services', dependencies: ['config', 'redis-client', 'stores', 'cache', 'metrics'] })
+}, { name: 'services', dependencies: ['config', 'jwt', 'redis-client', 'stores', 'cache', 'metrics'] })

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto'
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
-import type { TokenClaims } from '../../src/schemas/token'
+import type { AccessClaims, TokenClaims } from '../../src/schemas/token'
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    /** What the service signs; the signer adds `iat` and `exp`. */
-    payload: Omit<TokenClaims, 'iat' | 'exp'>
+    payload: AccessClaims
     /**
      * A verified token whose claims passed the TokenClaims schema and whose session is live
      * (plugins/app/auth.ts); `permission` there is the user's stored level, not the claim.

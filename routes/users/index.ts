@@ -1,35 +1,26 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { FastifyError, FastifyReply, FastifyRequest, HookHandlerDoneFunction, preValidationAsyncHookHandler } from 'fastify'
+import type { preValidationAsyncHookHandler } from 'fastify'
 import { Permission } from '../../src/domain/permission'
 import { IdParams, LOCATION, PageQuery, listOf, ref } from '../../src/schemas/common'
 import { errors } from '../../src/http/errors'
 import { RefreshBody } from '../../src/schemas/session'
 import { TokenResponse } from '../../src/schemas/token'
-import { Account, PermissionBody, SignInBody, SignUpBody, User } from '../../src/schemas/user'
+import { Account, PermissionBody, SignInBody, SignUpBody, User, normaliseEmail } from '../../src/schemas/user'
 
-/** Emails are trimmed before the schema checks their format; the service lower-cases them. */
-const trimEmail: preValidationAsyncHookHandler = async (request) => {
+/** The email is normalised before the schema checks it, so the schema checks what is stored and compared. */
+const normaliseEmailField: preValidationAsyncHookHandler = async (request) => {
   const body = request.body as { email?: unknown } | null | undefined
-  if (typeof body === 'object' && body !== null && typeof body.email === 'string') body.email = body.email.trim()
+  if (typeof body === 'object' && body !== null && typeof body.email === 'string') body.email = normaliseEmail(body.email)
 }
 
 const users: FastifyPluginAsyncTypebox = async (fastify) => {
   const rateLimit = { max: fastify.config.authRateLimit, timeWindow: 60_000 }
-  // Before the body is read: a full password queue sheds the request for the price of a 503.
-  const admitPasswordWork = (_request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    try {
-      fastify.users.admitPasswordWork()
-      done()
-    } catch (err) {
-      done(err as FastifyError)
-    }
-  }
 
   fastify.post('/', {
     config: { rateLimit },
-    onRequest: [admitPasswordWork],
-    preValidation: trimEmail,
+    onRequest: [fastify.admitPasswordWork],
+    preValidation: normaliseEmailField,
     schema: {
       tags: ['users'],
       summary: 'Sign up (every new account is a User)',
@@ -47,8 +38,8 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('/sign-in', {
     config: { rateLimit },
-    onRequest: [admitPasswordWork],
-    preValidation: trimEmail,
+    onRequest: [fastify.admitPasswordWork],
+    preValidation: normaliseEmailField,
     schema: {
       tags: ['users'],
       summary: 'Sign in: starts a session, answers an access token and a refresh token',
@@ -59,10 +50,9 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request) => {
-    const user = await fastify.users.signIn(request.body.email, request.body.password)
-    const { session, refreshToken } = await fastify.sessions.start(user.id)
-    request.log.info({ userId: user.id, sessionId: session.id }, 'signed in')
-    return { ...fastify.issueToken(user, session.id), refresh_token: refreshToken, user: { id: user.id, email: user.email } }
+    const { tokens, sessionId } = await fastify.auth.signIn(request.body.email, request.body.password)
+    request.log.info({ userId: tokens.user.id, sessionId }, 'signed in')
+    return tokens
   })
 
   fastify.post('/refresh', {
@@ -77,8 +67,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request) => {
-    const { session, refreshToken, user } = await fastify.sessions.refresh(request.body.refresh_token)
-    return { ...fastify.issueToken(user, session.id), refresh_token: refreshToken, user: { id: user.id, email: user.email } }
+    return (await fastify.auth.refresh(request.body.refresh_token)).tokens
   })
 
   fastify.post('/sign-out', {

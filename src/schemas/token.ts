@@ -19,9 +19,13 @@ export const TokenClaims = Type.Object({
 })
 export type TokenClaims = Static<typeof TokenClaims>
 
+/** What the service signs; the signer adds `iat` and `exp`. */
+export type AccessClaims = Omit<TokenClaims, 'iat' | 'exp'>
+
 export const TokenResponse = Type.Object({
   token: Type.String({ description: 'A JWT: send it as `Authorization: Bearer <token>` (the Authorize button)' }),
   refresh_token: Type.String({ description: 'Opaque; POST it to /users/refresh for a new pair. Spent by that use' }),
   expires_in: Type.Integer({ minimum: 1, description: 'Seconds the access token lives (ACCESS_TOKEN_MINUTES)' }),
   user: Type.Unsafe<Static<typeof Account>>(Type.Ref(idOf(Account), { description: 'Whom the token is for' }))
 }, { $id: 'TokenResponse', title: 'TokenResponse' })
+export type TokenResponse = Static<typeof TokenResponse>

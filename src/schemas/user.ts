@@ -20,6 +20,13 @@ export type User = Static<typeof User>
 /** What the store keeps beyond the public body. Never answered. */
 export type UserRecord = User & { password_hash: string }
 
+/**
+ * The one form of an email that is stored, compared and counted: trimmed and lower-cased.
+ * Applied where an email comes in, once: to a request body before its schema checks it
+ * (routes/users), and to ADMIN_EMAIL (plugins/app/services.ts). Services take it as given.
+ */
+export const normaliseEmail = (email: string): string => email.trim().toLowerCase()
+
 /** An account as sign-up and sign-in name it. */
 export const Account = Type.Object({ id: Id(), email: Type.String() }, { $id: 'Account', title: 'Account' })
 

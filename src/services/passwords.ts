@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import path from 'node:path'
 import { hash, verify, Algorithm } from '@node-rs/argon2'
-import { projectRoot } from '../../config/paths'
 import { OverloadedError } from '../domain/errors'
 
 export interface Argon2Params {
@@ -113,14 +110,3 @@ export function createPasswordHasher ({ concurrency = defaultHashConcurrency(), 
 }
 
 export type PasswordHasher = ReturnType<typeof createPasswordHasher>
-
-let breached: Set<string> | undefined
-
-/** The shipped list of common breached passwords (config/common-passwords.txt), compared case-insensitively. */
-export function isBreachedPassword (password: string): boolean {
-  breached ??= new Set(
-    readFileSync(path.join(projectRoot, 'config', 'common-passwords.txt'), 'utf8')
-      .split('\n').map((line) => line.trim().toLowerCase()).filter((line) => line !== '' && !line.startsWith('#'))
-  )
-  return breached.has(password.toLowerCase())
-}

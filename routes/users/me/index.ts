@@ -19,8 +19,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => fastify.users.get(request.user.user_id))
 
   fastify.put('/password', {
-    // Signed in first (401 before 503), then shed before the body is read if argon2's queue is full.
-    onRequest: [fastify.requirePermission(Permission.User), async () => { fastify.users.admitPasswordWork() }],
+    onRequest: [fastify.requirePermission(Permission.User), fastify.admitPasswordWork],
     schema: {
       tags: ['users'],
       summary: 'Change the password; every other session ends',

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import { invalidCredentials } from '../domain/errors'
+import type { AccessClaims, TokenResponse } from '../schemas/token'
+import type { User } from '../schemas/user'
+import type { UserStore } from '../stores/types'
+import type { PasswordHasher } from './passwords'
+import type { SessionService } from './sessions'
+import type { SignInThrottle } from './throttle'
+
+/** Signs an access token for these claims, adding `iat` and `exp`. */
+export type SignAccessToken = (claims: AccessClaims) => string
+
+interface Deps {
+  users: Pick<UserStore, 'findByEmail' | 'setPasswordHash'>
+  hasher: PasswordHasher
+  throttle: SignInThrottle
+  sessions: Pick<SessionService, 'start' | 'refresh'>
+  /** The JWT signer, injected (plugins/app/services.ts), so this service knows no plugin. */
+  sign: SignAccessToken
+  /** What the signer gives an access token to live; answered as `expires_in`. */
+  accessTokenSeconds: number
+  log: FastifyBaseLogger
+}
+
+/** A token pair, and the session it belongs to (for the caller's log; never answered). */
+export interface SignedIn {
+  tokens: TokenResponse
+  sessionId: string
+}
+
+/**
+ * Who may have a session, and the token pair that proves it: sign-in (the credential check,
+ * under the per-email throttle) and refresh. A further step of sign-in (a second factor, a
+ * passkey) belongs between the credential check and the session's start.
+ */
+export function createAuthService ({ users, hasher, throttle, sessions, sign, accessTokenSeconds, log }: Deps) {
+  /** The one answer of sign-in and refresh. */
+  function tokenPair (user: User, sessionId: string, refreshToken: string): SignedIn {
+    const token = sign({ user_id: user.id, user_name: user.email, permission: user.permission, jti: randomUUID(), sid: sessionId })
+    return { tokens: { token, refresh_token: refreshToken, expires_in: accessTokenSeconds, user: { id: user.id, email: user.email } }, sessionId }
+  }
+
+  /**
+   * One answer for an unknown email and a wrong password: same status, message and work
+   * (a dummy hash is checked). Failures are counted per email whether or not it exists.
+   */
+  async function checkPassword (email: string, password: string): Promise<User> {
+    const record = await throttle.attempt(email, async () => {
+      const found = await users.findByEmail(email)
+      const ok = found === undefined
+        ? await hasher.verifyDummy(password)
+        : await hasher.verify(found.password_hash, password)
+      return ok ? found : undefined
+    })
+    if (record === undefined) throw invalidCredentials()
+    if (hasher.needsRehash(record.password_hash)) {
+      await users.setPasswordHash(record.id, await hasher.hash(password, { mayShed: false }))
+      log.info({ userId: record.id }, 'password rehashed with the current argon2 parameters')
+    }
+    const { password_hash: _hash, ...user } = record
+    return user
+  }
+
+  return {
+    /**
+     * Throws OverloadedError (503) at once when argon2's queue is full: asked before the body
+     * of any route that hashes or verifies a password is read (plugins/app/auth.ts).
+     */
+    admitPasswordWork (): void {
+      hasher.admit()
+    },
+
+    /** `email` as normaliseEmail (src/schemas/user.ts) leaves it. Starts a session. */
+    async signIn (email: string, password: string): Promise<SignedIn> {
+      const user = await checkPassword(email, password)
+      const { session, refreshToken } = await sessions.start(user.id)
+      return tokenPair(user, session.id, refreshToken)
+    },
+
+    /** Spends `refreshToken` for a new pair on the same session, at the user's level as stored now. */
+    async refresh (refreshToken: string): Promise<SignedIn> {
+      const { session, refreshToken: next, user } = await sessions.refresh(refreshToken)
+      return tokenPair(user, session.id, next)
+    }
+  }
+}
+
+export type AuthService = ReturnType<typeof createAuthService>

@@ -1,0 +1,112 @@
+import pino from 'pino'
+import t from 'tap'
+import { AppError, OverloadedError } from '../../src/domain/errors'
+import { Permission } from '../../src/domain/permission'
+import type { AccessClaims } from '../../src/schemas/token'
+import type { User, UserRecord } from '../../src/schemas/user'
+import { createAuthService } from '../../src/services/auth'
+import type { PasswordHasher } from '../../src/services/passwords'
+import type { SignInThrottle } from '../../src/services/throttle'
+
+const ACCOUNT: UserRecord = { id: 7, email: 'reader@example.com', permission: Permission.Author, created_at: '2026-01-01T00:00:00.000Z', password_hash: 'hash of right' }
+const SESSION = { id: 'session-1', user_id: ACCOUNT.id, created_at: ACCOUNT.created_at, last_used_at: ACCOUNT.created_at, expires_at: '2026-02-01T00:00:00.000Z' }
+
+/** Every collaborator as a plain object that records what it was asked. */
+function setUp ({ stale = false, queueFull = false } = {}) {
+  const asked: string[] = []
+  const signed: AccessClaims[] = []
+  const hasher: PasswordHasher = {
+    admit: () => {
+      asked.push('admit')
+      if (queueFull) throw new OverloadedError(1)
+    },
+    hash: async (password) => { asked.push(`hash ${password}`); return `hash of ${password}` },
+    verify: async (stored, password) => { asked.push('verify'); return stored === `hash of ${password}` },
+    verifyDummy: async () => { asked.push('verifyDummy'); return false },
+    needsRehash: () => stale
+  }
+  const throttle: SignInThrottle = {
+    attempt: async (email, check) => {
+      asked.push(`throttle ${email}`)
+      const result = await check()
+      asked.push(result === undefined ? 'counted a failure' : 'counted a success')
+      return result
+    }
+  }
+  const auth = createAuthService({
+    users: {
+      findByEmail: async (email) => email === ACCOUNT.email ? ACCOUNT : undefined,
+      setPasswordHash: async (id, hash) => { asked.push(`store ${id} ${hash}`) }
+    },
+    hasher,
+    throttle,
+    sessions: {
+      start: async (userId) => { asked.push(`start ${userId}`); return { session: SESSION, refreshToken: 'first refresh' } },
+      refresh: async (token) => {
+        asked.push(`refresh ${token}`)
+        const now: User = { id: ACCOUNT.id, email: ACCOUNT.email, permission: Permission.Admin, created_at: ACCOUNT.created_at }
+        return { session: SESSION, refreshToken: 'next refresh', user: now }
+      }
+    },
+    sign: (claims) => { signed.push(claims); return `token ${signed.length}` },
+    accessTokenSeconds: 900,
+    log: pino({ level: 'silent' })
+  })
+  return { auth, asked, signed }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+t.test('sign-in: under the throttle, a session, and the token pair', async (t) => {
+  const { auth, asked, signed } = setUp()
+  const answer = await auth.signIn(ACCOUNT.email, 'right')
+  t.same(answer, {
+    tokens: { token: 'token 1', refresh_token: 'first refresh', expires_in: 900, user: { id: ACCOUNT.id, email: ACCOUNT.email } },
+    sessionId: SESSION.id
+  })
+  t.same(asked, [`throttle ${ACCOUNT.email}`, 'verify', 'counted a success', `start ${ACCOUNT.id}`])
+  t.equal(signed.length, 1, 'one token signed')
+  const [claims] = signed
+  t.match(claims, { user_id: ACCOUNT.id, user_name: ACCOUNT.email, permission: Permission.Author, sid: SESSION.id, jti: UUID })
+  t.same(Object.keys(claims ?? {}).sort(), ['jti', 'permission', 'sid', 'user_id', 'user_name'], 'no other claim: the signer adds iat and exp')
+})
+
+t.test('refresh: the same answer, at the level as stored now, with a new jti', async (t) => {
+  const { auth, asked, signed } = setUp()
+  await auth.signIn(ACCOUNT.email, 'right')
+  const answer = await auth.refresh('first refresh')
+  t.same(answer, {
+    tokens: { token: 'token 2', refresh_token: 'next refresh', expires_in: 900, user: { id: ACCOUNT.id, email: ACCOUNT.email } },
+    sessionId: SESSION.id
+  })
+  t.match(signed[1], { user_id: ACCOUNT.id, user_name: ACCOUNT.email, permission: Permission.Admin, sid: SESSION.id, jti: UUID })
+  t.not(signed[1]?.jti, signed[0]?.jti, 'every token has its own jti')
+  t.notOk(asked.slice(asked.indexOf('refresh first refresh')).some((step) => step.startsWith('throttle') || step === 'verify'),
+    'a refresh checks no password')
+})
+
+t.test('a wrong password and an unknown email: the same 401, a counted failure, no session, nothing signed', async (t) => {
+  for (const [email, password, check] of [[ACCOUNT.email, 'wrong', 'verify'], ['nobody@example.com', 'right', 'verifyDummy']] as const) {
+    const { auth, asked, signed } = setUp()
+    const err = await auth.signIn(email, password).catch((e: unknown) => e)
+    t.ok(err instanceof AppError, email)
+    const { statusCode, code, message } = err as AppError
+    t.same({ statusCode, code, message }, { statusCode: 401, code: 'INVALID_CREDENTIALS', message: 'Invalid email or password' }, email)
+    t.same(asked, [`throttle ${email}`, check, 'counted a failure'], `${email}: ${check}, counted`)
+    t.same(signed, [])
+  }
+})
+
+t.test('a hash with old parameters is replaced at sign-in, by one that may not be shed', async (t) => {
+  const { auth, asked } = setUp({ stale: true })
+  await auth.signIn(ACCOUNT.email, 'right')
+  t.same(asked, [`throttle ${ACCOUNT.email}`, 'verify', 'counted a success', 'hash right', `store ${ACCOUNT.id} hash of right`, `start ${ACCOUNT.id}`])
+})
+
+t.test('admitPasswordWork asks the hasher, whose refusal is the 503', async (t) => {
+  const { auth, asked } = setUp()
+  auth.admitPasswordWork()
+  t.same(asked, ['admit'])
+  const full = setUp({ queueFull: true })
+  t.throws(() => { full.auth.admitPasswordWork() }, OverloadedError)
+})
