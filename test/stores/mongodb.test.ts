@@ -1,6 +1,7 @@
 import { MongoClient, ObjectId } from 'mongodb'
 import t from 'tap'
-import { MONGO_CLIENT_OPTIONS, STALE_CLAIM_MS, createMongoReviewStore, ensureReviewIndexes, literalPattern } from '../../src/stores/mongodb/reviews'
+import { MONGO_CLIENT_OPTIONS } from '../../src/stores/mongodb/client'
+import { STALE_CLAIM_MS, createMongoReviewStore, ensureReviewIndexes, literalPattern } from '../../src/stores/mongodb/reviews'
 import { scratchName, skipSuite } from '../helper'
 import { binaryAvailable, throwawayFerretdb, type Throwaway } from '../throwaway'
 import { reviewStoreContract } from './review-store.contract'
