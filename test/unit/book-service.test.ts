@@ -4,7 +4,7 @@ import { createMemoryCache } from '../../src/cache/memory'
 import { createBookService } from '../../src/services/books'
 import { createSqlStores } from '../../src/stores/sql'
 import { migrate } from '../../src/stores/sql/migrate'
-import { openSqlite } from '../../src/stores/sqlite/dialect'
+import { sqliteDialect } from '../../src/stores/sqlite/dialect'
 
 function recordingLog () {
   const lines: Array<{ level: number, msg: string }> = []
@@ -13,7 +13,7 @@ function recordingLog () {
 }
 
 t.test('a healthy cache logs nothing above info; a broken one is logged and bypassed', async (t) => {
-  const db = openSqlite(':memory:')
+  const db = sqliteDialect(':memory:')
   t.teardown(() => db.close())
   await migrate(db)
   const sql = createSqlStores(db)
