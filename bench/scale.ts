@@ -25,7 +25,7 @@ import { projectRoot } from '../config/paths'
 import { MYSQL_POOL_OPTIONS, mysqlDialect, type MysqlOptions } from '../src/stores/mysql/dialect'
 import { createSqlStores } from '../src/stores/sql'
 import type { SqlDialect } from '../src/stores/sql/dialect'
-import { openSqlite } from '../src/stores/sqlite/dialect'
+import { sqliteDialect } from '../src/stores/sqlite/dialect'
 
 const N = Number(process.argv[2] ?? 1000000)
 const SEARCHES = 200
@@ -209,7 +209,7 @@ async function main (): Promise<void> {
     console.log(`# ${N} books; catalogue generated in ${(ms(t0) / 1000).toFixed(1)} s; server ${hasTaskset ? 'on core 0, load on core 1' : 'unpinned (no taskset)'}`)
 
     const sqliteFile = path.join(dir, 'scale.db')
-    await measure('SQLite', `sqlite:${sqliteFile}`, file, async () => openSqlite(sqliteFile))
+    await measure('SQLite', `sqlite:${sqliteFile}`, file, async () => sqliteDialect(sqliteFile))
 
     const server = process.env.DATABASE_URL
     if (server?.startsWith('mysql://') === true) {

@@ -32,7 +32,7 @@ export default fp(async function cachePlugin (fastify) {
     const direct = createRedisCache(redis, { namespace: fastify.config.cacheNamespace })
     const breaker = createCircuitBreaker(direct, { log })
     // A write's invalidation goes to Redis even while the circuit is open (src/cache/coherent.ts).
-    cache = createCoherentCache(breaker.cache, { log, direct }).cache
+    cache = createCoherentCache(breaker.cache, { log, direct })
     fastify.decorate('cacheCircuit', { state: breaker.state, stats: breaker.stats })
   }
   fastify.decorate('cache', cache)

@@ -4,16 +4,13 @@ import type { DatabaseTarget } from '../../config/schema'
 import { guardStore } from '../../src/stores/guard'
 import { mysqlDialect } from '../../src/stores/mysql/dialect'
 import type { SqlDialect } from '../../src/stores/sql/dialect'
-import { createSqlStores } from '../../src/stores/sql'
+import { createSqlStores, type SqlStores } from '../../src/stores/sql'
 import { migrate } from '../../src/stores/sql/migrate'
-import { openSqlite } from '../../src/stores/sqlite/dialect'
-import type { Backend, BookStore, ReviewStore, SessionStore, UserStore } from '../../src/stores/types'
+import { sqliteDialect } from '../../src/stores/sqlite/dialect'
+import type { Backend } from '../../src/stores/types'
 
-export interface Stores {
-  users: UserStore
-  books: BookStore
-  reviews: ReviewStore
-  sessions: SessionStore
+/** The SQL stores (reviews from MongoDB when it is configured), guarded, and what readiness pings. */
+export interface Stores extends SqlStores {
   /** Each configured database, for readiness. */
   backends: Backend[]
   /** The schema versions this start-up applied (npm run migrate reports them). */
@@ -30,7 +27,7 @@ declare module 'fastify' {
 async function openSql (fastify: FastifyInstance, database: DatabaseTarget): Promise<SqlDialect> {
   switch (database.kind) {
     case 'sqlite': {
-      const db = openSqlite(database.file)
+      const db = sqliteDialect(database.file)
       fastify.addHook('onClose', () => db.close())
       return db
     }

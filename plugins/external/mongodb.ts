@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { MONGO_CLIENT_OPTIONS } from '../../src/stores/mongodb/client'
 import { waitFor } from '../../src/wait-for'
 
 /**
@@ -12,7 +13,6 @@ export default fp<{ url: string }>(async function mongodbClientPlugin (fastify, 
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { default: fastifyMongodb } = require('@fastify/mongodb') as typeof import('@fastify/mongodb')
   const { MongoClient } = require('mongodb') as typeof import('mongodb')
-  const { MONGO_CLIENT_OPTIONS } = require('../../src/stores/mongodb/reviews') as typeof import('../../src/stores/mongodb/reviews')
   /* eslint-enable @typescript-eslint/no-require-imports */
   const log = fastify.log.child({ module: 'mongodb' })
   await waitFor('mongodb', async () => {

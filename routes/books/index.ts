@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { invalidInput } from '../../src/domain/errors'
+import { nextPageUrl, resourceUrl } from '../../src/http/links'
 import { Permission } from '../../src/domain/permission'
 import { Book, BookBody } from '../../src/schemas/book'
 import { ETAG, IdempotencyHeaders, KeysetPageQuery, LOCATION, NotModified, PAGE_HEADERS, listOf, ref } from '../../src/schemas/common'
@@ -19,10 +20,8 @@ const books: FastifyPluginAsyncTypebox = async (fastify) => {
     if (after !== undefined && new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1)).has('o')) {
       throw invalidInput('querystring', '/after', 'cannot be combined with o')
     }
-    const query = q === undefined || q === '' ? '' : `&q=${encodeURIComponent(q)}`
-    const page = await fastify.books.list({ offset: o, after, limit, q },
-      (last) => `/books?after=${last.id}&limit=${limit}${query}`)
-    return reply.sendRepresentation(page)
+    const page = await fastify.books.list({ offset: o, after, limit, q })
+    return reply.sendRepresentation(page, page.next === undefined ? undefined : nextPageUrl('/books', page.next, limit, q))
   })
 
   fastify.post('/', {
@@ -37,9 +36,9 @@ const books: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 201: ref(Book, 'The stored book', { ...LOCATION, ...ETAG }), ...errors(400, 401, 403, 409, 413, 415, 422) }
     }
   }, async (request, reply) => {
-    const { id, rep } = await fastify.books.create(request.body)
+    const { id, book } = await fastify.books.create(request.body)
     request.log.info({ bookId: id, by: request.user.user_id }, 'book created')
-    return reply.code(201).header('location', `/books/${id}`).sendRepresentation(rep)
+    return reply.code(201).header('location', resourceUrl('books', id)).sendRepresentation(book)
   })
 }
 

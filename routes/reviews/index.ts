@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Permission } from '../../src/domain/permission'
+import { resourceUrl } from '../../src/http/links'
 import { ETAG, IdempotencyHeaders, LOCATION, ref } from '../../src/schemas/common'
 import { errors } from '../../src/http/errors'
 import { Review, ReviewCreateBody } from '../../src/schemas/review'
@@ -17,9 +18,9 @@ const reviews: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 201: ref(Review, 'The stored review', { ...LOCATION, ...ETAG }), ...errors(400, 401, 403, 404, 409, 413, 415, 422) }
     }
   }, async (request, reply) => {
-    const { id, bookId, rep } = await fastify.reviews.create(request.user, request.body)
+    const { id, bookId, review } = await fastify.reviews.create(request.user, request.body)
     request.log.info({ reviewId: id, bookId, by: request.user.user_id }, 'review created')
-    return reply.code(201).header('location', `/reviews/${id}`).sendRepresentation(rep)
+    return reply.code(201).header('location', resourceUrl('reviews', id)).sendRepresentation(review)
   })
 }
 

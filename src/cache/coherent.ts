@@ -20,12 +20,6 @@ export interface CoherenceOptions {
   retiredKept?: number
 }
 
-export interface Coherence {
-  readonly cache: KeyValueCache
-  /** Whether generation-scoped entries of `namespace` are trusted now (read and written). */
-  trusted (namespace: string): boolean
-}
-
 interface Space {
   ttlSeconds: number
   /** The last generation this instance saw current. */
@@ -68,7 +62,7 @@ export function createCoherentCache (inner: KeyValueCache, {
   retryMinMs = 50,
   retryMaxMs = 500,
   retiredKept = 1000
-}: CoherenceOptions): Coherence {
+}: CoherenceOptions): KeyValueCache {
   let epoch = 0
   let seq = 0
   let healthy = true
@@ -244,5 +238,5 @@ export function createCoherentCache (inner: KeyValueCache, {
       await inner.close()
     }
   }
-  return { cache, trusted: (ns) => trusted.has(ns) }
+  return cache
 }

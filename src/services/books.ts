@@ -1,16 +1,12 @@
-import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { Book, type BookInput } from '../schemas/book'
-import { notFound, preconditionFailed } from '../domain/errors'
-import { CacheUnavailableError } from '../cache/breaker'
+import { notFound } from '../domain/errors'
+import { createCacheAside, type CacheResult } from '../cache/cache-aside'
 import type { KeyValueCache } from '../cache/types'
 import type { BookStore, Page, ReviewStore } from '../stores/types'
-import { decodeRepresentation, encodeRepresentation, represent, serializerFor, type Precondition, type Representation } from './representation'
-
-/** The cache namespace of book pages and books. */
-const NAMESPACE = 'books'
-const GENERATION_TTL_SECONDS = 7 * 24 * 3600
+import { createConditionalWrite, type Expected } from './conditional-write'
+import { serialized, serializerFor, type Serialized, type SerializedPage } from './serialized'
 
 const serializeBook = serializerFor<Book>(Type.Ref('Book'))
 const serializePage = serializerFor<Book[]>(Type.Array(Type.Ref('Book')))
@@ -23,113 +19,90 @@ interface Deps {
   ttlSeconds: number
   log: FastifyBaseLogger
   /** Told of every cache read's result (the metrics' bookstore_cache_requests_total). */
-  onCache?: (result: 'hit' | 'miss' | 'error') => void
+  onCache?: (result: CacheResult) => void
+}
+
+// Cached form: one header line, `<tag>\t<after>\n`, then the body. A tag is base64url and
+// `after` (the next page's cursor, empty for none) digits: neither holds a tab or a newline.
+const NEWLINE = 0x0a
+const DIGITS = /^[0-9]*$/
+
+function encodePage ({ body, tag, next }: SerializedPage): Buffer {
+  return Buffer.concat([Buffer.from(`${tag}\t${next !== undefined && 'after' in next ? next.after : ''}\n`, 'latin1'), body])
+}
+
+function decodePage (stored: Buffer): SerializedPage | undefined {
+  const end = stored.indexOf(NEWLINE)
+  if (end < 0) return undefined
+  const header = stored.toString('latin1', 0, end)
+  const tab = header.indexOf('\t')
+  const after = header.slice(tab + 1)
+  // An entry of another form (a quoted tag, a URL) is not ours: the store answers.
+  if (tab <= 0 || header.charCodeAt(0) === 0x22 || !DIGITS.test(after)) return undefined
+  return { tag: header.slice(0, tab), body: stored.subarray(end + 1), next: after === '' ? undefined : { after: Number(after) } }
 }
 
 /**
- * Books with cache-aside reads of whole representations (bytes and ETag). Every cached
- * entry lives under the current generation, a unique token in the shared cache, read with
- * the entry in one round trip; a successful write starts a new generation, so every cached
- * page and book of the old one is unreachable at once, on every instance. A missing token
- * (expired, evicted, cache restarted) is replaced by a fresh one, never reused, so an old
- * entry can never come back. A cache that fails is logged and bypassed: its calls are
- * bounded by the client (ioredis' commandTimeout) and, after a few failures, refused at once
- * by the circuit breaker (src/cache/breaker.ts); the in-process one cannot fail or wait.
- * Why no outage (restart, restore, failover, eviction) brings back an entry older than a
- * write, and why a write whose invalidation failed is still seen within the TTL: the Redis
- * cache is wrapped by src/cache/coherent.ts, which says it.
+ * Books with cache-aside reads of whole serialized forms (bytes, tag, next-page cursor),
+ * generation-scoped (src/cache/cache-aside.ts): a successful write starts a new generation,
+ * so every cached page and book of the old one is unreachable at once, on every instance. A
+ * cache that fails is logged and bypassed: its calls are bounded by the client (ioredis'
+ * commandTimeout) and, after a few failures, refused at once by the circuit breaker
+ * (src/cache/breaker.ts); the in-process one cannot fail or wait. Why no outage (restart,
+ * restore, failover, eviction) brings back an entry older than a write, and why a write whose
+ * invalidation failed is still seen within the TTL: src/cache/coherent.ts.
  */
-export function createBookService ({ books, reviews, cache, ttlSeconds, log, onCache = () => {} }: Deps) {
-  /** The cache's answer, or undefined (logged) when it fails. */
-  async function cacheOrUndefined<T> (what: string, call: () => Promise<T>): Promise<T | undefined> {
-    try {
-      return await call()
-    } catch (err) {
-      if (what === 'read') onCache('error')
-      // An open circuit refuses at once, on every call: the breaker logged when it opened.
-      if (err instanceof CacheUnavailableError) log.debug({ cache: cache.name, reason: err.message }, `cache ${what} skipped; using the store`)
-      else log.warn({ err, cache: cache.name }, `cache ${what} failed; using the store`)
-      return undefined
-    }
-  }
-
-  async function cached (key: string, load: () => Promise<Representation | undefined>): Promise<Representation | undefined> {
-    const read = await cacheOrUndefined('read', () => cache.readGeneration(NAMESPACE, key, randomUUID(), GENERATION_TTL_SECONDS))
-    const hit = read?.value === undefined ? undefined : decodeRepresentation(read.value)
-    if (hit !== undefined) {
-      onCache('hit')
-      return hit
-    }
-    if (read !== undefined) onCache('miss')
-    const loading = Date.now()
-    const fresh = await load()
-    // The TTL counts from before the load: an entry made of rows read before some write
-    // then lives less than CACHE_TTL_SECONDS past that write, even if it is stored after it
-    // and the write's invalidation never reached the cache.
-    const ttl = ttlSeconds - (Date.now() - loading) / 1000
-    if (fresh !== undefined && read !== undefined && ttl > 0) {
-      await cacheOrUndefined('write', () => cache.writeGeneration(NAMESPACE, read.generation, key, encodeRepresentation(fresh), ttl))
-    }
-    return fresh
-  }
+export function createBookService ({ books, reviews, cache, ttlSeconds, log, onCache }: Deps) {
+  const cached = createCacheAside<SerializedPage>({
+    cache,
+    namespace: 'books',
+    ttlSeconds,
+    encode: encodePage,
+    decode: decodePage,
+    log,
+    label: 'cache',
+    instead: 'using the store',
+    onResult: onCache
+  })
+  const conditionalWrite = createConditionalWrite({
+    what: 'book',
+    read: (id: number) => books.get(id),
+    tagOf: (book) => serialized(serializeBook(book)).tag
+  })
 
   async function invalidate (): Promise<void> {
-    const ok = await cacheOrUndefined('invalidate', async () => {
-      await cache.startGeneration(NAMESPACE, randomUUID(), GENERATION_TTL_SECONDS)
-      return true
-    })
-    if (ok === undefined) {
+    if (!(await cached.invalidate())) {
       // This instance now reads the store until its retries land (src/cache/coherent.ts);
       // another instance that still reaches the cache may serve older entries until their TTL ends.
       log.error({ cache: cache.name }, 'book cache could not be invalidated; retrying in the background, cached reads elsewhere may be stale until the TTL passes')
     }
   }
 
-  /**
-   * If-Match, checked against the book as stored now: the version the write must still find
-   * (the store's conditional write makes check and write one step), or undefined when any
-   * version will do. 404 before 412: a missing book is missing whatever If-Match says.
-   */
-  async function expectedVersion (id: number, ifMatch: Precondition): Promise<number | undefined> {
-    if (ifMatch === undefined) return undefined
-    const current = await books.get(id)
-    if (current === undefined) throw notFound('book')
-    if (ifMatch === '*') return undefined
-    if (!ifMatch.includes(represent(serializeBook(current)).etag)) throw preconditionFailed()
-    return current.version
-  }
-
-  /** A conditional write found nothing: the book is gone (404), or changed since the check (412). */
-  async function missed (id: number, expected: number | undefined): Promise<never> {
-    if (expected === undefined || (await books.get(id)) === undefined) throw notFound('book')
-    throw preconditionFailed()
-  }
-
-  const find = (id: number): Promise<Representation | undefined> => cached(`book:${id}`, async () => {
+  const find = (id: number): Promise<Serialized | undefined> => cached.get(`book:${id}`, async () => {
     const book = await books.get(id)
-    return book === undefined ? undefined : represent(serializeBook(book))
+    return book === undefined ? undefined : serialized(serializeBook(book))
   })
 
   return {
     /**
-     * A page of books, by id. `nextUrl` names the page after a full one (the route knows
-     * URLs); it is cached with the page, whose key holds every parameter it depends on.
+     * A page of books, by id, and after a full one where the next starts; cached whole, under
+     * a key that holds every parameter it depends on.
      */
-    async list (page: Page, nextUrl: (last: Book) => string): Promise<Representation> {
+    async list (page: Page): Promise<SerializedPage> {
       const key = `list:${page.offset}:${page.after ?? ''}:${page.limit}:${encodeURIComponent(page.q ?? '')}`
-      const rep = await cached(key, async () => {
-        const found = await books.list(page)
-        const last = found.length === page.limit ? found[found.length - 1] : undefined
-        return represent(serializePage(found), last === undefined ? undefined : nextUrl(last))
+      const found = await cached.get(key, async () => {
+        const rows = await books.list(page)
+        const last = rows.length === page.limit ? rows[rows.length - 1] : undefined
+        return { ...serialized(serializePage(rows)), next: last === undefined ? undefined : { after: last.id } }
       })
-      if (rep === undefined) throw new Error('a page always has a representation')
-      return rep
+      if (found === undefined) throw new Error('a page is always found')
+      return found
     },
 
-    async get (id: number): Promise<Representation> {
-      const rep = await find(id)
-      if (rep === undefined) throw notFound('book')
-      return rep
+    async get (id: number): Promise<Serialized> {
+      const found = await find(id)
+      if (found === undefined) throw notFound('book')
+      return found
     },
 
     /** Whether the book exists, through the same cache as reads (a write invalidates it). */
@@ -137,17 +110,16 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, log, onC
       return (await find(id)) !== undefined
     },
 
-    async create (input: BookInput): Promise<{ id: number, rep: Representation }> {
+    async create (input: BookInput): Promise<{ id: number, book: Serialized }> {
       const book = await books.create(input)
       await invalidate()
-      return { id: book.id, rep: represent(serializeBook(book)) }
+      return { id: book.id, book: serialized(serializeBook(book)) }
     },
 
-    async update (id: number, input: BookInput, ifMatch?: Precondition): Promise<Representation> {
-      const expected = await expectedVersion(id, ifMatch)
-      const book = await books.update(id, input, expected) ?? await missed(id, expected)
+    async update (id: number, input: BookInput, expected?: Expected): Promise<Serialized> {
+      const book = await conditionalWrite(id, expected, (version) => books.update(id, input, version))
       await invalidate()
-      return represent(serializeBook(book))
+      return serialized(serializeBook(book))
     },
 
     /**
@@ -157,9 +129,8 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, log, onC
      * fails (or the process dies before it), the reviews left behind are never shown:
      * every review read checks, through exists(), that its book is still there.
      */
-    async remove (id: number, ifMatch?: Precondition): Promise<void> {
-      const expected = await expectedVersion(id, ifMatch)
-      if (!(await books.delete(id, expected))) await missed(id, expected)
+    async remove (id: number, expected?: Expected): Promise<void> {
+      await conditionalWrite(id, expected, async (version) => (await books.delete(id, version)) || undefined)
       await invalidate()
       try {
         await reviews.deleteByBook(id)

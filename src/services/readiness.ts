@@ -1,17 +1,12 @@
 import { withDeadline } from '../deadline'
 import type { Readiness } from '../schemas/common'
-
-/** Anything readiness checks: each configured database and the cache. */
-export interface Pingable {
-  readonly name: string
-  ping (): Promise<void>
-}
+import type { Backend } from '../stores/types'
 
 /**
- * Pings every configured backing service at once, each within `timeoutMs`, and says which
+ * Pings every configured backing service (each database and the cache) at once, each within `timeoutMs`, and says which
  * answer. The list is read at each call, so it is whatever the app holds now.
  */
-export function createReadiness (services: readonly Pingable[], timeoutMs: number) {
+export function createReadiness (services: ReadonlyArray<Pick<Backend, 'name' | 'ping'>>, timeoutMs: number) {
   return async function readiness (): Promise<Readiness['services']> {
     const states = await Promise.all(services.map(async (service) => {
       try {

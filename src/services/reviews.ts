@@ -2,10 +2,11 @@ import { Type } from '@sinclair/typebox'
 import { publicReview, type Review, type ReviewCreate, type ReviewRecord, type ReviewUpdate } from '../schemas/review'
 import type { TokenClaims } from '../schemas/token'
 import { Permission } from '../domain/permission'
-import { forbidden, notFound, preconditionFailed } from '../domain/errors'
+import { forbidden, notFound } from '../domain/errors'
 import type { Page, ReviewStore } from '../stores/types'
 import type { BookService } from './books'
-import { represent, serializerFor, type Precondition, type Representation } from './representation'
+import { createConditionalWrite, type Expected } from './conditional-write'
+import { serialized, serializerFor, type Serialized, type SerializedPage } from './serialized'
 
 /** Who is acting, as the verified token says. */
 export type Actor = Pick<TokenClaims, 'user_id' | 'user_name' | 'permission'>
@@ -17,7 +18,7 @@ const serializeList = serializerFor<Review[]>(Type.Array(Type.Ref('Review')))
  * Reviews and who may change them. Every read checks that the review's book still exists
  * (through the book service's cache): a review whose book was deleted while its own deletion
  * failed (src/services/books.ts, remove) stays unseen. Reviews are not cached; their
- * representations (bytes and ETag) are made per request.
+ * serialized forms (bytes and tag) are made per request.
  */
 export function createReviewService ({ reviews, books }: { reviews: ReviewStore, books: Pick<BookService, 'exists'> }) {
   async function requireBook (bookId: number): Promise<void> {
@@ -34,31 +35,25 @@ export function createReviewService ({ reviews, books }: { reviews: ReviewStore,
     if (record.user_id !== actor.user_id && actor.permission < Permission.Admin) throw forbidden()
   }
 
-  /** If-Match against the review as just read: the version the write must still find. */
-  function expectedVersion (record: ReviewRecord, ifMatch: Precondition): number | undefined {
-    if (ifMatch === undefined || ifMatch === '*') return undefined
-    if (!ifMatch.includes(represent(serializeReview(record)).etag)) throw preconditionFailed()
-    return record.version
-  }
-
-  async function missed (id: string, expected: number | undefined): Promise<never> {
-    if (expected === undefined || (await reviews.get(id)) === undefined) throw notFound('review')
-    throw preconditionFailed()
-  }
+  const conditionalWrite = createConditionalWrite({
+    what: 'review',
+    read: (id: string) => reviews.get(id),
+    tagOf: (record) => serialized(serializeReview(record)).tag
+  })
 
   return {
-    /** A page of a book's reviews, newest first; `nextUrl` names the page after a full one. */
-    async list (bookId: number, page: Page, nextUrl: () => string): Promise<Representation> {
+    /** A page of a book's reviews, newest first, and after a full one where the next starts. */
+    async list (bookId: number, page: Page): Promise<SerializedPage> {
       await requireBook(bookId)
       const found = await reviews.listByBook(bookId, page)
-      return represent(serializeList(found), found.length === page.limit ? nextUrl() : undefined)
+      return { ...serialized(serializeList(found)), next: found.length === page.limit ? { offset: page.offset + page.limit } : undefined }
     },
 
-    async get (id: string): Promise<Representation> {
-      return represent(serializeReview(publicReview(await visible(id))))
+    async get (id: string): Promise<Serialized> {
+      return serialized(serializeReview(publicReview(await visible(id))))
     },
 
-    async create (actor: Actor, input: ReviewCreate): Promise<{ id: string, bookId: number, rep: Representation }> {
+    async create (actor: Actor, input: ReviewCreate): Promise<{ id: string, bookId: number, review: Serialized }> {
       await requireBook(input.book_id)
       const record = await reviews.create({
         book_id: input.book_id,
@@ -67,22 +62,20 @@ export function createReviewService ({ reviews, books }: { reviews: ReviewStore,
         title: input.title,
         content: input.content
       })
-      return { id: record.id, bookId: record.book_id, rep: represent(serializeReview(record)) }
+      return { id: record.id, bookId: record.book_id, review: serialized(serializeReview(record)) }
     },
 
-    async update (actor: Actor, id: string, input: ReviewUpdate, ifMatch?: Precondition): Promise<Representation> {
+    async update (actor: Actor, id: string, input: ReviewUpdate, expected?: Expected): Promise<Serialized> {
       const current = await visible(id)
       mayChange(actor, current)
-      const expected = expectedVersion(current, ifMatch)
-      const updated = await reviews.update(id, input, expected) ?? await missed(id, expected)
-      return represent(serializeReview(updated))
+      const updated = await conditionalWrite(id, expected, (version) => reviews.update(id, input, version), current)
+      return serialized(serializeReview(updated))
     },
 
-    async remove (actor: Actor, id: string, ifMatch?: Precondition): Promise<void> {
+    async remove (actor: Actor, id: string, expected?: Expected): Promise<void> {
       const current = await visible(id)
       mayChange(actor, current)
-      const expected = expectedVersion(current, ifMatch)
-      if (!(await reviews.delete(id, expected))) await missed(id, expected)
+      await conditionalWrite(id, expected, async (version) => (await reviews.delete(id, version)) || undefined, current)
     }
   }
 }

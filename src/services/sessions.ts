@@ -1,8 +1,7 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import { CacheUnavailableError } from '../cache/breaker'
+import { createCacheAside } from '../cache/cache-aside'
 import type { KeyValueCache } from '../cache/types'
-import { withDeadline } from '../deadline'
 import { notFound, refreshTokenInvalid, refreshTokenReused } from '../domain/errors'
 import type { Session, SessionRecord } from '../schemas/session'
 import type { User } from '../schemas/user'
@@ -26,29 +25,37 @@ interface Deps {
 /** How long one instance may answer a check from Redis before it reads the database again. */
 export const ACCESS_CACHE_SECONDS = 60
 
-/** The cache namespace of session checks: generation-scoped, as book pages are. */
-const NAMESPACE = 'sessions'
-const GENERATION_TTL_SECONDS = 7 * 24 * 3600
-
 const DAY_MS = 24 * 3600 * 1000
 
 /** Only this digest of a refresh token is stored; the token itself is never kept. */
 export const refreshTokenHash = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex')
 
 export function createSessionService ({ sessions, users, cache, timeoutMs, refreshTokenDays, log }: Deps) {
-  const key = (sid: string): string => `session:${sid}`
   const now = (): string => new Date().toISOString()
 
-  async function cached<T> (what: string, call: () => Promise<T>): Promise<T | undefined> {
-    if (cache === undefined) return undefined
-    try {
-      return await withDeadline(call(), timeoutMs, cache.name)
-    } catch (err) {
-      if (err instanceof CacheUnavailableError) log.debug({ cache: cache.name, reason: err.message }, `session check cache ${what} skipped; using the database`)
-      else log.warn({ err, cache: cache.name }, `session check cache ${what} failed; using the database`)
-      return undefined
-    }
-  }
+  // Generation-scoped, as book pages are (src/cache/cache-aside.ts).
+  const checks = cache === undefined
+    ? undefined
+    : createCacheAside<SessionAccess>({
+      cache,
+      namespace: 'sessions',
+      ttlSeconds: ACCESS_CACHE_SECONDS,
+      // Never past the session's own end; an ended session is never cached.
+      maxTtlSeconds: (found) => found.ended ? 0 : Math.floor((Date.parse(found.expires_at) - Date.now()) / 1000),
+      timeoutMs,
+      encode: (found) => Buffer.from(JSON.stringify(found)),
+      decode: (stored) => {
+        try {
+          const hit = JSON.parse(stored.toString('utf8')) as SessionAccess
+          return !hit.ended && Date.parse(hit.expires_at) > Date.now() ? hit : undefined
+        } catch {
+          return undefined // Not ours (or damaged): the database answers.
+        }
+      },
+      log,
+      label: 'session check cache',
+      instead: 'using the database'
+    })
 
   /**
    * Makes every cached check unreachable at once: a new generation of the namespace. One
@@ -58,12 +65,8 @@ export function createSessionService ({ sessions, users, cache, timeoutMs, refre
    * the cache and retries in the background until it lands (src/cache/coherent.ts).
    */
   async function forget (ids: readonly string[]): Promise<void> {
-    if (cache === undefined || ids.length === 0) return
-    const done = await cached('invalidate', async () => {
-      await cache.startGeneration(NAMESPACE, randomUUID(), GENERATION_TTL_SECONDS)
-      return true
-    })
-    if (done === undefined) {
+    if (checks === undefined || cache === undefined || ids.length === 0) return
+    if (!(await checks.invalidate())) {
       log.warn({ sessions: ids.length, cache: cache.name }, 'could not invalidate cached session checks; this instance reads the database and retries')
     }
   }
@@ -116,25 +119,8 @@ export function createSessionService ({ sessions, users, cache, timeoutMs, refre
      * ends, while the revoking instance reads the database and keeps retrying.)
      */
     async access (sid: string): Promise<SessionAccess | undefined> {
-      const read = await cached('read', () => cache?.readGeneration(NAMESPACE, key(sid), randomUUID(), GENERATION_TTL_SECONDS) ?? Promise.resolve(undefined))
-      if (read?.value !== undefined) {
-        try {
-          const hit = JSON.parse(read.value.toString('utf8')) as SessionAccess
-          if (!hit.ended && Date.parse(hit.expires_at) > Date.now()) return hit
-        } catch {
-          // Not ours (or damaged): the database answers.
-        }
-      }
-      const loading = Date.now()
-      const found = await sessions.access(sid)
-      if (found !== undefined && !found.ended && read !== undefined && cache !== undefined) {
-        const left = Math.floor((Date.parse(found.expires_at) - Date.now()) / 1000)
-        // Counted from before the lookup, as for books: the entry cannot outlive by more than
-        // its TTL a revocation whose invalidation failed.
-        const ttl = Math.min(ACCESS_CACHE_SECONDS - (Date.now() - loading) / 1000, left)
-        if (ttl >= 1) await cached('write', () => cache.writeGeneration(NAMESPACE, read.generation, key(sid), Buffer.from(JSON.stringify(found)), ttl))
-      }
-      return found
+      const load = (): Promise<SessionAccess | undefined> => sessions.access(sid)
+      return checks === undefined ? load() : checks.get(`session:${sid}`, load)
     },
 
     async list (userId: number, currentSid: string): Promise<Session[]> {

@@ -4,7 +4,7 @@ import { createMemoryCache } from '../../src/cache/memory'
 import { createBookService } from '../../src/services/books'
 import { createSqlStores } from '../../src/stores/sql'
 import { migrate } from '../../src/stores/sql/migrate'
-import { openSqlite } from '../../src/stores/sqlite/dialect'
+import { sqliteDialect } from '../../src/stores/sqlite/dialect'
 
 function recordingLog () {
   const lines: Array<{ level: number, msg: string }> = []
@@ -13,7 +13,7 @@ function recordingLog () {
 }
 
 t.test('a healthy cache logs nothing above info; a broken one is logged and bypassed', async (t) => {
-  const db = openSqlite(':memory:')
+  const db = sqliteDialect(':memory:')
   t.teardown(() => db.close())
   await migrate(db)
   const sql = createSqlStores(db)
@@ -22,7 +22,7 @@ t.test('a healthy cache logs nothing above info; a broken one is logged and bypa
   const books = createBookService({ books: sql.books, reviews: sql.reviews, cache, ttlSeconds: 60, log })
 
   const titles = async (): Promise<string[]> =>
-    (JSON.parse((await books.list({ offset: 0, limit: 5 }, () => '')).body.toString()) as Array<{ title: string }>).map((b) => b.title)
+    (JSON.parse((await books.list({ offset: 0, limit: 5 })).body.toString()) as Array<{ title: string }>).map((b) => b.title)
   const book = await books.create({ title: 'Quiet', author: 'A' })
   await books.update(book.id, { title: 'Still quiet', author: 'A' })
   t.same(await titles(), ['Still quiet'])
@@ -33,7 +33,7 @@ t.test('a healthy cache logs nothing above info; a broken one is logged and bypa
   const broken = async (): Promise<never> => { throw new Error('cache down') }
   Object.assign(cache, { readGeneration: broken, writeGeneration: broken, startGeneration: broken })
   const again = await books.create({ title: 'Loud', author: 'A' })
-  t.same(JSON.parse((await books.get(again.id)).body.toString()), JSON.parse(again.rep.body.toString()), 'reads fall back to the store')
+  t.same(JSON.parse((await books.get(again.id)).body.toString()), JSON.parse(again.book.body.toString()), 'reads fall back to the store')
   t.ok(lines.some((l) => l.level === 50 && /could not be invalidated/.test(l.msg)), 'a failed invalidation is an error')
   t.ok(lines.some((l) => l.level === 40 && /cache read failed/.test(l.msg)), 'a failed read is a warning')
 })

@@ -1,6 +1,7 @@
 import { MongoClient, ObjectId } from 'mongodb'
 import t from 'tap'
-import { MONGO_CLIENT_OPTIONS, STALE_CLAIM_MS, createMongoReviewStore, ensureReviewIndexes, literalPattern } from '../../src/stores/mongodb/reviews'
+import { MONGO_CLIENT_OPTIONS } from '../../src/stores/mongodb/client'
+import { STALE_CLAIM_MS, createMongoReviewStore, ensureReviewIndexes, literalPattern } from '../../src/stores/mongodb/reviews'
 import { skipSuite } from '../support/app'
 import { binaryAvailable, scratchName, throwawayFerretdb, type Throwaway } from '../support/servers'
 import { reviewStoreContract } from './review-store.contract'

@@ -7,7 +7,7 @@ import t from 'tap'
 import { createSqlStores } from '../../src/stores/sql'
 import { migrate } from '../../src/stores/sql/migrate'
 import { migrations } from '../../src/stores/sql/migrations'
-import { openSqlite } from '../../src/stores/sqlite/dialect'
+import { sqliteDialect } from '../../src/stores/sqlite/dialect'
 import { bookStoreContract } from './book-store.contract'
 import { reviewStoreContract } from './review-store.contract'
 import { bookSearchDifferential, reviewSearchDifferential } from './search-differential'
@@ -20,7 +20,7 @@ const execFileAsync = promisify(execFile)
 // One file-backed database for the whole suite, as the embedded default runs.
 const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-sqlite-'))
 // A tiny scan step, so short needles cross many step boundaries even in a small catalogue.
-const db = openSqlite(path.join(dir, 'test.db'), { scanChunkRows: 7 })
+const db = sqliteDialect(path.join(dir, 'test.db'), { scanChunkRows: 7 })
 const stores = createSqlStores(db)
 t.teardown(async () => {
   await db.close()
@@ -50,7 +50,7 @@ t.test('migrations run once, are recorded, and survive two instances starting at
   const file = path.join(dir, 'migrate.db')
   const dialect = path.join(__dirname, '..', '..', 'src', 'stores', 'sqlite', 'dialect.js')
   const runner = path.join(__dirname, '..', '..', 'src', 'stores', 'sql', 'migrate.js')
-  const script = `require(${JSON.stringify(runner)}).migrate(require(${JSON.stringify(dialect)}).openSqlite(process.argv[1]))` +
+  const script = `require(${JSON.stringify(runner)}).migrate(require(${JSON.stringify(dialect)}).sqliteDialect(process.argv[1]))` +
     '.then((v) => console.log(JSON.stringify(v)))'
   const migrateInChild = async (): Promise<number[]> => {
     const { stdout } = await execFileAsync(process.execPath, ['-e', script, file])
@@ -58,7 +58,7 @@ t.test('migrations run once, are recorded, and survive two instances starting at
   }
   const [first, second] = await Promise.all([migrateInChild(), migrateInChild()])
   t.same([...first, ...second].sort((a, b) => a - b), migrations.map((m) => m.version), 'each version applied exactly once')
-  const db = openSqlite(file)
+  const db = sqliteDialect(file)
   t.teardown(() => db.close())
   t.same(await migrate(db), [], 'a third run applies nothing')
   t.same((await db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version),
@@ -67,11 +67,11 @@ t.test('migrations run once, are recorded, and survive two instances starting at
 
 t.test('data survives reopening the file', async (t) => {
   const file = path.join(dir, 'reopen.db')
-  const first = openSqlite(file)
+  const first = sqliteDialect(file)
   await migrate(first)
   const book = await createSqlStores(first).books.create({ title: 'Persistent', author: 'A' })
   await first.close()
-  const second = openSqlite(file)
+  const second = sqliteDialect(file)
   t.teardown(() => second.close())
   t.same(await migrate(second), [], 'nothing to apply on a migrated file')
   t.same(await createSqlStores(second).books.get(book.id), book)

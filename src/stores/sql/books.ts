@@ -1,6 +1,7 @@
 import type { Book, BookInput, BookRecord } from '../../schemas/book'
 import type { BookStore } from '../types'
 import type { SearchRow, SqlDialect, SqlExecutor, SqlValue } from './dialect'
+import { readBack, versionClause } from './versioned'
 
 const COLUMNS = 'id, title, author, published_at, description, isbn, total_pages, created_at, updated_at'
 const RECORD_COLUMNS = `${COLUMNS}, version`
@@ -37,13 +38,7 @@ export function createBookStore (db: SqlDialect): BookStore {
     const row = await ex.get<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM books WHERE id = ?`, [id])
     return row === undefined ? undefined : stamps({ ...row, version: Number(row.version) })
   }
-  const storedIn = async (ex: SqlExecutor, id: number): Promise<BookRecord> => {
-    const book = await recordIn(ex, id)
-    if (book === undefined) throw new Error(`book ${id} was written but cannot be read back`)
-    return book
-  }
-  const versioned = (expectedVersion: number | undefined): { sql: string, params: SqlValue[] } =>
-    expectedVersion === undefined ? { sql: '', params: [] } : { sql: ' AND version = ?', params: [expectedVersion] }
+  const storedIn = async (ex: SqlExecutor, id: number): Promise<BookRecord> => readBack('book', id, await recordIn(ex, id))
 
   return {
     async list ({ offset, limit, after = 0, q }) {
@@ -67,7 +62,7 @@ export function createBookStore (db: SqlDialect): BookStore {
       })
     },
     async update (id, input, expectedVersion) {
-      const check = versioned(expectedVersion)
+      const check = versionClause(expectedVersion)
       return db.transaction(async (tx) => {
         // The version test is in the UPDATE's own WHERE: check and write are one statement.
         const { changes } = await tx.run(`UPDATE books SET title = ?, author = ?, published_at = ?, description = ?, isbn = ?,
@@ -81,7 +76,7 @@ export function createBookStore (db: SqlDialect): BookStore {
       })
     },
     async delete (id, expectedVersion) {
-      const check = versioned(expectedVersion)
+      const check = versionClause(expectedVersion)
       return db.transaction(async (tx) => {
         // The reviews table's foreign key cascades; the book service still asks the review store.
         const { changes } = await tx.run(`DELETE FROM books WHERE id = ?${check.sql}`, [id, ...check.params])

@@ -1,10 +1,10 @@
-import { indexNewBooks, searchRow } from './books'
 import type { SqlDialect, SqlExecutor } from './dialect'
 
 /**
  * Versioned schema changes, one entry per version, for each SQL dialect. Applied in order at
  * start-up (and so by `npm run migrate`) by ./migrate.ts; `schema_migrations` records what
- * ran. Never edit a released entry: add the next version.
+ * ran. Never edit a released entry: add the next version. Each entry is self-contained (its
+ * own SQL, no store code), so a later change to a store never changes what an old version does.
  */
 export type Migration = { version: number, name: string } & Record<SqlDialect['name'], string[]> & {
   /**
@@ -24,7 +24,10 @@ async function backfillFolding (conn: SqlExecutor, db: SqlDialect): Promise<void
     const books = await conn.all<{ id: number, title: string, author: string }>(
       'SELECT id, title, author FROM books WHERE id > ? ORDER BY id LIMIT ?', [after, BACKFILL_ROWS])
     if (books.length === 0) break
-    await indexNewBooks(db, conn, books.map((b) => searchRow(Number(b.id), b)))
+    const rows = books.map((b) => ({ id: Number(b.id), title_lc: b.title.toLowerCase(), author_lc: b.author.toLowerCase() }))
+    await conn.run(`INSERT INTO book_search (id, title_lc, author_lc) VALUES ${rows.map(() => '(?, ?, ?)').join(', ')}`,
+      rows.flatMap((r) => [r.id, r.title_lc, r.author_lc]))
+    await db.booksIndexed(conn, rows)
     after = Number(books[books.length - 1]?.id)
   }
   for (let after = ''; ;) {

@@ -21,7 +21,7 @@ const ftsPhrase = (needle: string): string => `"${needle.replaceAll('"', '""')}"
  * with foreign keys on. better-sqlite3 is synchronous, so every statement runs to completion
  * on the event loop; the async surface is the dialect's, shared with MySQL.
  */
-export function openSqlite (file: string, { scanChunkRows = 16384 }: SqliteOptions = {}): SqlDialect {
+export function sqliteDialect (file: string, { scanChunkRows = 16384 }: SqliteOptions = {}): SqlDialect {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true })
   const db = new Database(file)
   db.pragma('journal_mode = WAL')

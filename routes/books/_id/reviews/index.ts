@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { nextPageUrl } from '../../../../src/http/links'
 import { IdParams, NotModified, PAGE_HEADERS, PageQuery, listOf } from '../../../../src/schemas/common'
 import { errors } from '../../../../src/http/errors'
 import { Review } from '../../../../src/schemas/review'
@@ -15,10 +16,8 @@ const bookReviews: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { o = 0, limit = fastify.config.pageSize, q } = request.query
     const bookId = request.params.id
-    const query = q === undefined || q === '' ? '' : `&q=${encodeURIComponent(q)}`
-    const page = await fastify.reviews.list(bookId, { offset: o, limit, q },
-      () => `/books/${bookId}/reviews?o=${o + limit}&limit=${limit}${query}`)
-    return reply.sendRepresentation(page)
+    const page = await fastify.reviews.list(bookId, { offset: o, limit, q })
+    return reply.sendRepresentation(page, page.next === undefined ? undefined : nextPageUrl(`/books/${bookId}/reviews`, page.next, limit, q))
   })
 }
 
