@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply } from 'fastify'
+import { JSON_CONTENT_TYPE } from '../../src/http/limits'
 import { nextLink } from '../../src/http/links'
 import { etag, noneMatch, parseIfMatch } from '../../src/http/representation'
 import type { Expected } from '../../src/services/conditional-write'
@@ -20,7 +21,6 @@ declare module 'fastify' {
   }
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8'
 
 /** Conditional requests (the contract's "Caching and conditional requests") for every route. */
 export default fp(async function representationPlugin (fastify) {
@@ -33,7 +33,7 @@ export default fp(async function representationPlugin (fastify) {
     if ((method === 'GET' || method === 'HEAD') && noneMatch(this.request.headers['if-none-match'], tag)) {
       return this.code(304).send()
     }
-    return this.type(JSON_TYPE).send(content.body)
+    return this.type(JSON_CONTENT_TYPE).send(content.body)
   })
   fastify.decorateRequest('ifMatch', {
     getter () {
