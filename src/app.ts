@@ -7,7 +7,7 @@ import { errorHandler, notFoundHandler } from './http/error-handler'
 import { COMPONENTS } from './schemas/components'
 import { validatorCompiler } from './http/validation'
 
-export interface AppOptions {
+interface AppOptions {
   config: Config
 }
 

@@ -4,7 +4,7 @@ import type { Config } from '../config/schema'
 import { serverOptions } from './http/server-options'
 import app from './app'
 
-export interface BuildOptions {
+interface BuildOptions {
   /** Pretty logs (a terminal); JSON lines otherwise. */
   pretty?: boolean
 }

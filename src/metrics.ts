@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Gauge, Registry, type Metric } from 'prom-client'
 
 /** Latency buckets, in seconds: a cached read takes well under a millisecond, a sign-in ~50 ms. */
-export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const
 
 interface Value { labels: Record<string, string | number>, value: number, metricName?: string }
 
@@ -51,9 +51,9 @@ export class RouteSeries {
   }
 }
 
-export type CacheResult = 'hit' | 'miss' | 'error'
+type CacheResult = 'hit' | 'miss' | 'error'
 /** Called by the book service at each cache read (src/services/books.ts). */
-export type CacheObserver = (result: CacheResult) => void
+type CacheObserver = (result: CacheResult) => void
 
 /**
  * One registry per app, so several apps in one process (tests, the benchmark) never share or

@@ -10,7 +10,7 @@ import { sqliteDialect } from '../../src/stores/sqlite/dialect'
 import type { Backend } from '../../src/stores/types'
 
 /** The SQL stores (reviews from MongoDB when it is configured), guarded, and what readiness pings. */
-export interface Stores extends SqlStores {
+interface Stores extends SqlStores {
   /** Each configured database, for readiness. */
   backends: Backend[]
   /** The schema versions this start-up applied (npm run migrate reports them). */

@@ -10,7 +10,7 @@ export class CacheUnavailableError extends Error {
 
 export type CircuitState = 'closed' | 'open' | 'half-open'
 
-export interface BreakerOptions {
+interface BreakerOptions {
   log: FastifyBaseLogger
   /** Consecutive failed calls (errors or timeouts) that open the circuit. */
   failureThreshold?: number
@@ -20,7 +20,7 @@ export interface BreakerOptions {
   probeTimeoutMs?: number
 }
 
-export interface CircuitBreaker {
+interface CircuitBreaker {
   /** The cache as callers see it: every call of `inner`, or an at-once CacheUnavailableError while open. */
   readonly cache: KeyValueCache
   state (): CircuitState

@@ -87,5 +87,3 @@ export function createCacheAside<T> ({
     }
   }
 }
-
-export type CacheAside<T> = ReturnType<typeof createCacheAside<T>>

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { CacheUnavailableError } from './breaker'
 import type { KeyValueCache } from './types'
 
-export interface CoherenceOptions {
+interface CoherenceOptions {
   log: FastifyBaseLogger
   /**
    * The cache without its circuit breaker, for the invalidation a write makes: sent even while

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { CacheUnavailableError } from './breaker'
 
-export interface FailOpenOptions {
+interface FailOpenOptions {
   log: FastifyBaseLogger
   /** The cache's name, for the log line. */
   cache: string

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache'
 import { entryKey, generationKey, type KeyValueCache } from './types'
 
-export interface MemoryCacheOptions {
+interface MemoryCacheOptions {
   /** Bytes the cached pages and books may take, keys included. */
   maxBytes?: number
   /** Counters and generation tokens kept at most (they are tiny). */

@@ -33,7 +33,7 @@ export const REDIS_CLIENT_OPTIONS = {
 /** A dead Redis emits an error per reconnect attempt; log the first, then one per interval. */
 const ERROR_LOG_INTERVAL_MS = 30_000
 
-export interface WatchedRedis {
+interface WatchedRedis {
   client: Redis
   /** The latest connection error: says more than the "Stream isn't writeable" a command gets. */
   lastError (): Error | undefined

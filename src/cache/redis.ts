@@ -38,7 +38,7 @@ declare module 'ioredis' {
   }
 }
 
-export interface RedisCacheOptions {
+interface RedisCacheOptions {
   /** Every key is written as `<namespace>:<key>`, so one Redis can serve several deployments. */
   namespace?: string
 }

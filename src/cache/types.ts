@@ -1,5 +1,5 @@
 /** What the book cache reads in one step: the namespace's generation and, under it, one entry. */
-export interface GenerationRead {
+interface GenerationRead {
   generation: string
   value: Buffer | undefined
 }

@@ -4,7 +4,7 @@
 export const resourceUrl = (collection: 'books' | 'reviews', id: number | string): string => `/${collection}/${id}`
 
 /** Where the page after a full one starts: after an id (keyset, `after=`) or at an offset (`o=`). */
-export type NextPage = { after: number } | { offset: number }
+type NextPage = { after: number } | { offset: number }
 
 /**
  * The URL of the page after a full one: the same list and `limit`, the same search (`q`,

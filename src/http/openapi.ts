@@ -13,7 +13,7 @@ const pascal = (word: string): string => word.split(/[^A-Za-z0-9]+/).filter(Bool
  * it (`schema.operationId`): GET /books/:id/reviews → getBooksByIdReviews, POST /users/sign-in
  * → postUsersSignIn, GET / → getRoot. Unique, since a method and a path are.
  */
-export function operationIdFor (method: string, url: string): string {
+function operationIdFor (method: string, url: string): string {
   const parts = url.split('/').filter(Boolean).map((part) => (part.startsWith(':') ? `By${pascal(part.slice(1))}` : pascal(part)))
   return `${method.toLowerCase()}${parts.length === 0 ? 'Root' : parts.join('')}`
 }

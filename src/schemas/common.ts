@@ -4,7 +4,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 export const MAX_ID = 2147483647
 
 /** A review id: an ObjectId's 24 lower-case hex digits, on every backend. */
-export const OBJECT_ID_PATTERN = '^[0-9a-f]{24}$'
+const OBJECT_ID_PATTERN = '^[0-9a-f]{24}$'
 const OBJECT_ID = new RegExp(OBJECT_ID_PATTERN)
 export const isObjectId = (id: unknown): id is string => typeof id === 'string' && OBJECT_ID.test(id)
 

@@ -9,7 +9,7 @@ import type { SessionService } from './sessions'
 import type { SignInThrottle } from './throttle'
 
 /** Signs an access token for these claims, adding `iat` and `exp`. */
-export type SignAccessToken = (claims: AccessClaims) => string
+type SignAccessToken = (claims: AccessClaims) => string
 
 interface Deps {
   users: Pick<UserStore, 'findByEmail' | 'setPasswordHash'>
@@ -24,7 +24,7 @@ interface Deps {
 }
 
 /** A token pair, and the session it belongs to (for the caller's log; never answered). */
-export interface SignedIn {
+interface SignedIn {
   tokens: TokenResponse
   sessionId: string
 }

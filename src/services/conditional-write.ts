@@ -8,7 +8,7 @@ type Resource = Parameters<typeof notFound>[0]
  */
 export type Expected = '*' | readonly string[] | undefined
 
-export interface ConditionalWriteOptions<K, R> {
+interface ConditionalWriteOptions<K, R> {
   /** The resource as a 404 names it: `book`, `review`. */
   what: Resource
   /** The item as stored now. */

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os'
 import { hash, verify, Algorithm } from '@node-rs/argon2'
 import { OverloadedError } from '../domain/errors'
 
-export interface Argon2Params {
+interface Argon2Params {
   memoryCost: number
   timeCost: number
   parallelism: number
@@ -14,15 +14,15 @@ export interface Argon2Params {
  * More hashes in flight than cores only queue inside libuv while each holds its memory: one
  * per core the process may run on (its CPU affinity), at most two, unless configured.
  */
-export const defaultHashConcurrency = (): number => Math.min(2, availableParallelism())
+const defaultHashConcurrency = (): number => Math.min(2, availableParallelism())
 
 /** Calls waiting beyond this many are shed (503) rather than queued; Infinity: never shed. */
-export interface QueueLimit {
+interface QueueLimit {
   maxQueue?: number
 }
 
 /** Seconds a shed sign-in is told to wait: the queue it found full drains in well under that. */
-export const PASSWORD_SHED_RETRY_AFTER_SECONDS = 1
+const PASSWORD_SHED_RETRY_AFTER_SECONDS = 1
 
 /**
  * Runs at most `max` calls at once; the rest wait their turn, in order. A call that may be

@@ -9,7 +9,7 @@ import { createConditionalWrite, type Expected } from './conditional-write'
 import { serialized, serializerFor, type Serialized, type SerializedPage } from './serialized'
 
 /** Who is acting, as the verified token says. */
-export type Actor = Pick<TokenClaims, 'user_id' | 'user_name' | 'permission'>
+type Actor = Pick<TokenClaims, 'user_id' | 'user_name' | 'permission'>
 
 const serializeReview = serializerFor<Review>(Type.Ref('Review'))
 const serializeList = serializerFor<Review[]>(Type.Array(Type.Ref('Review')))

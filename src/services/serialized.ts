@@ -14,7 +14,7 @@ export interface Serialized {
 }
 
 /** Where the page after a full one starts: after an id (keyset) or at an offset. */
-export type PageCursor = { after: number } | { offset: number }
+type PageCursor = { after: number } | { offset: number }
 
 export interface SerializedPage extends Serialized {
   /** Set when the page is full: the next one may hold more. */

@@ -23,12 +23,12 @@ interface Deps {
 }
 
 /** How long one instance may answer a check from Redis before it reads the database again. */
-export const ACCESS_CACHE_SECONDS = 60
+const ACCESS_CACHE_SECONDS = 60
 
 const DAY_MS = 24 * 3600 * 1000
 
 /** Only this digest of a refresh token is stored; the token itself is never kept. */
-export const refreshTokenHash = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex')
+const refreshTokenHash = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex')
 
 export function createSessionService ({ sessions, users, cache, timeoutMs, refreshTokenDays, log }: Deps) {
   const now = (): string => new Date().toISOString()

@@ -3,9 +3,9 @@ import type { KeyValueCache } from '../cache/types'
 import { withDeadline } from '../deadline'
 
 /** How long a success is replayed for the same key (the contract: 24 hours). */
-export const RECORD_TTL_SECONDS = 24 * 3600
+const RECORD_TTL_SECONDS = 24 * 3600
 /** How long a key stays "in use" if its request never finishes (longer than requestTimeout, 30 s). */
-export const LOCK_TTL_SECONDS = 60
+const LOCK_TTL_SECONDS = 60
 
 /** The first success, as it is replayed. */
 export interface Recorded {
@@ -55,5 +55,3 @@ export function createIdempotencyStore (cache: KeyValueCache, timeoutMs: number)
     }
   }
 }
-
-export type IdempotencyStore = ReturnType<typeof createIdempotencyStore>

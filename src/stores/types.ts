@@ -47,7 +47,7 @@ export interface SessionAccess {
   expires_at: string
 }
 
-export type RotateOutcome =
+type RotateOutcome =
   | { outcome: 'rotated', session: SessionRecord }
   /** The hash was spent already: the session it belonged to has just been ended. */
   | { outcome: 'reused', sessionId: string }

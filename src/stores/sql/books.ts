@@ -18,14 +18,14 @@ const writable = (input: BookInput): SqlValue[] =>
   [input.title, input.author, input.published_at ?? null, input.description ?? null, input.isbn ?? null, input.total_pages ?? null]
 
 /** The contract's folding, done here and only here: JavaScript's toLowerCase(), nothing else. */
-export const searchRow = (id: number, { title, author }: Pick<BookInput, 'title' | 'author'>): SearchRow =>
+const searchRow = (id: number, { title, author }: Pick<BookInput, 'title' | 'author'>): SearchRow =>
   ({ id, title_lc: title.toLowerCase(), author_lc: author.toLowerCase() })
 
 /**
  * Writes new `book_search` rows (the lower-cased copies every dialect searches) and lets the
  * dialect's own index follow, inside the caller's transaction.
  */
-export async function indexNewBooks (db: SqlDialect, tx: SqlExecutor, rows: readonly SearchRow[]): Promise<void> {
+async function indexNewBooks (db: SqlDialect, tx: SqlExecutor, rows: readonly SearchRow[]): Promise<void> {
   if (rows.length === 0) return
   await tx.run(`INSERT INTO book_search (id, title_lc, author_lc) VALUES ${rows.map(() => '(?, ?, ?)').join(', ')}`,
     rows.flatMap((r) => [r.id, r.title_lc, r.author_lc]))

@@ -2,7 +2,7 @@ import type { Backend } from '../types'
 
 export type SqlValue = string | number | null
 
-export interface RunResult {
+interface RunResult {
   /** Rows the statement changed. */
   changes: number
   /** The AUTO_INCREMENT / rowid of the row an INSERT added. */

@@ -6,7 +6,7 @@ import type { SqlDialect, SqlExecutor } from './dialect'
  * ran. Never edit a released entry: add the next version. Each entry is self-contained (its
  * own SQL, no store code), so a later change to a store never changes what an old version does.
  */
-export type Migration = { version: number, name: string } & Record<SqlDialect['name'], string[]> & {
+type Migration = { version: number, name: string } & Record<SqlDialect['name'], string[]> & {
   /**
    * Runs after the version's statements, before it is recorded, on the migrating connection:
    * for data only JavaScript can compute (the contract's folding is toLowerCase(), which no

@@ -4,7 +4,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import type { SearchPage, SqlDialect, SqlExecutor, SqlValue } from '../sql/dialect'
 
-export interface SqliteOptions {
+interface SqliteOptions {
   /**
    * Ids a scan for a 1- or 2-character needle tests per step before it yields to the event
    * loop. A step of 16,384 rows takes about a millisecond, so one search never stalls other
