@@ -16,7 +16,7 @@ const REAP_EVERY_MS = 25
  * Graceful shutdown as the contract's "Operations" says it. close() stops accepting and waits
  * for every connection to end, then the onClose hooks close the database and cache clients;
  * src/server.ts exits 0 when it returns. Left to Fastify and Node alone that wait lasts until
- * keep-alive sockets time out (72 s): Node's server.close() closes only the sockets idle at
+ * keep-alive sockets time out: Node's server.close() closes only the sockets idle at
  * that instant, Fastify's `forceCloseConnections: 'idle'` default never runs without a
  * serverFactory (fastify#7044), and an answer to a request already in flight still says
  * keep-alive. So, from the moment close begins:

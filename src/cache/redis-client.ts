@@ -3,8 +3,8 @@ import type { FastifyBaseLogger } from 'fastify'
 
 /**
  * ioredis' defaults suit a queue worker, not a cache in front of a database: they queue
- * commands while disconnected and retry each 20 times, so one GET stayed pending for 73 s
- * after Redis died, and for ever while it was frozen. With these, every command fails at
+ * commands while disconnected and retry each 20 times, so a GET stays pending long after
+ * Redis died, and for ever while it is frozen. With these, every command fails at
  * once while the connection is down and after `commandTimeout` while Redis is frozen,
  * and the connection itself is retried for ever in the background.
  */

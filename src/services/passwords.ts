@@ -26,9 +26,9 @@ const PASSWORD_SHED_RETRY_AFTER_SECONDS = 1
 
 /**
  * Runs at most `max` calls at once; the rest wait their turn, in order. A call that may be
- * shed and finds `maxQueue` already waiting fails at once with OverloadedError: 200 sign-ins
- * at once would otherwise wait ~10 s each behind argon2 (about 20 a second here), past any
- * client's timeout, while the process itself looks idle (argon2 runs off the event loop, so
+ * shed and finds `maxQueue` already waiting fails at once with OverloadedError: a burst of
+ * sign-ins would otherwise queue behind argon2 (a few dozen hashes a second per core) past
+ * any client's timeout, while the process itself looks idle (argon2 runs off the event loop, so
  * event-loop delay never says so).
  */
 function limit (max: number, maxQueue: number) {

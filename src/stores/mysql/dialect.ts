@@ -25,11 +25,10 @@ const LOCK_TIMEOUT_S = 30
 
 /**
  * The book search. MariaDB has no n-gram FULLTEXT parser, and a scan of book_search's narrow
- * VARBINARY copies with LOCATE still costs about 0.7 s for 1,000,000 rows on MariaDB 10.11
- * (InnoDB's cost per row, not LOCATE's). So the copies are also packed into `book_blocks`:
- * one row per BLOCK_IDS consecutive ids, holding their copies joined by newlines. A LOCATE over
- * the ~1,000 blobs of a million books is a memmem-like pass over some 50 MB in a few rows, about
- * 80 ms here, and finds the blocks that may hold a match; only those blocks' rows are then
+ * VARBINARY copies with LOCATE pays InnoDB's cost per row, not LOCATE's, for every book. So
+ * the copies are also packed into `book_blocks`: one row per BLOCK_IDS consecutive ids, holding
+ * their copies joined by newlines. A LOCATE over those blobs is a memmem-like pass over few
+ * rows (docs/PERFORMANCE.md has the figures), and finds the blocks that may hold a match; only those blocks' rows are then
  * verified in book_search, in id order with the page applied. It is plain SQL (binary LOCATE,
  * primary-key ranges), so MySQL 8 runs it alike; a trigram posting table would cost ~50 rows per
  * book to keep and to import.
