@@ -7,12 +7,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
-import { HAS_TASKSET, ROOT, freePort, median, onServerCore, option, pinLoadGenerator, serviceCommand, waitForHttp } from './common'
+import { ADMIN, HAS_TASKSET, median, oneHitTokens, onServerCore, option, pinLoadGenerator, postJson, signIn, startService, throughput } from './common'
+import { waitForHttp } from '../scripts/lib/server'
+import { freePort } from '../scripts/lib/throwaway'
 import Database from 'better-sqlite3'
 
 const args = process.argv.slice(2)
@@ -20,43 +21,14 @@ const ROUNDS = option('rounds', 3)
 const SECONDS = option('seconds', 5)
 const CONNECTIONS = 50
 const QUERIES = 1000
-const ADMIN = { email: 'bench-admin@example.com', password: 'a long benchmark passphrase' }
 
 // This process generates the load: off the servers' core.
 pinLoadGenerator(__filename, args)
-
 
 /** Headers a server writes afresh on each answer (the baseline's Node and Fastify do it themselves). */
 const PER_ANSWER = new Set(['date', 'connection', 'keep-alive', 'content-length', 'content-type', 'x-request-id'])
 
 interface Server { url: string, child: ChildProcess }
-
-async function startService (dir: string): Promise<Server> {
-  const port = await freePort()
-  const [cmd, argv] = serviceCommand()
-  const child = spawn(cmd, argv, {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      PORT: String(port),
-      DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`,
-      JWT_SECRET: randomBytes(32).toString('base64'),
-      ADMIN_EMAIL: ADMIN.email,
-      ADMIN_PASSWORD: ADMIN.password,
-      AUTH_RATE_LIMIT: '1000000',
-      // What runs on every request in production runs here too: CORS and the metrics.
-      CORS_ORIGINS: 'https://app.example.com',
-      METRICS_PORT: String(await freePort())
-    }
-  })
-  // The service logs every request, as in production; the lines go to a file, not a terminal.
-  child.stdout?.pipe((await import('node:fs')).createWriteStream(path.join(dir, 'service.log')))
-  const url = `http://127.0.0.1:${port}`
-  await waitForHttp(`${url}/health/ready`)
-  return { url, child }
-}
 
 async function startBaseline (recordings: string, probe: string, children: ChildProcess[], mode: 'body' | 'headers'): Promise<Server> {
   const port = await freePort()
@@ -75,38 +47,24 @@ const peakRssMb = (child: ChildProcess): number => {
   return Math.round(kb / 1024)
 }
 
-async function json<T> (url: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(url, init)
-  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${await res.text()}`)
-  return res.json() as Promise<T>
-}
-
-async function load (base: string, paths: string[]): Promise<number> {
-  const result = await autocannon({
-    url: base,
-    connections: CONNECTIONS,
-    duration: SECONDS,
-    requests: [{ setupRequest: (req) => ({ ...req, path: paths[Math.floor(Math.random() * paths.length)] ?? '/' }) }]
-  })
-  if (result.errors + result.non2xx > 0) throw new Error(`${base}${paths[0] ?? ''}: ${result.errors} errors, ${result.non2xx} non-2xx`)
-  return result.requests.average
-}
-
+const load = (base: string, paths: string[]): Promise<number> => throughput(base, paths, SECONDS, CONNECTIONS)
 
 async function main (): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-bench-'))
-  const service = await startService(dir)
+  const service = await startService({
+    DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`,
+    AUTH_RATE_LIMIT: '1000000',
+    // What runs on every request in production runs here too: CORS and the metrics.
+    CORS_ORIGINS: 'https://app.example.com',
+    METRICS_PORT: String(await freePort())
+  }, { output: { file: path.join(dir, 'service.log') } }) // every request logged, as in production
   const children = [service.child]
   try {
     // A catalogue: 200 books, and 1,000 with a token of their own for one-hit searches.
-    const { token } = await json<{ token: string }>(`${service.url}/users/sign-in`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN)
-    })
-    const post = (body: object) => json(`${service.url}/books`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body)
-    })
+    const token = await signIn(service.url)
+    const post = (body: object) => postJson(`${service.url}/books`, body, token)
     for (let i = 0; i < 200; i++) await post({ title: `Book ${i}`, author: `Author ${i % 17}`, total_pages: 100 + i, description: 'A book of the benchmark catalogue' })
-    const tokens = Array.from({ length: QUERIES }, (_, i) => `tok${i.toString(36).padStart(4, '0')}x`)
+    const tokens = oneHitTokens(QUERIES)
     for (const tok of tokens) await post({ title: `Searchable ${tok}`, author: 'Bench' })
 
     const cases: Array<{ name: string, paths: string[] }> = [
@@ -166,7 +124,7 @@ async function main (): Promise<void> {
     const verifyMs: number[] = []
     for (let i = 0; i < 20; i++) {
       const t0 = performance.now()
-      await json(`${service.url}/users/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN) })
+      await signIn(service.url)
       times.push(performance.now() - t0)
       verifier.send({ hash, password: ADMIN.password })
       const verified = await answer()

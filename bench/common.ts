@@ -1,9 +1,8 @@
-/** What the benchmarks share: core pinning, free ports, medians. */
-import { spawnSync, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import path from 'node:path'
-
-export { freePort } from '../test/throwaway'
+/** What the benchmarks share: core pinning, the service as they start it, the admin, medians. */
+import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import autocannon from 'autocannon'
+import { startServer, type Server, type ServerOptions } from '../scripts/lib/server'
 
 export const HAS_TASKSET = spawnSync('taskset', ['--version']).status === 0
 
@@ -21,37 +20,62 @@ export function pinLoadGenerator (script: string, args: string[]): void {
 export const onServerCore = (command: string, argv: string[]): [string, string[]] =>
   HAS_TASKSET ? ['taskset', ['-c', '0', command, ...argv]] : [command, argv]
 
-/**
- * The Node.js flags `npm start` (and the Dockerfile's CMD) give the service, read from
- * package.json so the benchmarks run what production runs.
- */
-export function serviceNodeFlags (root: string): string[] {
-  const { scripts } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
-  const words = (scripts.start ?? '').split(/\s+/)
-  return words.slice(1, words.indexOf('dist/src/server.js')).filter((word) => word.startsWith('--'))
-}
-
-/** The project's root, from dist-test/bench/. */
-export const ROOT = path.resolve(__dirname, '..', '..')
-
 /** A numeric `--name value` of this script's arguments, or the fallback. */
 export function option (name: string, fallback: number, args: string[] = process.argv.slice(2)): number {
+  const value = textOption(name, args)
+  return value === undefined ? fallback : Number(value)
+}
+
+/** The `--name value` of this script's arguments, if given. */
+export function textOption (name: string, args: string[] = process.argv.slice(2)): string | undefined {
   const i = args.indexOf(`--${name}`)
-  return i >= 0 ? Number(args[i + 1]) : fallback
+  return i >= 0 ? args[i + 1] : undefined
 }
 
-/** Resolves once `url` answers 2xx; fails if `child` (the server) exits first or 30 s pass. */
-export async function waitForHttp (url: string, child?: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (child !== undefined && child.exitCode !== null) throw new Error(`${url}: the server exited (${child.exitCode})`)
-    if (await fetch(url).then((res) => res.ok, () => false)) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`${url} did not answer`)
+export const ADMIN = { email: 'bench-admin@example.com', password: 'a long benchmark passphrase' }
+
+/**
+ * The service as production runs it (NODE_ENV=production, so a fresh JWT_SECRET), with the
+ * bootstrap Admin, pinned to core 0; `env` adds to or overrides that.
+ */
+export async function startService (env: NodeJS.ProcessEnv, options: ServerOptions = {}): Promise<Server> {
+  return startServer({
+    ...options,
+    wrap: onServerCore,
+    env: { NODE_ENV: 'production', JWT_SECRET: randomBytes(32).toString('base64'), ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ...env }
+  })
 }
 
-/** The service's command line as `npm start` runs it (its Node flags included), pinned like every server. */
-export const serviceCommand = (): [string, string[]] =>
-  onServerCore(process.execPath, [...serviceNodeFlags(ROOT), path.join(ROOT, 'dist', 'src', 'server.js')])
+/** A 2xx answer's JSON; anything else throws with the status and body. */
+export async function json<T> (url: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(url, init)
+  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${await res.text()}`)
+  return res.json() as Promise<T>
+}
+
+/** A POST of `body` as JSON, with the bearer token when given. */
+export const postJson = <T>(url: string, body: unknown, token?: string): Promise<T> => json<T>(url, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+  body: JSON.stringify(body)
+})
+
+/** The Admin's access token. */
+export const signIn = async (url: string): Promise<string> => (await postJson<{ token: string }>(`${url}/users/sign-in`, ADMIN)).token
+
+/** `count` search tokens of one width, so none is a substring of another: each finds one book. */
+export const oneHitTokens = (count: number): string[] => Array.from({ length: count }, (_, i) => `tok${i.toString(36).padStart(4, '0')}x`)
+
+/** Requests per second over `seconds`, each to one of `paths` at random; any error or non-2xx throws. */
+export async function throughput (base: string, paths: string[], seconds: number, connections: number): Promise<number> {
+  const result = await autocannon({
+    url: base,
+    connections,
+    duration: seconds,
+    requests: [{ setupRequest: (req) => ({ ...req, path: paths[Math.floor(Math.random() * paths.length)] ?? '/' }) }]
+  })
+  if (result.errors + result.non2xx > 0) throw new Error(`${base}${paths[0] ?? ''}: ${result.errors} errors, ${result.non2xx} non-2xx`)
+  return result.requests.average
+}
 
 export const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN

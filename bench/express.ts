@@ -9,31 +9,27 @@
  * --cpu-prof DIR runs our server under `node --cpu-prof` and leaves the profile in DIR.
  * Needs DATABASE_URL (MySQL), MONGODB_URL and REDIS_URL; skips without them.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import autocannon from 'autocannon'
-import { HAS_TASKSET, ROOT, freePort, median, onServerCore, pinLoadGenerator, serviceNodeFlags, waitForHttp } from './common'
+import { HAS_TASKSET, json, median, oneHitTokens, onServerCore, option, pinLoadGenerator, postJson, signIn, startService, textOption, throughput } from './common'
+import { startFlags, stopProcess, waitForHttp } from '../scripts/lib/server'
+import { freePort } from '../scripts/lib/throwaway'
 import Redis from 'ioredis'
 import { MongoClient } from 'mongodb'
 import mysql from 'mysql2/promise'
 
 const args = process.argv.slice(2)
-const optionValue = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? args[i + 1] : undefined
-}
-const ROUNDS = Number(optionValue('rounds') ?? 3)
-const SECONDS = Number(optionValue('seconds') ?? 5)
-const CPU_PROF = optionValue('cpu-prof')
+const ROUNDS = option('rounds', 3)
+const SECONDS = option('seconds', 5)
+const CPU_PROF = textOption('cpu-prof')
 /** Only the cases whose name holds this (e.g. `--only one-hit`), to profile one. */
-const ONLY = optionValue('only')
+const ONLY = textOption('only')
 const CONNECTIONS = 50
 const QUERIES = 1000
 const PAGE_SIZE = 20
-const ADMIN = { email: 'bench-admin@example.com', password: 'a long benchmark passphrase' }
 const OURS_DB = 'bookstore_test_bench_ours'
 const THEIRS_DB = 'bookstore_test_bench_express'
 /** The Express app's one cache key for the first page (src/application/executor/book_operator.ts). */
@@ -54,15 +50,12 @@ const CHECKOUT = path.resolve(checkout)
 // This process generates the load: off the servers' core.
 pinLoadGenerator(__filename, args)
 
-
 /** The same URL naming another database (its path). */
 const withDatabase = (url: string, name: string): string => {
   const u = new URL(url)
   u.pathname = `/${name}`
   return u.toString()
 }
-
-interface Server { url: string, child: ChildProcess }
 
 function run (command: string, argv: string[], cwd: string): void {
   console.log(`bench:express: ${command} ${argv.join(' ')} (in ${cwd})`)
@@ -125,23 +118,7 @@ function catalogue (tokens: string[]): BookBody[] {
   return books
 }
 
-async function json<T> (url: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(url, init)
-  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${await res.text()}`)
-  return res.json() as Promise<T>
-}
-
-async function load (base: string, paths: string[], seconds = SECONDS): Promise<number> {
-  const result = await autocannon({
-    url: base,
-    connections: CONNECTIONS,
-    duration: seconds,
-    requests: [{ setupRequest: (req) => ({ ...req, path: paths[Math.floor(Math.random() * paths.length)] ?? '/' }) }]
-  })
-  if (result.errors + result.non2xx > 0) throw new Error(`${base}${paths[0] ?? ''}: ${result.errors} errors, ${result.non2xx} non-2xx`)
-  return result.requests.average
-}
-
+const load = (base: string, paths: string[], seconds = SECONDS): Promise<number> => throughput(base, paths, seconds, CONNECTIONS)
 
 type Fields = Pick<BookBody, 'title' | 'author' | 'total_pages'> & { id: number }
 const fields = (value: unknown): Fields[] => {
@@ -154,7 +131,7 @@ async function main (): Promise<void> {
   const namespace = `bench-express-${process.pid}`
   const configFile = path.join(CHECKOUT, 'config.json')
   const theirOriginalConfig = existsSync(configFile) ? readFileSync(configFile, 'utf8') : undefined
-  const children: ChildProcess[] = []
+  const stops: Array<() => Promise<unknown>> = []
   const logs: number[] = []
   const sql = await mysql.createConnection(DATABASE_URL ?? '')
   const mongo = new MongoClient(MONGODB_URL ?? '')
@@ -169,46 +146,23 @@ async function main (): Promise<void> {
     for (const db of [OURS_DB, THEIRS_DB]) await mongo.db(db).dropDatabase()
     await redis.del(THEIR_LIST_KEY)
 
-    const tokens = Array.from({ length: QUERIES }, (_, i) => `tok${i.toString(36).padStart(4, '0')}x`)
+    const tokens = oneHitTokens(QUERIES)
     const books = catalogue(tokens)
 
     // Ours, seeded through its API (as bench/books.ts), every request logged to a file as in production.
-    const ourPort = await freePort()
     const ourConfig = path.join(dir, 'bench.yml')
     writeFileSync(ourConfig, `cacheNamespace: ${namespace}\n`)
-    const ourLog = openSync(path.join(dir, 'service.log'), 'w')
-    logs.push(ourLog)
     const profile = CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF)]
-    const [ourCmd, ourArgv] = onServerCore(process.execPath, [...profile, ...serviceNodeFlags(ROOT), path.join(ROOT, 'dist', 'src', 'server.js')])
-    const ourChild = spawn(ourCmd, ourArgv, {
-      cwd: ROOT,
-      stdio: ['ignore', ourLog, 'inherit'],
-      env: {
-        ...process.env,
-        NODE_ENV: 'production',
-        PORT: String(ourPort),
-        DATABASE_URL: withDatabase(DATABASE_URL ?? '', OURS_DB),
-        MONGODB_URL: withDatabase(MONGODB_URL ?? '', OURS_DB),
-        REDIS_URL,
-        CONFIG_FILE: ourConfig,
-        PAGE_SIZE: String(PAGE_SIZE),
-        JWT_SECRET: randomBytes(32).toString('base64'),
-        ADMIN_EMAIL: ADMIN.email,
-        ADMIN_PASSWORD: ADMIN.password,
-        AUTH_RATE_LIMIT: '1000000'
-      }
-    })
-    children.push(ourChild)
-    const ours: Server = { url: `http://127.0.0.1:${ourPort}`, child: ourChild }
-    await waitForHttp(`${ours.url}/health/ready`, ourChild)
-    const { token } = await json<{ token: string }>(`${ours.url}/users/sign-in`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN)
-    })
-    for (const body of books) {
-      await json(`${ours.url}/books`, {
-        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body)
-      })
-    }
+    const ours = await startService({
+      DATABASE_URL: withDatabase(DATABASE_URL ?? '', OURS_DB),
+      MONGODB_URL: withDatabase(MONGODB_URL ?? '', OURS_DB),
+      CONFIG_FILE: ourConfig,
+      PAGE_SIZE: String(PAGE_SIZE),
+      AUTH_RATE_LIMIT: '1000000'
+    }, { nodeFlags: [...profile, ...startFlags()], output: { file: path.join(dir, 'service.log') } })
+    stops.push(() => ours.stop())
+    const token = await signIn(ours.url)
+    for (const body of books) await postJson(`${ours.url}/books`, body, token)
 
     // Theirs: its table and the same rows, in id order, straight into its database.
     const theirSql = await mysql.createConnection(withDatabase(DATABASE_URL ?? '', THEIRS_DB))
@@ -225,8 +179,8 @@ async function main (): Promise<void> {
     logs.push(theirLog)
     const [theirCmd, theirArgv] = onServerCore(process.execPath, [path.join(CHECKOUT, 'dist', 'main.js')])
     const theirChild = spawn(theirCmd, theirArgv, { cwd: CHECKOUT, stdio: ['ignore', theirLog, theirLog], env: { ...process.env, NODE_ENV: 'production' } })
-    children.push(theirChild)
-    const theirs: Server = { url: `http://127.0.0.1:${theirPort}`, child: theirChild }
+    stops.push(() => stopProcess(theirChild))
+    const theirs = { url: `http://127.0.0.1:${theirPort}` }
     await waitForHttp(`${theirs.url}/books/1`, theirChild)
 
     const cases: Array<{ name: string, paths: string[] }> = [
@@ -261,12 +215,7 @@ async function main (): Promise<void> {
     console.log(`MySQL + MongoDB + Redis; ${HAS_TASKSET ? 'servers on core 0, load on core 1' : 'no taskset: servers and load share the cores'}; ` +
       `${ROUNDS} alternating rounds of ${SECONDS} s after a 2 s warm-up, medians, ${CONNECTIONS} connections`)
   } finally {
-    await Promise.all(children.map((child) => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve()
-      child.once('exit', () => resolve())
-      child.kill('SIGTERM')
-      setTimeout(() => { child.kill('SIGKILL') }, 5000).unref()
-    })))
+    await Promise.all(stops.map((stop) => stop()))
     for (const fd of logs) closeSync(fd)
     if (theirOriginalConfig !== undefined) writeFileSync(configFile, theirOriginalConfig)
     for (const db of [OURS_DB, THEIRS_DB]) await sql.query(`DROP DATABASE IF EXISTS \`${db}\``).catch(() => undefined)

@@ -8,57 +8,30 @@
  * The two alternate, round by round, on a machine that may be shared: only the ratio holds.
  *   npm run bench:frozen-cache [-- --rounds 3 --seconds 3]
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
-import { HAS_TASKSET, ROOT, freePort, median, option, pinLoadGenerator, serviceCommand, waitForHttp } from './common'
-import { throwawayRedis } from '../test/throwaway'
+import { HAS_TASKSET, median, option, pinLoadGenerator, postJson, signIn, startService } from './common'
+import type { Server } from '../scripts/lib/server'
+import { throwawayRedis } from '../scripts/lib/throwaway'
 
 const args = process.argv.slice(2)
 const SECONDS = option('seconds', 3)
 const ROUNDS = option('rounds', 3)
 // Few enough that a read's latency is the read, not a queue behind 50 others on one core.
 const CONNECTIONS = 10
-const ADMIN = { email: 'bench-admin@example.com', password: 'a long benchmark passphrase' }
 
 pinLoadGenerator(__filename, args)
 
-interface Server { url: string, child: ChildProcess }
-
-async function startService (dir: string, name: string, redisUrl?: string): Promise<Server> {
-  const port = await freePort()
-  const [cmd, argv] = serviceCommand()
-  const child = spawn(cmd, argv, {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      PORT: String(port),
-      DATABASE_URL: `sqlite:${path.join(dir, `${name}.db`)}`,
-      REDIS_URL: redisUrl,
-      JWT_SECRET: randomBytes(32).toString('base64'),
-      ADMIN_EMAIL: ADMIN.email,
-      ADMIN_PASSWORD: ADMIN.password
-    }
-  })
-  const url = `http://127.0.0.1:${port}`
-  await waitForHttp(`${url}/health/ready`, child)
-  const signIn = await fetch(`${url}/users/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN) })
-  const { token } = await signIn.json() as { token: string }
+/** The service on a SQLite file of its own, seeded with 200 books. */
+async function startSeeded (dir: string, name: string, redisUrl?: string): Promise<Server> {
+  const service = await startService({ LOG_LEVEL: 'warn', DATABASE_URL: `sqlite:${path.join(dir, `${name}.db`)}`, REDIS_URL: redisUrl })
+  const token = await signIn(service.url)
   for (let i = 0; i < 200; i++) {
-    const res = await fetch(`${url}/books`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ title: `Book ${i}`, author: `Author ${i % 17}`, published_at: '2003-01-01', description: 'A book of the benchmark catalogue', isbn: '1234567890', total_pages: 100 + i })
-    })
-    if (res.status !== 201) throw new Error(`seeding: ${res.status} ${await res.text()}`)
+    await postJson(`${service.url}/books`, { title: `Book ${i}`, author: `Author ${i % 17}`, published_at: '2003-01-01', description: 'A book of the benchmark catalogue', isbn: '1234567890', total_pages: 100 + i }, token)
   }
-  return { url, child }
+  return service
 }
 
 /** Pages never asked for before in this process (10,000 offsets by 5 lengths; past 200 they are empty, still a query). */
@@ -82,12 +55,12 @@ async function load (base: string, seconds: number): Promise<{ rps: number, p99:
 async function main (): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-frozen-'))
   const redis = await throwawayRedis()
-  const children: ChildProcess[] = []
+  const servers: Server[] = []
   try {
-    const dbOnly = await startService(dir, 'db-only')
-    children.push(dbOnly.child)
-    const cached = await startService(dir, 'redis', redis.url)
-    children.push(cached.child)
+    const dbOnly = await startSeeded(dir, 'db-only')
+    servers.push(dbOnly)
+    const cached = await startSeeded(dir, 'redis', redis.url)
+    servers.push(cached)
 
     await load(dbOnly.url, 1)
     await load(cached.url, 1)
@@ -117,7 +90,7 @@ async function main (): Promise<void> {
       `${ROUNDS} alternating rounds of ${SECONDS} s, ${CONNECTIONS} connections${HAS_TASKSET ? '' : ' (no taskset: servers and load share the cores)'}`)
   } finally {
     redis.signal('SIGCONT')
-    for (const child of children) child.kill('SIGTERM')
+    await Promise.all(servers.map((server) => server.stop()))
     await redis.kill()
     rmSync(dir, { recursive: true, force: true })
   }

@@ -12,16 +12,17 @@
  *  - the storm: GET /books/:id (random ids, 10 connections) idle, then while one client
  *    searches in a loop (distinct tokens that match nothing, and random 2-character strings).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { once } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import autocannon from 'autocannon'
-import { freePort, median, serviceNodeFlags } from './common'
+import { HAS_TASKSET, median, onServerCore } from './common'
 import mysql from 'mysql2/promise'
 import { projectRoot } from '../config/paths'
+import { startServer } from '../scripts/lib/server'
 import { MYSQL_POOL_OPTIONS, mysqlDialect, type MysqlOptions } from '../src/stores/mysql/dialect'
 import { createSqlStores } from '../src/stores/sql'
 import type { SqlDialect } from '../src/stores/sql/dialect'
@@ -40,15 +41,6 @@ const hitToken = (i: number): string => `xq${letters(i)}j`
 /** The same shape, ending in k: in no book. */
 const missToken = (i: number): string => `xq${letters(i)}k`
 
-const hasTaskset = ((): boolean => {
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
-
 async function generate (file: string): Promise<void> {
   const out = createWriteStream(file)
   for (let i = 1; i <= N; i++) {
@@ -64,27 +56,6 @@ function importInto (databaseUrl: string, file: string): string {
     env: { ...process.env, DATABASE_URL: databaseUrl, MONGODB_URL: '', REDIS_URL: '', LOG_LEVEL: 'warn' }, encoding: 'utf8'
   })
   return output.trim()
-}
-
-async function startService (databaseUrl: string): Promise<{ url: string, child: ChildProcess }> {
-  const port = await freePort()
-  const server = [...serviceNodeFlags(projectRoot), path.join(projectRoot, 'dist', 'src', 'server.js')]
-  const [command, args] = hasTaskset ? ['taskset', ['-c', '0', process.execPath, ...server]] : [process.execPath, server]
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_ENV: 'development' }
-  delete env.MONGODB_URL
-  delete env.REDIS_URL
-  const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'inherit'] })
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${url}/health/ready`)).status === 200) return { url, child }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  child.kill()
-  throw new Error('the service did not become ready')
 }
 
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6
@@ -183,7 +154,12 @@ async function storm (url: string): Promise<{ idle: string, searching: string, s
 async function measure (label: string, databaseUrl: string, file: string, store: () => Promise<SqlDialect>, alternatives: Record<string, () => Promise<SqlDialect>> = {}): Promise<void> {
   console.log(`\n## ${label}`)
   console.log(`import: ${importInto(databaseUrl, file)}`)
-  const { url, child } = await startService(databaseUrl)
+  // The database under test alone: no cache or review store from the caller's environment.
+  const server = await startServer({
+    wrap: onServerCore,
+    env: { DATABASE_URL: databaseUrl, HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_ENV: 'development', MONGODB_URL: undefined, REDIS_URL: undefined }
+  })
+  const { url } = server
   try {
     console.log(`uncached one-hit search: ${await searchLatency(url, 17)}`)
     console.log(`the same kind of search at the store (no HTTP): ${await storeSearchLatency({ ...alternatives, 'as served': store }, 23)}`)
@@ -194,19 +170,18 @@ async function measure (label: string, databaseUrl: string, file: string, store:
     console.log(`GET /books/:id, 10 connections, idle: ${s.idle}`)
     console.log(`GET /books/:id, 10 connections, one client searching (${s.searches} searches): ${s.searching}`)
   } finally {
-    child.kill('SIGTERM')
-    await once(child, 'exit')
+    await server.stop()
   }
 }
 
 async function main (): Promise<void> {
-  if (hasTaskset) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' })
+  if (HAS_TASKSET) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' })
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-scale-'))
   try {
     const file = path.join(dir, 'catalogue.jsonl')
     const t0 = process.hrtime.bigint()
     await generate(file)
-    console.log(`# ${N} books; catalogue generated in ${(ms(t0) / 1000).toFixed(1)} s; server ${hasTaskset ? 'on core 0, load on core 1' : 'unpinned (no taskset)'}`)
+    console.log(`# ${N} books; catalogue generated in ${(ms(t0) / 1000).toFixed(1)} s; server ${HAS_TASKSET ? 'on core 0, load on core 1' : 'unpinned (no taskset)'}`)
 
     const sqliteFile = path.join(dir, 'scale.db')
     await measure('SQLite', `sqlite:${sqliteFile}`, file, async () => sqliteDialect(sqliteFile))

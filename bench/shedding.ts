@@ -8,12 +8,13 @@
  * the comparison. Only ratios hold on a shared machine.
  *   npm run bench:shedding [-- --seconds 20 --connections 200 --no-shedding]
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { ROOT, freePort, option, pinLoadGenerator, serviceCommand, waitForHttp } from './common'
+import { ADMIN, option, pinLoadGenerator, postJson, signIn, startService } from './common'
+import { projectRoot } from '../config/paths'
+import type { Server } from '../scripts/lib/server'
 
 const args = process.argv.slice(2)
 const SECONDS = option('seconds', 20)
@@ -22,35 +23,19 @@ const READ_RATE = option('read-rate', 200)
 const SHEDDING = !args.includes('--no-shedding')
 /** argon2 slots (config argon2.concurrency, default 2): with the service on one core they share it with the event loop. */
 const ARGON2_SLOTS = option('argon2-concurrency', 2)
-const ADMIN = { email: 'bench-admin@example.com', password: 'a long benchmark passphrase' }
 
 pinLoadGenerator(__filename, args)
 
-async function startService (dir: string): Promise<{ url: string, child: ChildProcess }> {
-  const port = await freePort()
+async function startShedding (dir: string): Promise<Server> {
   const configFile = path.join(dir, 'config.yml')
   writeFileSync(configFile, `argon2:\n  concurrency: ${ARGON2_SLOTS}\n`)
-  const [cmd, argv] = serviceCommand()
-  const child = spawn(cmd, argv, {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      CONFIG_FILE: configFile,
-      PORT: String(port),
-      DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`,
-      JWT_SECRET: randomBytes(32).toString('base64'),
-      ADMIN_EMAIL: ADMIN.email,
-      ADMIN_PASSWORD: ADMIN.password,
-      AUTH_RATE_LIMIT: '100000000',
-      ...(SHEDDING ? {} : { SHED_PASSWORD_QUEUE: '100000', SHED_EVENT_LOOP_DELAY_MS: '0' })
-    }
+  return startService({
+    LOG_LEVEL: 'warn',
+    CONFIG_FILE: configFile,
+    DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`,
+    AUTH_RATE_LIMIT: '100000000',
+    ...(SHEDDING ? {} : { SHED_PASSWORD_QUEUE: '100000', SHED_EVENT_LOOP_DELAY_MS: '0' })
   })
-  const url = `http://127.0.0.1:${port}`
-  await waitForHttp(`${url}/health/ready`)
-  return { url, child }
 }
 
 interface Reads { p50: number, p99: number, max: number, requests: number, non2xx: number, errors: number, timeouts: number }
@@ -71,7 +56,7 @@ interface CannonJson {
 
 /** autocannon's CLI in a process of its own, its JSON summary parsed. */
 function cannon (argv: string[], niceness = 0): Promise<CannonJson> {
-  const cli = path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js')
+  const cli = path.join(projectRoot, 'node_modules', 'autocannon', 'autocannon.js')
   const [cmd, rest] = niceness > 0 ? ['nice', ['-n', String(niceness), process.execPath, cli]] : [process.execPath, [cli]]
   const child = spawn(cmd, [...rest, '-j', ...argv], { stdio: ['ignore', 'pipe', 'ignore'] })
   let out = ''
@@ -105,16 +90,9 @@ function flood (url: string, seconds: number): Promise<CannonJson> {
 
 async function main (): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-shed-'))
-  const service = await startService(dir)
+  const service = await startShedding(dir)
   try {
-    const signIn = await fetch(`${service.url}/users/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN) })
-    const { token } = await signIn.json() as { token: string }
-    const created = await fetch(`${service.url}/books`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ title: 'Bench', author: 'Bench', total_pages: 1 })
-    })
-    if (created.status !== 201) throw new Error(`seed: ${created.status}`)
+    await postJson(`${service.url}/books`, { title: 'Bench', author: 'Bench', total_pages: 1 }, await signIn(service.url))
 
     await reads(service.url, 3) // warm-up
     const idle = await reads(service.url, 10)
@@ -129,8 +107,7 @@ async function main (): Promise<void> {
     }
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
   } finally {
-    service.child.kill('SIGTERM')
-    await new Promise((resolve) => service.child.once('exit', resolve))
+    await service.stop()
     rmSync(dir, { recursive: true, force: true })
   }
 }

@@ -4,52 +4,44 @@
 # positive and negative data, every phase (examples, coverage, fuzzing, stateful), every
 # check but those excluded below with the contract sentence that allows it. 0 failures.
 #   bash scripts/schemathesis.sh            (MAX_EXAMPLES=N, MAX_TIME=S to change the time box)
+# It runs itself a second time (--against-server) beside the server scripts/with-server.ts
+# starts, which stops it afterwards and prints its last log lines if anything failed.
 # Two runs, so the operations that end sessions or try passwords cannot revoke or lock the
 # Admin whose token the rest use:
 #   1. everything else, with the bootstrap Admin's bearer token;
 #   2. sign-in, refresh, sign-out, password change and session deletion, with a throwaway
 #      user's token (schemathesis does not know its password: it tries wrong ones).
 set -Eeuo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+self=$(readlink -f "${BASH_SOURCE[0]}")
+cd "$(dirname "$self")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 MAX_EXAMPLES=${MAX_EXAMPLES:-40}
 MAX_TIME=${MAX_TIME:-75}
 venv=.venv-schemathesis
 
-# --- install (as root on a clean Debian: python3-venv may be missing) -------------------
-python=$(command -v python3.11 || command -v python3 || true)
-if [ -z "$python" ] || ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
-  echo "== schemathesis: installing Debian's python3 and python3-venv"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv \
-    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv; }
-  python=$(command -v python3.11 || command -v python3)
-fi
-if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"; then
-  echo "== schemathesis: installing schemathesis==$SCHEMATHESIS_VERSION into $venv/ with $("$python" --version)"
-  rm -rf "$venv"
-  "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-fi
-"$venv/bin/schemathesis" --version
+if [ "${1:-}" != --against-server ]; then
+  . scripts/lib/pip-tool.sh
+  pip_tool "$venv" schemathesis "$SCHEMATHESIS_VERSION"
+  "$venv/bin/schemathesis" --version
 
-# --- the built service on a fresh SQLite file ------------------------------------------
-npm run -s build
-dir=$(mktemp -d)
-port=$(node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close() })')
-api=http://127.0.0.1:$port
-admin_email=schemathesis-admin@example.com
-admin_password=$(node -e 'console.log(require("node:crypto").randomBytes(18).toString("base64url"))')
-# AUTH_RATE_LIMIT raised so the per-address limit does not answer (429) most of the runs.
-HOST=127.0.0.1 PORT=$port DATABASE_URL="sqlite:$dir/bookstore.db" LOG_LEVEL=warn AUTH_RATE_LIMIT=1000000 \
-  ADMIN_EMAIL=$admin_email ADMIN_PASSWORD=$admin_password node dist/src/server.js >"$dir/server.log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$dir"' EXIT
-for _ in $(seq 1 100); do
-  if node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$api/health/ready"; then break; fi
-  kill -0 "$server" 2>/dev/null || { cat "$dir/server.log"; echo "schemathesis: the server exited" >&2; exit 1; }
-  sleep 0.2
-done
+  # --- the built service on a fresh SQLite file ----------------------------------------
+  npm run -s build
+  dir=$(mktemp -d)
+  trap 'rm -rf "$dir"' EXIT
+  admin_password=$(node -e 'console.log(require("node:crypto").randomBytes(18).toString("base64url"))')
+  # AUTH_RATE_LIMIT raised so the per-address limit does not answer (429) most of the runs.
+  HOST=127.0.0.1 DATABASE_URL="sqlite:$dir/bookstore.db" LOG_LEVEL=warn AUTH_RATE_LIMIT=1000000 \
+    ADMIN_EMAIL=schemathesis-admin@example.com ADMIN_PASSWORD=$admin_password SCHEMATHESIS_DIR=$dir \
+    node dist/scripts/with-server.js -- bash "$self" --against-server
+  exit
+fi
+
+# --- beside the server (with-server.js): $SERVER_URL, its Admin in $ADMIN_EMAIL/PASSWORD --
+api=$SERVER_URL
+dir=$SCHEMATHESIS_DIR
+admin_email=$ADMIN_EMAIL
+admin_password=$ADMIN_PASSWORD
 
 # POST a JSON body, print one field of the JSON answer.
 post_field () {
@@ -143,8 +135,4 @@ for op in "${session_ops[@]}"; do include+=(--include-operation-id "$op"); done
 # The Admin is untouched by run 2: its token still works.
 node -e 'fetch(process.argv[1], { headers: { authorization: `Bearer ${process.argv[2]}` } }).then((r) => { if (r.status !== 200) { console.error(`schemathesis: the Admin token answers ${r.status} after the runs`); process.exit(1) } })' \
   "$api/users/me" "$admin_token" || status=1
-
-if [ "$status" -ne 0 ]; then
-  echo "== schemathesis: failures (server log tail below)"; tail -n 20 "$dir/server.log"
-fi
 exit "$status"
