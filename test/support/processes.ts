@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -8,68 +7,33 @@ import { stringify } from 'yaml'
 import { projectRoot } from '../../config/paths'
 import type { Settings } from '../../config/schema'
 import { ADMIN } from './app'
-import { freePort } from './servers'
-
-/** The server as `npm start` runs it, compiled with the tests (dist-test/src/server.js). */
-const SERVER = path.join(projectRoot, 'dist-test', 'src', 'server.js')
-
-export interface Served {
-  port: number
-  /** Sends a signal; `exited` then says how the process ended and how long after the signal. */
-  kill (signal: NodeJS.Signals): void
-  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null, msAfterKill: number }>
-  /** What the server wrote to stderr and stdout (its JSON log lines). */
-  output (): string
-}
+import { startServer, type Server } from '../../scripts/lib/server'
 
 /**
- * The real server process on a free port, in-memory SQLite, with `settings` written to a
- * CONFIG_FILE (the YAML-only settings such as shutdownGraceMs) and `env` over the
- * environment it is given (which wins over the file); killed when the test ends.
+ * The real server process (scripts/lib/server.ts, compiled with the tests into dist-test/) on
+ * a free port, in-memory SQLite, with `settings` written to a CONFIG_FILE (the YAML-only
+ * settings such as shutdownGraceMs) and `env` over the environment it is given (which wins
+ * over the file); killed when the test ends.
  */
-export async function serve (t: Test, settings: Partial<Settings> = {}, env: Record<string, string> = {}): Promise<Served> {
+export async function serve (t: Test, settings: Partial<Settings> = {}, env: Record<string, string> = {}): Promise<Server> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-ops-'))
   const file = path.join(dir, 'config.yml')
   writeFileSync(file, stringify(settings))
-  const port = await freePort()
-  const child = spawn(process.execPath, [SERVER], {
-    env: {
-      PATH: process.env.PATH,
-      CONFIG_FILE: file,
-      PORT: String(port),
-      DATABASE_URL: 'sqlite::memory:',
-      LOG_LEVEL: 'info',
-      ADMIN_EMAIL: ADMIN.email,
-      ADMIN_PASSWORD: ADMIN.password,
-      ...env
-    },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let log = ''
-  child.stdout.on('data', (chunk: Buffer) => { log += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { log += chunk.toString() })
-  let killedAt = 0
-  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null, msAfterKill: number }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal, msAfterKill: Date.now() - killedAt }))
+  const server = await startServer({
+    script: path.join(projectRoot, 'dist-test', 'src', 'server.js'),
+    nodeFlags: [],
+    inheritEnv: false,
+    ready: '/health/live',
+    timeoutMs: 20_000,
+    output: 'capture',
+    env: { CONFIG_FILE: file, DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'info', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ...env }
   })
   t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
+    server.kill('SIGKILL')
+    await server.exited
     rmSync(dir, { recursive: true, force: true })
   })
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    const answer = await fetch(`http://127.0.0.1:${port}/health/live`).then((res) => res.status, () => 0)
-    if (answer === 200) break
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start: ${log}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  return {
-    port,
-    kill (signal) { killedAt = Date.now(); child.kill(signal) },
-    exited,
-    output: () => log
-  }
+  return server
 }
 
 export interface RawAnswer {
