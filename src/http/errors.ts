@@ -12,8 +12,9 @@ import type { Detail } from './validation'
 
 /**
  * The HTTP side of the error catalogue (the codes and their statuses are src/domain/errors.ts):
- * the errors the HTTP layer raises itself, the answers to Fastify's own errors, and what each
- * status means in the OpenAPI document.
+ * the errors the HTTP layer raises itself, the answers to Fastify's own errors, the one error
+ * body, and the codes each operation's error statuses list in the OpenAPI document, each with
+ * an example built from the error the service throws.
  */
 
 export const uriTooLong = (): AppError => new AppError('URI_TOO_LONG', `The URL is longer than ${MAX_URL_LENGTH} characters`)
