@@ -3,8 +3,11 @@ import { invalidInput } from '../../src/domain/errors'
 import { nextPageUrl, resourceUrl } from '../../src/http/links'
 import { Permission } from '../../src/domain/permission'
 import { Book, BookBody } from '../../src/schemas/book'
-import { ETAG, IdempotencyHeaders, KeysetPageQuery, LOCATION, NotModified, PAGE_HEADERS, listOf, ref } from '../../src/schemas/common'
+import { ETAG, IdempotencyHeaders, IfNoneMatchHeaders, KeysetPageQuery, LOCATION, NotModified, PAGE_HEADERS, listOf, ref } from '../../src/schemas/common'
 import { errors } from '../../src/http/errors'
+
+/** `after` and `o` are two ways to page: one at a time. */
+const afterWithOffset = () => invalidInput('querystring', '/after', 'cannot be combined with o')
 
 const books: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
@@ -12,13 +15,14 @@ const books: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['books'],
       summary: 'List books by id, optionally matching title or author; page with `after` (keyset) or `o`',
       querystring: KeysetPageQuery,
-      response: { 200: listOf(Book, 'A page of books, by id', PAGE_HEADERS), 304: NotModified, ...errors(400) }
+      headers: IfNoneMatchHeaders,
+      response: { 200: listOf(Book, 'A page of books, by id', PAGE_HEADERS), 304: NotModified, ...errors(afterWithOffset()) }
     }
   }, async (request, reply) => {
     const { o = 0, after, limit = fastify.config.pageSize, q } = request.query
     // `o` has its default by now: whether the client sent it, the URL says.
     if (after !== undefined && new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1)).has('o')) {
-      throw invalidInput('querystring', '/after', 'cannot be combined with o')
+      throw afterWithOffset()
     }
     const page = await fastify.books.list({ offset: o, after, limit, q })
     return reply.sendRepresentation(page, page.next === undefined ? undefined : nextPageUrl('/books', page.next, limit, q))
@@ -33,7 +37,7 @@ const books: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       headers: IdempotencyHeaders,
       body: BookBody,
-      response: { 201: ref(Book, 'The stored book', { ...LOCATION, ...ETAG }), ...errors(400, 401, 403, 409, 413, 415, 422) }
+      response: { 201: ref(Book, 'The stored book', { ...LOCATION, ...ETAG }), ...errors('IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_KEY_IN_USE') }
     }
   }, async (request, reply) => {
     const { id, book } = await fastify.books.create(request.body)

@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { notReady, notReadyShedding, shuttingDown } from '../../src/domain/errors'
-import { errorRef } from '../../src/http/errors'
+import { errors } from '../../src/http/errors'
 import { SHED_RETRY_AFTER_SECONDS } from '../../src/http/limits'
 import { Readiness, Status, ref } from '../../src/schemas/common'
-import { NotReadyResponse } from '../../src/schemas/error'
 
 /** Both answer while the service sheds load: liveness stays 200, readiness says why it is 503. */
 const passThrough = { pressureHandler: () => undefined }
@@ -14,7 +13,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['health'],
       summary: 'Liveness: the process serves requests',
-      response: { 200: ref(Status, 'The process serves requests'), 414: errorRef(414), 500: errorRef(500) }
+      response: { 200: ref(Status, 'The process serves requests') }
     }
   }, async () => ({ status: 'ok' as const }))
 
@@ -25,8 +24,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Readiness: every configured backing service answers',
       response: {
         200: ref(Readiness, 'Every configured backing service answers'),
-        414: errorRef(414), 500: errorRef(500),
-        503: errorRef(503, 'NOT_READY: `services` names the backing service that is down, or the service sheds load; SERVICE_UNAVAILABLE while shutting down. See Retry-After', NotReadyResponse)
+        ...errors('NOT_READY')
       }
     }
   }, async () => {

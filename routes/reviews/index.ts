@@ -15,7 +15,7 @@ const reviews: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       headers: IdempotencyHeaders,
       body: ReviewCreateBody,
-      response: { 201: ref(Review, 'The stored review', { ...LOCATION, ...ETAG }), ...errors(400, 401, 403, 404, 409, 413, 415, 422) }
+      response: { 201: ref(Review, 'The stored review', { ...LOCATION, ...ETAG }), ...errors('BOOK_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_KEY_IN_USE') }
     }
   }, async (request, reply) => {
     const { id, bookId, review } = await fastify.reviews.create(request.user, request.body)

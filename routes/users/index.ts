@@ -27,7 +27,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       body: SignUpBody,
       response: {
         201: ref(Account, 'The new account, at permission level User', LOCATION),
-        ...errors(400, 409, 413, 415, 429)
+        ...errors('PASSWORD_TOO_COMMON', 'EMAIL_TAKEN')
       }
     }
   }, async (request, reply) => {
@@ -46,7 +46,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       body: SignInBody,
       response: {
         200: ref(TokenResponse, 'An access token, a refresh token, and whom they are for'),
-        ...errors(400, 401, 413, 415, 429)
+        ...errors('INVALID_CREDENTIALS', 'TOO_MANY_SIGN_IN_FAILURES')
       }
     }
   }, async (request) => {
@@ -63,7 +63,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       body: RefreshBody,
       response: {
         200: ref(TokenResponse, 'A new access token and refresh token for the same session'),
-        ...errors(400, 401, 413, 415, 429)
+        ...errors('REFRESH_TOKEN_INVALID', 'REFRESH_TOKEN_REUSED')
       }
     }
   }, async (request) => {
@@ -76,7 +76,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       summary: "End the session of this request's token",
       security: [{ bearerAuth: [] }],
-      response: { 204: Type.Null({ description: 'Signed out: the session and its tokens are ended' }), ...errors(401, 403) }
+      response: { 204: Type.Null({ description: 'Signed out: the session and its tokens are ended' }) }
     }
   }, async (request, reply) => {
     await fastify.sessions.end(request.user.user_id, request.user.sid)
@@ -91,7 +91,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'List users by id, optionally matching the email (Admin)',
       security: [{ bearerAuth: [] }],
       querystring: PageQuery,
-      response: { 200: listOf(User, 'A page of users, by id'), ...errors(400, 401, 403) }
+      response: { 200: listOf(User, 'A page of users, by id') }
     }
   }, async (request) => {
     const { o = 0, limit = fastify.config.pageSize, q } = request.query
@@ -105,7 +105,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'One user (Admin)',
       security: [{ bearerAuth: [] }],
       params: IdParams,
-      response: { 200: ref(User, 'The user, with its permission level'), ...errors(400, 401, 403, 404) }
+      response: { 200: ref(User, 'The user, with its permission level'), ...errors('USER_NOT_FOUND') }
     }
   }, async (request) => fastify.users.get(request.params.id))
 
@@ -117,7 +117,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       params: IdParams,
       body: PermissionBody,
-      response: { 200: ref(User, 'The user at its new level'), ...errors(400, 401, 403, 404, 409, 413, 415) }
+      response: { 200: ref(User, 'The user at its new level'), ...errors('USER_NOT_FOUND', 'CANNOT_LOWER_OWN_PERMISSION', 'LAST_ADMIN') }
     }
   }, async (request) => {
     const user = await fastify.users.setPermission(request.user.user_id, request.params.id, request.body.permission)

@@ -4,33 +4,19 @@ import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, ServiceUnavailableError } from '../domain/errors'
 import {
-  CODE_BY_STATUS, FASTIFY_ERRORS, INVALID_JSON_BODY, badUrl, headersTooLarge, invalidRequest, notHttp, paramTooLong,
-  requestTimeout, uriTooLong
+  CODE_BY_STATUS, FASTIFY_ERRORS, INVALID_JSON_BODY, answerOf, badUrl, errorBody as body, headersTooLarge, internalError,
+  invalidRequest, notHttp, paramTooLong, requestTimeout, uriTooLong
 } from './errors'
 import { JSON_CONTENT_TYPE, MAX_URL_LENGTH } from './limits'
 import { API_SECURITY_HEADERS } from './security-headers'
-import { validationDetails, type Detail } from './validation'
-
-interface ErrorBody {
-  statusCode: number
-  code: string
-  error: string
-  message: string
-  details?: Detail[]
-  request_id?: string
-}
-
-function body (statusCode: number, code: string, message: string, extra: Partial<ErrorBody> = {}): ErrorBody {
-  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message, ...extra }
-}
+import { validationDetails } from './validation'
 
 export function errorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (err instanceof AppError) {
     if (err instanceof ServiceUnavailableError) {
       request.log.error({ err: err.cause ?? err, service: err.service }, 'backing service unavailable')
     }
-    return reply.code(err.statusCode).headers(err.headers)
-      .send({ ...body(err.statusCode, err.code, err.message), ...err.fields })
+    return reply.code(err.statusCode).headers(err.headers).send(answerOf(err))
   }
 
   if (err.validation !== undefined) {
@@ -54,9 +40,7 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
 
   // Anything else is ours to fix: the client gets the request id, the log gets the truth.
   request.log.error({ err }, 'unhandled error')
-  return reply.code(500).send(body(500, 'INTERNAL_ERROR', 'Something went wrong on our side; quote the request id when reporting it', {
-    request_id: request.id
-  }))
+  return reply.code(500).send(answerOf(internalError(request.id)))
 }
 
 export function notFoundHandler (request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -1,13 +1,20 @@
+import { STATUS_CODES } from 'node:http'
 import { Type, type TSchema } from '@sinclair/typebox'
-import { AppError, ERROR_STATUS, type ErrorCode } from '../domain/errors'
+import {
+  AppError, ERROR_STATUS, cannotLowerOwnLevel, emailTaken, forbidden, idempotencyKeyInUse, idempotencyKeyReused,
+  invalidCredentials, invalidInput, lastAdmin, notFound, notReady, preconditionFailed, refreshTokenInvalid, refreshTokenReused,
+  shuttingDown, signInThrottled, tokenExpired, tokenRequired, tokenRevoked, tokenUndecodable, breachedPassword, type ErrorCode
+} from '../domain/errors'
 import { idOf, type HeaderDoc } from '../schemas/common'
-import { ErrorResponse } from '../schemas/error'
+import { ErrorResponse, NotReadyResponse } from '../schemas/error'
 import { BODY_LIMIT_TEXT, JSON_MEDIA_TYPE, MAX_PARAM_LENGTH, MAX_URL_LENGTH, withCommas } from './limits'
+import type { Detail } from './validation'
 
 /**
  * The HTTP side of the error catalogue (the codes and their statuses are src/domain/errors.ts):
- * the errors the HTTP layer raises itself, the answers to Fastify's own errors, and what each
- * status means in the OpenAPI document.
+ * the errors the HTTP layer raises itself, the answers to Fastify's own errors, the one error
+ * body, and the codes each operation's error statuses list in the OpenAPI document, each with
+ * an example built from the error the service throws.
  */
 
 export const uriTooLong = (): AppError => new AppError('URI_TOO_LONG', `The URL is longer than ${MAX_URL_LENGTH} characters`)
@@ -19,6 +26,9 @@ export const invalidRequest = (): AppError => new AppError('VALIDATION_ERROR', '
 export const requestTimeout = (): AppError => new AppError('REQUEST_TIMEOUT', 'The request was not wholly received in time')
 export const headersTooLarge = (): AppError => new AppError('HEADERS_TOO_LARGE', 'The request headers are too large')
 export const notHttp = (): AppError => new AppError('VALIDATION_ERROR', 'The request is not valid HTTP')
+/** A fault of ours: the client gets only the request id to quote. */
+export const internalError = (requestId: string): AppError =>
+  new AppError('INTERNAL_ERROR', 'Something went wrong on our side; quote the request id when reporting it', {}, { request_id: requestId })
 
 /** One address sent more than its route's per-address limit allows (plugins/external/rate-limit.ts). */
 export const rateLimited = (ttlMs: number): AppError =>
@@ -26,16 +36,36 @@ export const rateLimited = (ttlMs: number): AppError =>
     'retry-after': String(Math.max(1, Math.ceil(ttlMs / 1000)))
   })
 
+/** The one error shape every error answers (ErrorResponse), `error` the status's reason phrase. */
+export interface ErrorBody {
+  statusCode: number
+  code: string
+  error: string
+  message: string
+  details?: Detail[]
+  request_id?: string
+}
+
+export function errorBody (statusCode: number, code: string, message: string, extra: Partial<ErrorBody> = {}): ErrorBody {
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message, ...extra }
+}
+
+/** What an AppError answers: the one shape, and the fields it carries beyond it. */
+export const answerOf = (err: AppError): ErrorBody & Record<string, unknown> =>
+  ({ ...errorBody(err.statusCode, err.code, err.message), ...err.fields })
+
 /** The parser's answer to a body that is not JSON, whichever way the parser says so. */
 export const INVALID_JSON_BODY: readonly [ErrorCode, string] = ['INVALID_JSON', 'The request body is not valid JSON']
+const UNSUPPORTED_BODY: readonly [ErrorCode, string] = ['UNSUPPORTED_MEDIA_TYPE', `Send the body as ${JSON_MEDIA_TYPE}`]
+const BODY_TOO_LARGE: readonly [ErrorCode, string] = ['PAYLOAD_TOO_LARGE', `The request body is larger than ${BODY_LIMIT_TEXT}`]
 
 /**
  * Fastify's own client errors, with our codes and fixed sentences (never a parser's text);
  * the status stays Fastify's.
  */
 export const FASTIFY_ERRORS: Readonly<Record<string, readonly [ErrorCode, string]>> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UNSUPPORTED_MEDIA_TYPE', `Send the body as ${JSON_MEDIA_TYPE}`],
-  FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', `The request body is larger than ${BODY_LIMIT_TEXT}`],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: UNSUPPORTED_BODY,
+  FST_ERR_CTP_BODY_TOO_LARGE: BODY_TOO_LARGE,
   FST_ERR_CTP_EMPTY_JSON_BODY: ['INVALID_JSON', `The body is empty but the content type is ${JSON_MEDIA_TYPE}`],
   FST_ERR_CTP_INVALID_JSON_BODY: INVALID_JSON_BODY,
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['VALIDATION_ERROR', 'Content-Length does not match the body'],
@@ -51,43 +81,196 @@ export const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = Object.fromEn
     .map((code) => [ERROR_STATUS[code], code])
 )
 
-/** What each error status means, as the OpenAPI document describes a route's answers. */
-const ERROR_MEANINGS: Record<number, string> = {
-  400: 'Invalid input: VALIDATION_ERROR (with details), INVALID_JSON, PASSWORD_TOO_COMMON',
-  401: 'TOKEN_REQUIRED, TOKEN_INVALID ("failed to decode token"), TOKEN_EXPIRED or TOKEN_REVOKED ("invalid token"), ' +
-    'REFRESH_TOKEN_INVALID or REFRESH_TOKEN_REUSED ("invalid token"), or INVALID_CREDENTIALS',
-  403: 'FORBIDDEN: the token\'s level is too low, or the review is someone else\'s',
-  404: 'The book, review, user or session does not exist',
-  409: 'EMAIL_TAKEN, CANNOT_LOWER_OWN_PERMISSION, LAST_ADMIN, or IDEMPOTENCY_KEY_IN_USE (the first request with this key is still being processed)',
-  413: `PAYLOAD_TOO_LARGE: the body is over ${BODY_LIMIT_TEXT}`,
-  414: `URI_TOO_LONG: a path parameter over ${MAX_PARAM_LENGTH} characters, or a URL over ${withCommas(MAX_URL_LENGTH)}`,
-  415: `UNSUPPORTED_MEDIA_TYPE: send ${JSON_MEDIA_TYPE}`,
-  422: 'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another body',
-  429: 'RATE_LIMITED or TOO_MANY_SIGN_IN_FAILURES; see Retry-After',
-  500: 'INTERNAL_ERROR: quote request_id when reporting it',
-  503: 'SERVICE_UNAVAILABLE (or NOT_READY): a backing service is down; see Retry-After'
+
+/** Every code an operation can answer; ROUTE_NOT_FOUND is the answer of no operation. */
+export type OperationCode = Exclude<ErrorCode, 'ROUTE_NOT_FOUND'>
+
+/** When each code is answered, as the OpenAPI document's error descriptions say it. */
+const WHEN: Record<OperationCode, string> = {
+  VALIDATION_ERROR: 'a path parameter, the query, a header or the body breaks its schema (`details` says where), or the URL is malformed',
+  INVALID_JSON: 'the body is not JSON',
+  PAYLOAD_TOO_LARGE: `the body is over ${BODY_LIMIT_TEXT}`,
+  UNSUPPORTED_MEDIA_TYPE: `the body is not ${JSON_MEDIA_TYPE}`,
+  URI_TOO_LONG: `a path parameter over ${MAX_PARAM_LENGTH} characters, or a URL over ${withCommas(MAX_URL_LENGTH)}`,
+  BOOK_NOT_FOUND: 'no such book',
+  REVIEW_NOT_FOUND: 'no such review',
+  USER_NOT_FOUND: 'no such user',
+  SESSION_NOT_FOUND: 'no such session of yours',
+  EMAIL_TAKEN: 'an account has this email',
+  CANNOT_LOWER_OWN_PERMISSION: 'an Admin lowering its own level',
+  LAST_ADMIN: 'lowering the last Admin',
+  PASSWORD_TOO_COMMON: 'the password is on the list of breached passwords',
+  FORBIDDEN: 'the level stored for the token\'s user is too low, or the review is someone else\'s',
+  TOKEN_REQUIRED: 'no token',
+  TOKEN_INVALID: 'a token that does not decode or verify',
+  TOKEN_EXPIRED: 'an expired token',
+  TOKEN_REVOKED: 'a token of an ended session',
+  REFRESH_TOKEN_INVALID: 'an unknown, expired or ended refresh token',
+  REFRESH_TOKEN_REUSED: 'a spent refresh token presented again: its session has ended',
+  INVALID_CREDENTIALS: 'a wrong email and password pair, or a wrong current password',
+  PRECONDITION_FAILED: 'If-Match lists no current ETag: nothing was changed; read the resource again',
+  IDEMPOTENCY_KEY_REUSED: 'this Idempotency-Key was used with another body',
+  IDEMPOTENCY_KEY_IN_USE: 'the first request with this Idempotency-Key is still being processed',
+  REQUEST_TIMEOUT: 'the request was not wholly received in time',
+  HEADERS_TOO_LARGE: 'the request headers are too large',
+  RATE_LIMITED: 'too many requests from this address; see Retry-After',
+  TOO_MANY_SIGN_IN_FAILURES: 'too many failed sign-ins for this email; see Retry-After',
+  SERVICE_UNAVAILABLE: 'a backing service is down or slow, the service sheds load, or it is shutting down; see Retry-After',
+  NOT_READY: '`services` names the backing service that is down, or the service sheds load; see Retry-After',
+  INTERNAL_ERROR: 'a fault of ours: quote `request_id` when reporting it'
 }
 
-/** Read by the catalogue's tests: every code a meaning names answers that status. */
-export const errorMeaning = (status: number): string | undefined => ERROR_MEANINGS[status]
+/** Read by the catalogue's tests. */
+export const whenAnswered = (code: OperationCode): string => WHEN[code]
+
+/** A request id as the examples show it. */
+const EXAMPLE_REQUEST_ID = '3f2b8c1e-9d4a-4f6b-8e2d-7a5c9b1d0e4f'
+
+/**
+ * The error each code is shown by when a route names only the code: the constructors the
+ * service throws, so an example says what the service sends.
+ */
+const EXAMPLE: Record<OperationCode, () => AppError> = {
+  VALIDATION_ERROR: badUrl,
+  INVALID_JSON: () => new AppError(...INVALID_JSON_BODY),
+  PAYLOAD_TOO_LARGE: () => new AppError(...BODY_TOO_LARGE),
+  UNSUPPORTED_MEDIA_TYPE: () => new AppError(...UNSUPPORTED_BODY),
+  URI_TOO_LONG: uriTooLong,
+  BOOK_NOT_FOUND: () => notFound('book'),
+  REVIEW_NOT_FOUND: () => notFound('review'),
+  USER_NOT_FOUND: () => notFound('user'),
+  SESSION_NOT_FOUND: () => notFound('session'),
+  EMAIL_TAKEN: emailTaken,
+  CANNOT_LOWER_OWN_PERMISSION: cannotLowerOwnLevel,
+  LAST_ADMIN: lastAdmin,
+  PASSWORD_TOO_COMMON: breachedPassword,
+  FORBIDDEN: forbidden,
+  TOKEN_REQUIRED: tokenRequired,
+  TOKEN_INVALID: tokenUndecodable,
+  TOKEN_EXPIRED: tokenExpired,
+  TOKEN_REVOKED: tokenRevoked,
+  REFRESH_TOKEN_INVALID: refreshTokenInvalid,
+  REFRESH_TOKEN_REUSED: refreshTokenReused,
+  INVALID_CREDENTIALS: invalidCredentials,
+  PRECONDITION_FAILED: preconditionFailed,
+  IDEMPOTENCY_KEY_REUSED: idempotencyKeyReused,
+  IDEMPOTENCY_KEY_IN_USE: idempotencyKeyInUse,
+  REQUEST_TIMEOUT: requestTimeout,
+  HEADERS_TOO_LARGE: headersTooLarge,
+  RATE_LIMITED: () => rateLimited(60_000),
+  TOO_MANY_SIGN_IN_FAILURES: () => signInThrottled(60),
+  // The one 503 every route can answer.
+  SERVICE_UNAVAILABLE: shuttingDown,
+  NOT_READY: () => notReady({ mysql: 'up', mongodb: 'up', redis: 'down' }),
+  INTERNAL_ERROR: () => internalError(EXAMPLE_REQUEST_ID)
+}
+
+/**
+ * An error a route can answer: its code (shown by the catalogue's example of it), or the
+ * error itself where the route's message is its own (PUT /users/me/password's wrong password).
+ */
+export type ErrorAnswer = OperationCode | AppError
+
+/** The answer an example shows for a code a route names without an error of its own. */
+export const catalogueExample = (code: OperationCode): ErrorBody & Record<string, unknown> => answerOf(EXAMPLE[code]())
+
+const errorOf = (answer: ErrorAnswer): AppError => (typeof answer === 'string' ? EXAMPLE[answer]() : answer)
 
 const RETRY_AFTER: Record<string, HeaderDoc> = { 'Retry-After': { type: 'string', description: 'Seconds to wait before retrying' } }
 const ERROR_HEADERS: Record<number, Record<string, HeaderDoc>> = {
-  401: { 'WWW-Authenticate': { type: 'string', description: 'Bearer, with error="invalid_token" when the token is bad or expired' } },
+  401: { 'WWW-Authenticate': { type: 'string', description: 'Bearer; with error="invalid_token" when a token was sent and is no good' } },
   429: RETRY_AFTER,
   503: RETRY_AFTER
 }
 
-/** One error status of a route, by reference to the one error shape. */
-export const errorRef = (status: number, description = ERROR_MEANINGS[status] ?? 'Error', schema: TSchema = ErrorResponse) =>
-  Type.Ref(idOf(schema), { description, ...(ERROR_HEADERS[status] === undefined ? {} : { headers: ERROR_HEADERS[status] }) })
+/** Errors by status, each status's in the catalogue's order, one per code (a later one wins). */
+function byStatus (errs: AppError[]): Map<number, AppError[]> {
+  const byCode = new Map<ErrorCode, AppError>()
+  for (const err of errs) byCode.set(err.code, err)
+  const order = Object.keys(ERROR_STATUS)
+  const sorted = [...byCode.values()].sort((a, b) => order.indexOf(a.code) - order.indexOf(b.code))
+  const groups = new Map<number, AppError[]>()
+  for (const err of sorted) groups.set(err.statusCode, [...(groups.get(err.statusCode) ?? []), err])
+  return groups
+}
+
+/** NOT_READY carries the state of each service: readiness's own shape. */
+const schemaOf = (errs: AppError[]): TSchema => (errs.some((err) => err.code === 'NOT_READY') ? NotReadyResponse : ErrorResponse)
+/** A Markdown list: the explorer shows each code on its own line. */
+const describe = (errs: AppError[]): string => errs.map((err) => `- \`${err.code}\`: ${WHEN[err.code as OperationCode]}`).join('\n')
+const headersOf = (status: number) => (ERROR_HEADERS[status] === undefined ? {} : { headers: ERROR_HEADERS[status] })
+
+/** The errors a route declared, kept on its response schemas for the OpenAPI document. */
+const ANSWERS = Symbol('error answers')
+type Declared = TSchema & { [ANSWERS]?: AppError[] }
 
 /**
- * Responses for each error status a route can answer, all in the one shape. 414, 500 and 503
- * are added to every route that uses this: any URL can be too long, any route can fail
- * inside, and every one of them reaches a store (the routes that do not, / and /health/*,
- * list theirs with errorRef).
+ * The error responses of what a route itself can answer, by status, each by reference to the
+ * one error shape: `errors('BOOK_NOT_FOUND', 'PRECONDITION_FAILED')`. The errors every route
+ * of its kind answers (a malformed URL, 414, 500, 503; bodies' 400/413/415; tokens' 401/403;
+ * the rate limit's 429) are not named here: documentedErrors adds them from the route itself.
  */
-export function errors (...statuses: number[]): Record<number, ReturnType<typeof errorRef>> {
-  return Object.fromEntries([...new Set([...statuses, 414, 500, 503])].map((s) => [s, errorRef(s)]))
+export function errors (...answers: ErrorAnswer[]): Record<number, TSchema> {
+  return Object.fromEntries([...byStatus(answers.map(errorOf))].map(([status, errs]) => {
+    const schema: Declared = Type.Ref(idOf(schemaOf(errs)), { description: describe(errs), ...headersOf(status) })
+    schema[ANSWERS] = errs
+    return [status, schema]
+  }))
+}
+
+/** What a route is, as far as the errors it answers without naming them depend on it. */
+export interface RouteFacts {
+  method: string
+  /** It declares `security` (a permission hook guards it). */
+  secured: boolean
+  /** It has a per-address limit (`config.rateLimit`). */
+  rateLimited: boolean
+  /** The first required field of its body, if it validates one: the example of VALIDATION_ERROR. */
+  requiredField?: string | undefined
+}
+
+/** Methods whose requests may carry a body: Fastify parses one on any route, with or without a body schema. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+/** The errors a route answers by being a route of its kind, whatever it does. */
+function commonErrors (route: RouteFacts): AppError[] {
+  const common = [
+    route.requiredField === undefined ? badUrl() : invalidInput('body', `/${route.requiredField}`, 'is required'),
+    uriTooLong(), internalError(EXAMPLE_REQUEST_ID), shuttingDown()
+  ]
+  if (BODY_METHODS.has(route.method.toUpperCase())) common.push(EXAMPLE.INVALID_JSON(), EXAMPLE.PAYLOAD_TOO_LARGE(), EXAMPLE.UNSUPPORTED_MEDIA_TYPE())
+  if (route.secured) common.push(tokenRequired(), tokenUndecodable(), tokenExpired(), tokenRevoked(), forbidden())
+  if (route.rateLimited) common.push(EXAMPLE.RATE_LIMITED())
+  return common
+}
+
+/** One error status as the OpenAPI document shows it: the codes it may carry, an example of each. */
+export interface ErrorResponseDoc {
+  description: string
+  headers?: Record<string, HeaderDoc>
+  content: Record<string, { schema: TSchema, examples: Record<string, { summary: string, value: unknown }> }>
+}
+
+/**
+ * A route's responses as the OpenAPI document shows them: its own, and for every error status
+ * it can answer (those it declared with errors(), and those every route of its kind answers)
+ * the codes it can carry, with an example of each built from the error the service throws.
+ */
+export function documentedErrors (response: Record<string, unknown> | undefined, route: RouteFacts): Record<string, unknown> {
+  const declared = Object.values(response ?? {}).flatMap((schema) => (schema as Declared)[ANSWERS] ?? [])
+  const docs: Record<string, unknown> = Object.fromEntries(Object.entries(response ?? {}).filter(([status]) => Number(status) < 400))
+  for (const [status, errs] of byStatus([...commonErrors(route), ...declared])) {
+    const doc: ErrorResponseDoc = {
+      description: describe(errs),
+      ...headersOf(status),
+      content: {
+        [JSON_MEDIA_TYPE]: {
+          schema: Type.Ref(idOf(schemaOf(errs))),
+          examples: Object.fromEntries(errs.map((err) => [err.code, { summary: WHEN[err.code as OperationCode], value: answerOf(err) }]))
+        }
+      }
+    }
+    docs[status] = doc
+  }
+  return docs
 }

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { SwaggerOptions } from '@fastify/swagger'
 import { projectRoot } from '../../config/paths'
+import { isDeepStrictEqual } from 'node:util'
+import { catalogueExample, documentedErrors, type OperationCode } from './errors'
 
 /** The document's version is the package's: a client knows which release it was generated from. */
 const VERSION = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version
@@ -43,6 +45,39 @@ function canonical<T extends { paths?: object, components?: { schemas?: object }
   }
 }
 
+interface MediaDoc { examples?: Record<string, { summary?: string, value?: unknown } | { $ref: string }> }
+interface OperationDoc { operationId?: string, responses?: Record<string, { content?: Record<string, MediaDoc> }> }
+
+/**
+ * Error examples once each, in components.examples, by reference from every response that
+ * shows them: most are the same few answers on every operation. One is named by its code when
+ * it is the catalogue's example of it, else by its code and the first operation showing it.
+ */
+function shareExamples<T extends { paths?: object, components?: object }> (doc: T): T {
+  const shared: Array<{ name: string, example: { summary?: string, value?: unknown } }> = []
+  for (const ops of Object.values((doc.paths ?? {}) as Record<string, Record<string, OperationDoc>>)) {
+    for (const op of Object.values(ops)) {
+      for (const response of Object.values(op.responses ?? {})) {
+        for (const media of Object.values(response.content ?? {})) {
+          for (const [code, example] of Object.entries(media.examples ?? {})) {
+            if (!('value' in example)) continue
+            let found = shared.find((s) => isDeepStrictEqual(s.example, example))
+            if (found === undefined) {
+              const name = isDeepStrictEqual(example.value, catalogueExample(code as OperationCode)) ? code : `${code}.${op.operationId ?? ''}`
+              found = { name, example }
+              shared.push(found)
+            }
+            media.examples![code] = { $ref: `#/components/examples/${found.name}` }
+          }
+        }
+      }
+    }
+  }
+  if (shared.length === 0) return doc
+  const examples = Object.fromEntries(shared.map((s) => [s.name, s.example]).sort(([a], [b]) => String(a) < String(b) ? -1 : 1))
+  return { ...doc, components: { ...doc.components, examples } }
+}
+
 /**
  * A route's path as clients and the document name it: autoloaded `/` routes are registered as
  * `/books/`; the service answers both.
@@ -58,18 +93,26 @@ export const OPENAPI_OPTIONS: SwaggerOptions = {
   // Shared schemas keep their $id as their name in components (ErrorResponse, Book...).
   refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   // Every operation gets an operationId, and a route that declares no security says so
-  // (`security: []`), so a client knows it needs no token.
+  // (`security: []`), so a client knows it needs no token. Its error statuses list the codes it
+  // can answer, with an example of each (src/http/errors.ts).
   transform: ({ schema, url, route }) => {
     const path = publicPath(url)
     if (schema === undefined || (schema as { hide?: boolean }).hide === true) return { schema, url: path }
     const method = [route.method].flat()[0] ?? 'GET'
+    const security = schema.security ?? []
+    const response = documentedErrors(schema.response as Record<string, unknown> | undefined, {
+      method,
+      secured: security.length > 0,
+      rateLimited: (route.config as { rateLimit?: unknown } | undefined)?.rateLimit !== undefined,
+      requiredField: (schema.body as { required?: string[] } | undefined)?.required?.[0]
+    })
     return {
-      schema: { ...schema, operationId: (schema as { operationId?: string }).operationId ?? operationIdFor(method, path), security: schema.security ?? [] },
+      schema: { ...schema, operationId: (schema as { operationId?: string }).operationId ?? operationIdFor(method, path), security, response },
       url: path
     }
   },
   transformObject: (documentObject) => ('openapiObject' in documentObject
-    ? canonical(documentObject.openapiObject)
+    ? shareExamples(canonical(documentObject.openapiObject))
     : canonical(documentObject.swaggerObject)),
   openapi: {
     openapi: '3.0.3',

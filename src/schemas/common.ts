@@ -26,6 +26,26 @@ export const IdempotencyHeaders = Type.Object({
   }))
 })
 
+/**
+ * Conditional requests (src/http/representation.ts). Any text is accepted, as the service
+ * always has: a tag that is weak where a strong one is needed, or malformed, matches nothing,
+ * it is never a 400.
+ */
+export const IfNoneMatchHeaders = Type.Object({
+  'if-none-match': Type.Optional(Type.String({
+    description: 'ETags this client holds (comma-separated), or `*`: when one is the current ETag the answer is 304 with no body. ' +
+      'Compared weakly (`W/"x"` matches `"x"`)'
+  }))
+})
+
+export const IfMatchHeaders = Type.Object({
+  'if-match': Type.Optional(Type.String({
+    description: 'The ETag this change is based on (several may be listed, comma-separated), or `*` (any current version): unless it ' +
+      'lists the current ETag the answer is 412 PRECONDITION_FAILED and nothing changes; the check and the write are one step. ' +
+      'Compared strongly: a weak (`W/`) or unquoted tag matches nothing. Without it the change is unconditional'
+  }))
+})
+
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' })
 
 const Offset = Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_ID, default: 0, description: 'Offset' }))
@@ -76,8 +96,8 @@ export const PAGE_HEADERS: Record<string, HeaderDoc> = {
   Link: { type: 'string', description: 'On a full page: `<relative URL of the next page>; rel="next"`' }
 }
 
-/** 304 to a GET whose If-None-Match lists the current ETag. */
-export const NotModified = Type.Null({ description: 'Not modified: If-None-Match lists the current ETag (no body)' })
+/** 304 to a GET whose If-None-Match lists the current ETag: its validators, no body. */
+export const NotModified = Type.Null({ description: 'Not modified: If-None-Match lists the current ETag (no body)', headers: VALIDATORS })
 
 /**
  * A response by reference to a named schema (one that src/app.ts registers with addSchema),

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Permission } from '../../../src/domain/permission'
 import { Book, BookBody } from '../../../src/schemas/book'
-import { IdParams, NotModified, VALIDATORS, ref } from '../../../src/schemas/common'
+import { IdParams, IfMatchHeaders, IfNoneMatchHeaders, NotModified, VALIDATORS, ref } from '../../../src/schemas/common'
 import { errors } from '../../../src/http/errors'
 
 const book: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -11,7 +11,8 @@ const book: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['books'],
       summary: 'One book',
       params: IdParams,
-      response: { 200: ref(Book, 'The book', VALIDATORS), 304: NotModified, ...errors(400, 404) }
+      headers: IfNoneMatchHeaders,
+      response: { 200: ref(Book, 'The book', VALIDATORS), 304: NotModified, ...errors('BOOK_NOT_FOUND') }
     }
   }, async (request, reply) => reply.sendRepresentation(await fastify.books.get(request.params.id)))
 
@@ -22,8 +23,9 @@ const book: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Replace a book (Author); answers the stored book and its new ETag',
       security: [{ bearerAuth: [] }],
       params: IdParams,
+      headers: IfMatchHeaders,
       body: BookBody,
-      response: { 200: ref(Book, 'The stored book', VALIDATORS), ...errors(400, 401, 403, 404, 412, 413, 415) }
+      response: { 200: ref(Book, 'The stored book', VALIDATORS), ...errors('BOOK_NOT_FOUND', 'PRECONDITION_FAILED') }
     }
   }, async (request, reply) => {
     const updated = await fastify.books.update(request.params.id, request.body, request.ifMatch)
@@ -38,7 +40,8 @@ const book: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Delete a book and its reviews (Author)',
       security: [{ bearerAuth: [] }],
       params: IdParams,
-      response: { 204: Type.Null({ description: 'Deleted, with its reviews' }), ...errors(400, 401, 403, 404, 412) }
+      headers: IfMatchHeaders,
+      response: { 204: Type.Null({ description: 'Deleted, with its reviews' }), ...errors('BOOK_NOT_FOUND', 'PRECONDITION_FAILED') }
     }
   }, async (request, reply) => {
     await fastify.books.remove(request.params.id, request.ifMatch)

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Permission } from '../../../src/domain/permission'
-import { NotModified, ReviewIdParams, VALIDATORS, ref } from '../../../src/schemas/common'
+import { IfMatchHeaders, IfNoneMatchHeaders, NotModified, ReviewIdParams, VALIDATORS, ref } from '../../../src/schemas/common'
 import { errors } from '../../../src/http/errors'
 import { Review, ReviewUpdateBody } from '../../../src/schemas/review'
 
@@ -11,7 +11,8 @@ const review: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['reviews'],
       summary: 'One review',
       params: ReviewIdParams,
-      response: { 200: ref(Review, 'The review', VALIDATORS), 304: NotModified, ...errors(400, 404) }
+      headers: IfNoneMatchHeaders,
+      response: { 200: ref(Review, 'The review', VALIDATORS), 304: NotModified, ...errors('REVIEW_NOT_FOUND') }
     }
   }, async (request, reply) => reply.sendRepresentation(await fastify.reviews.get(request.params.id)))
 
@@ -23,8 +24,9 @@ const review: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Edit a review (its writer, or an Admin); answers the stored review and its new ETag',
       security: [{ bearerAuth: [] }],
       params: ReviewIdParams,
+      headers: IfMatchHeaders,
       body: ReviewUpdateBody,
-      response: { 200: ref(Review, 'The stored review', VALIDATORS), ...errors(400, 401, 403, 404, 412, 413, 415) }
+      response: { 200: ref(Review, 'The stored review', VALIDATORS), ...errors('REVIEW_NOT_FOUND', 'PRECONDITION_FAILED') }
     }
   }, async (request, reply) => {
     const updated = await fastify.reviews.update(request.user, request.params.id, request.body, request.ifMatch)
@@ -39,7 +41,8 @@ const review: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Delete a review (its writer, or an Admin)',
       security: [{ bearerAuth: [] }],
       params: ReviewIdParams,
-      response: { 204: Type.Null({ description: 'Deleted' }), ...errors(400, 401, 403, 404, 412) }
+      headers: IfMatchHeaders,
+      response: { 204: Type.Null({ description: 'Deleted' }), ...errors('REVIEW_NOT_FOUND', 'PRECONDITION_FAILED') }
     }
   }, async (request, reply) => {
     await fastify.reviews.remove(request.user, request.params.id, request.ifMatch)

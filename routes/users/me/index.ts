@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { wrongCurrentPassword } from '../../../src/domain/errors'
 import { Permission } from '../../../src/domain/permission'
 import { listOf, ref } from '../../../src/schemas/common'
 import { errors } from '../../../src/http/errors'
@@ -14,7 +15,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       summary: 'The signed-in user',
       security: [{ bearerAuth: [] }],
-      response: { 200: ref(User, 'The signed-in user, with its permission level'), ...errors(401, 403, 404) }
+      response: { 200: ref(User, 'The signed-in user, with its permission level'), ...errors('USER_NOT_FOUND') }
     }
   }, async (request) => fastify.users.get(request.user.user_id))
 
@@ -27,7 +28,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       body: PasswordChangeBody,
       response: {
         204: Type.Null({ description: 'Changed; this session stays, every other one has ended' }),
-        ...errors(400, 401, 403, 413, 415, 429)
+        ...errors('USER_NOT_FOUND', wrongCurrentPassword(), 'PASSWORD_TOO_COMMON', 'TOO_MANY_SIGN_IN_FAILURES')
       }
     }
   }, async (request, reply) => {
@@ -42,7 +43,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       summary: "The signed-in user's live sessions, newest first",
       security: [{ bearerAuth: [] }],
-      response: { 200: listOf(Session, 'Live sessions, newest first; `current` marks this one'), ...errors(401, 403) }
+      response: { 200: listOf(Session, 'Live sessions, newest first; `current` marks this one') }
     }
   }, async (request) => fastify.sessions.list(request.user.user_id, request.user.sid))
 
@@ -52,7 +53,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       summary: 'End every session of the signed-in user, this one too',
       security: [{ bearerAuth: [] }],
-      response: { 204: Type.Null({ description: 'Every session has ended' }), ...errors(401, 403) }
+      response: { 204: Type.Null({ description: 'Every session has ended' }) }
     }
   }, async (request, reply) => {
     const ended = await fastify.sessions.endAll(request.user.user_id)
@@ -67,7 +68,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'End one of the signed-in user\'s sessions',
       security: [{ bearerAuth: [] }],
       params: SessionIdParams,
-      response: { 204: Type.Null({ description: 'The session has ended' }), ...errors(400, 401, 403, 404) }
+      response: { 204: Type.Null({ description: 'The session has ended' }), ...errors('SESSION_NOT_FOUND') }
     }
   }, async (request, reply) => {
     await fastify.sessions.end(request.user.user_id, request.params.id)

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { nextPageUrl } from '../../../../src/http/links'
-import { IdParams, NotModified, PAGE_HEADERS, PageQuery, listOf } from '../../../../src/schemas/common'
+import { IdParams, IfNoneMatchHeaders, NotModified, PAGE_HEADERS, PageQuery, listOf } from '../../../../src/schemas/common'
 import { errors } from '../../../../src/http/errors'
 import { Review } from '../../../../src/schemas/review'
 
@@ -11,7 +11,8 @@ const bookReviews: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: "A book's reviews, newest first, optionally matching title or content",
       params: IdParams,
       querystring: PageQuery,
-      response: { 200: listOf(Review, "A page of the book's reviews, newest first", PAGE_HEADERS), 304: NotModified, ...errors(400, 404) }
+      headers: IfNoneMatchHeaders,
+      response: { 200: listOf(Review, "A page of the book's reviews, newest first", PAGE_HEADERS), 304: NotModified, ...errors('BOOK_NOT_FOUND') }
     }
   }, async (request, reply) => {
     const { o = 0, limit = fastify.config.pageSize, q } = request.query
