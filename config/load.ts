@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import path from 'node:path'
-import Ajv from 'ajv'
+import Ajv, { type ErrorObject } from 'ajv'
 import addFormats from 'ajv-formats'
 import { parse as parseYaml } from 'yaml'
 import { isBreachedPassword } from './breached-passwords'
-import { ConfigSchema, type Config, type DatabaseTarget, type Settings } from './schema'
+import { ConfigSchema, SECRET_SETTINGS, type Config, type DatabaseTarget, type Settings } from './schema'
 import { projectRoot } from './paths'
 
 export class ConfigError extends Error {
@@ -19,6 +19,8 @@ interface LoadOptions {
   env?: Env
   /** Applied last: how tests configure the app without touching process.env. */
   overrides?: Partial<Settings>
+  /** Applied first, beneath config/default.yml: a script's own defaults (npm run migrate waits less). */
+  defaults?: Partial<Settings>
 }
 
 const properties = ConfigSchema.properties as Record<string, { env?: string, type?: string }>
@@ -63,6 +65,22 @@ function settingName (instancePath: string, extra: Record<string, unknown>): str
   const key = (instancePath.split('/')[1] ?? String(extra.additionalProperty ?? extra.missingProperty ?? ''))
   const env = properties[key]?.env
   return env === undefined ? key : `${env} (${key})`
+}
+
+/**
+ * The first problem as the setting's name and what is wrong. A union of constants (LOG_LEVEL,
+ * NODE_ENV) fails with one error per constant: they are gathered into the allowed values.
+ */
+function firstProblem (errors: ErrorObject[]): string {
+  const first = errors[0]
+  if (first === undefined) return 'configuration is invalid'
+  const where = settingName(first.instancePath, first.params)
+  if (first.keyword === 'additionalProperties') return `${where} is not a known setting`
+  const allowed = first.keyword === 'enum'
+    ? (first.params as { allowedValues: unknown[] }).allowedValues
+    : errors.filter((e) => e.keyword === 'const' && e.instancePath === first.instancePath).map((e) => (e.params as { allowedValue: unknown }).allowedValue)
+  if (allowed.length > 0) return `${where} must be one of ${allowed.join(', ')}`
+  return `${where} ${first.message ?? 'is invalid'}`
 }
 
 /** `sqlite:./data/x.db` → a path resolved against the working directory (or `:memory:`); `mysql://…` → the URL. */
@@ -110,55 +128,97 @@ function proxyTrust (value: string | undefined): boolean | number | string[] {
   return addresses
 }
 
+/** `KEY=value` lines of a dotenv file: each value unquoted, and each comma-separated entry of it too. */
+function dotenvValues (text: string): unknown[] {
+  return text.split('\n')
+    .map((line) => /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*(.*?)\s*$/.exec(line)?.[1])
+    .filter((value) => value !== undefined)
+    .map((value) => value.replace(/^(["'])(.*)\1$/, '$2'))
+    .flatMap((value) => [value, ...value.split(',')])
+}
+
+/** Every string in a parsed YAML document, however deep. */
+const yamlValues = (value: unknown): unknown[] =>
+  typeof value === 'object' && value !== null ? Object.values(value).flatMap(yamlValues) : [value]
+
 /**
- * Every secret the repository publishes: the sample in config/default.yml and each `*SECRET*`
- * value in .env.example, read from the files themselves, so a placeholder added to either is
- * refused in production without anyone remembering to list it here. The files ship with the
- * image (Dockerfile); one that cannot be read stops a production start rather than skip the check.
+ * Every value the repository publishes: each one in config/default.yml and in .env.example,
+ * read from the files themselves, so a placeholder added to either is refused in production
+ * without anyone remembering to list it here. The files ship with the image (Dockerfile); one
+ * that cannot be read stops a production start rather than skip the check.
  */
-export function publishedSecrets (): string[] {
+export function publishedValues (): string[] {
   const yaml = readYaml(path.join(projectRoot, 'config', 'default.yml'), 'config/default.yml')
-  const fromYaml = [yaml.jwtSecret, ...(Array.isArray(yaml.jwtPreviousSecrets) ? yaml.jwtPreviousSecrets : [])]
   let example: string
   try {
     example = readFileSync(path.join(projectRoot, '.env.example'), 'utf8')
   } catch (err) {
     throw new ConfigError(`Invalid configuration: cannot read .env.example to refuse its published secrets (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
   }
-  const fromExample = example.split('\n')
-    .map((line) => /^\s*(?:export\s+)?([A-Z0-9_]*SECRET[A-Z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line))
-    .flatMap((m) => (m === null ? [] : (m[2] ?? '').replace(/^(["'])(.*)\1$/, '$2').split(',')))
-  return [...fromYaml, ...fromExample].filter((value): value is string => typeof value === 'string' && value.trim() !== '')
+  const values = [...yamlValues(yaml), ...dotenvValues(example)]
+    .filter((value): value is string => typeof value === 'string')
     .map((value) => value.trim())
+    .filter((value) => value !== '')
+  return [...new Set(values)]
 }
+
+/**
+ * A URL's host part (`db.example:3306`, `a:27017,b:27017`) and password, read by hand: a
+ * MongoDB URL may list several hosts, which `new URL` refuses.
+ */
+export function urlParts (url: string): { host: string, password: string | undefined } {
+  const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(url)?.[1] ?? ''
+  const at = authority.lastIndexOf('@')
+  const userinfo = at === -1 ? undefined : authority.slice(0, at)
+  const colon = userinfo?.indexOf(':') ?? -1
+  let password = colon === -1 ? undefined : userinfo?.slice(colon + 1)
+  try { password = password === undefined ? undefined : decodeURIComponent(password) } catch { /* kept as written */ }
+  return { host: authority.slice(at + 1), password }
+}
+
+type SecretSetting = typeof SECRET_SETTINGS[number]
+
+/** What each secret-like setting holds that must not be published, and what to call it in an error. */
+function credentials (config: Config): Array<{ key: SecretSetting, name: string, value: string }> {
+  return SECRET_SETTINGS.flatMap((key) => {
+    const value: unknown = config[key]
+    const name = settingName(`/${key}`, {})
+    if (Array.isArray(value)) return value.map((entry, i) => ({ key, name: `${name} entry ${i + 1}`, value: String(entry) }))
+    if (typeof value !== 'string') return []
+    if (!key.endsWith('Url')) return [{ key, name, value }]
+    const { password } = urlParts(value)
+    return password === undefined || password === '' ? [] : [{ key, name: `the password in ${name}`, value: password }]
+  })
+}
+
+/** HS256 keys: at least as long as the hash. */
+const MIN_BYTES: Partial<Record<SecretSetting, number>> = { jwtSecret: 32, jwtPreviousSecrets: 32 }
 
 const REPLACED: Record<string, string> = {
   TOKEN_HOURS: 'Invalid configuration: TOKEN_HOURS (tokenHours) is no longer read; set ACCESS_TOKEN_MINUTES (accessTokenMinutes), the access-token lifetime in minutes, instead'
 }
 
-/** The secrets each need 32 bytes and, in production, must not be published ones. */
+/** In production no secret-like setting may hold a published value; the JWT keys need 32 bytes everywhere. */
 function checkSecrets (config: Config): void {
-  const secrets: Array<[string, string]> = [
-    ['JWT_SECRET (jwtSecret)', config.jwtSecret],
-    ...config.jwtPreviousSecrets.map((secret, i): [string, string] => [`JWT_PREVIOUS_SECRETS (jwtPreviousSecrets) entry ${i + 1}`, secret])
-  ]
-  const published = config.nodeEnv === 'production' ? new Set(publishedSecrets()) : new Set<string>()
-  for (const [name, secret] of secrets) {
-    if (published.has(secret)) {
-      throw new ConfigError(`Invalid configuration: ${name} is a secret published in the repository (config/default.yml or .env.example), which production refuses; set a random secret of at least 32 bytes`)
+  const published = config.nodeEnv === 'production' ? new Set(publishedValues()) : new Set<string>()
+  for (const { key, name, value } of credentials(config)) {
+    const min = MIN_BYTES[key]
+    if (published.has(value.trim())) {
+      throw new ConfigError(`Invalid configuration: ${name} is a secret published in the repository (config/default.yml or .env.example), which production refuses; set a random secret${min === undefined ? '' : ` of at least ${min} bytes`}`)
     }
-    if (Buffer.byteLength(secret, 'utf8') < 32) {
-      throw new ConfigError(`Invalid configuration: ${name} must be at least 32 bytes`)
+    if (min !== undefined && Buffer.byteLength(value, 'utf8') < min) {
+      throw new ConfigError(`Invalid configuration: ${name} must be at least ${min} bytes`)
     }
   }
 }
 
 /**
- * config/default.yml, then CONFIG_FILE, then the environment, then overrides; one schema
+ * Defaults, config/default.yml, then CONFIG_FILE, then the environment, then overrides; one schema
  * validates the result and the first problem becomes one line naming the setting.
  */
-export function loadConfig ({ env = {}, overrides = {} }: LoadOptions = {}): Config {
+export function loadConfig ({ env = {}, overrides = {}, defaults = {} }: LoadOptions = {}): Config {
   const merged: Record<string, unknown> = {
+    ...defaults,
     ...readYaml(path.join(projectRoot, 'config', 'default.yml'), 'config/default.yml')
   }
   const extraFile = env.CONFIG_FILE
@@ -170,12 +230,7 @@ export function loadConfig ({ env = {}, overrides = {} }: LoadOptions = {}): Con
   if (env.TOKEN_HOURS !== undefined && env.TOKEN_HOURS !== '') throw new ConfigError(REPLACED.TOKEN_HOURS)
   if ('tokenHours' in merged) throw new ConfigError(REPLACED.TOKEN_HOURS)
 
-  if (!validate(merged)) {
-    const first = validate.errors?.[0]
-    const where = first === undefined ? 'configuration' : settingName(first.instancePath, first.params)
-    const what = first?.keyword === 'additionalProperties' ? 'is not a known setting' : (first?.message ?? 'is invalid')
-    throw new ConfigError(`Invalid configuration: ${where} ${what}`)
-  }
+  if (!validate(merged)) throw new ConfigError(`Invalid configuration: ${firstProblem(validate.errors ?? [])}`)
   const config: Config = {
     ...merged,
     database: databaseTarget(merged.databaseUrl),

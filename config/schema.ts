@@ -70,8 +70,20 @@ export const ConfigSchema = Type.Object({
    * once) beyond which sign-up, sign-in and password changes answer 503 at once instead of
    * queueing: 32 waiting are under a second's work at argon2's pace here (~40 a second with 2 slots).
    */
-  shedPasswordQueue: Type.Integer({ minimum: 0, maximum: 100000, default: 32, env: 'SHED_PASSWORD_QUEUE' })
+  shedPasswordQueue: Type.Integer({ minimum: 0, maximum: 100000, default: 32, env: 'SHED_PASSWORD_QUEUE' }),
+  /**
+   * How long start-up waits for each backing service (MySQL, MongoDB, Redis) to answer before
+   * it gives up and the process exits 1. `npm run migrate` waits less unless this is set.
+   */
+  startupWaitSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 60, env: 'STARTUP_WAIT_SECONDS' })
 }, { additionalProperties: false })
+
+/**
+ * The settings that hold a credential: in production none may hold a value published in
+ * config/default.yml or .env.example (config/load.ts). A list is held to it entry by entry,
+ * a URL (a name ending in `Url`) by the password in it.
+ */
+export const SECRET_SETTINGS = ['jwtSecret', 'jwtPreviousSecrets', 'adminPassword', 'databaseUrl', 'mongodbUrl', 'redisUrl'] as const satisfies ReadonlyArray<keyof Settings>
 
 /** The settings as written: YAML keys, environment variables, overrides. */
 export type Settings = Static<typeof ConfigSchema>

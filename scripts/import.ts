@@ -8,8 +8,9 @@
  * (each line is checked again on the way, so a file changed in between fails whole too).
  * Blank lines are skipped. Afterwards the book cache is invalidated, as for any write.
  */
-import { createReadStream } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
+import { getSystemErrorMap } from 'node:util'
 import type { FastifyInstance } from 'fastify'
 import { ConfigError, loadConfig } from '../config/load'
 import { buildApp } from '../src/build'
@@ -21,24 +22,46 @@ const validBook = compileBodyValidator(BookBody)
 
 export class ImportError extends Error {}
 
+/** A file that cannot be read, in one line: `cannot read books.jsonl: no such file or directory`. */
+function unreadable (file: string, err: unknown): unknown {
+  const { errno, code } = err as NodeJS.ErrnoException
+  if (code === undefined) return err
+  const reason = (errno === undefined ? undefined : getSystemErrorMap().get(errno)?.[1]) ?? code
+  return new ImportError(`cannot read ${file}: ${reason}`)
+}
+
 /** Each non-blank line of `file` as a book, with its 1-based line number; throws ImportError on the first bad one. */
 async function * books (file: string): AsyncGenerator<BookInput> {
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity })
+  let handle: FileHandle
+  try {
+    handle = await open(file)
+  } catch (err) {
+    throw unreadable(file, err)
+  }
+  const lines = createInterface({ input: handle.createReadStream({ encoding: 'utf8' }), crlfDelay: Infinity })
   let number = 0
-  for await (const line of lines) {
-    number++
-    if (line.trim() === '') continue
-    let value: unknown
-    try {
-      value = JSON.parse(line)
-    } catch {
-      throw new ImportError(`${file}:${number}: not JSON`)
+  try {
+    for await (const line of lines) {
+      number++
+      if (line.trim() === '') continue
+      let value: unknown
+      try {
+        value = JSON.parse(line)
+      } catch {
+        throw new ImportError(`${file}:${number}: not JSON`)
+      }
+      if (!validBook(value)) {
+        const details = validationDetails(validBook.errors ?? []).map((d) => `${d.path} ${d.message}`).join('; ')
+        throw new ImportError(`${file}:${number}: not a book body: ${details}`)
+      }
+      yield value as BookInput
     }
-    if (!validBook(value)) {
-      const details = validationDetails(validBook.errors ?? []).map((d) => `${d.path} ${d.message}`).join('; ')
-      throw new ImportError(`${file}:${number}: not a book body: ${details}`)
-    }
-    yield value as BookInput
+  } catch (err) {
+    // A directory opens, and fails on the first read.
+    throw err instanceof ImportError ? err : unreadable(file, err)
+  } finally {
+    lines.close()
+    await handle.close().catch(() => {})
   }
 }
 
@@ -73,7 +96,14 @@ export async function importFile (fastify: FastifyInstance, file: string, progre
   }))
   await fastify.books.invalidate()
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
-  return { books: loaded, seconds, perSecond: loaded / seconds }
+  return { books: loaded, seconds, perSecond: seconds > 0 ? loaded / seconds : 0 }
+}
+
+/** `imported 2500 books in 1.3 s (1923 books/s)`; under a second, in milliseconds. */
+export function importSummary ({ books, seconds, perSecond }: ImportReport): string {
+  const took = seconds < 1 ? `${Math.max(1, Math.round(seconds * 1000))} ms` : `${seconds.toFixed(1)} s`
+  const rate = books === 0 ? '' : ` (${Math.round(perSecond)} books/s)`
+  return `imported ${books} book${books === 1 ? '' : 's'} in ${took}${rate}`
 }
 
 async function main (): Promise<void> {
@@ -88,7 +118,7 @@ async function main (): Promise<void> {
       if (tty) process.stderr.write(`\r\x1b[K${line}`)
     })
     if (tty) process.stderr.write('\r\x1b[K')
-    console.log(`imported ${report.books} books in ${report.seconds.toFixed(1)} s (${Math.round(report.perSecond)} books/s) into ${fastify.stores.backends[0]?.name ?? 'the database'}`)
+    console.log(`${importSummary(report)} into ${fastify.stores.backends[0]?.name ?? 'the database'}`)
   } finally {
     await fastify.close()
   }

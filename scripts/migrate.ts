@@ -6,8 +6,11 @@
 import { ConfigError, loadConfig } from '../config/load'
 import { buildApp } from '../src/build'
 
+/** Someone is waiting at a terminal or a deploy step: give up sooner than the service does, unless told. */
+const STARTUP_WAIT_SECONDS = 15
+
 async function main (): Promise<void> {
-  const config = loadConfig({ env: process.env })
+  const config = loadConfig({ env: process.env, defaults: { startupWaitSeconds: STARTUP_WAIT_SECONDS } })
   const app = buildApp({ ...config, logLevel: 'warn' })
   try {
     await app.ready()

@@ -1,3 +1,4 @@
+import { constants } from 'node:os'
 import closeWithGrace from 'close-with-grace'
 import { loadConfig, ConfigError } from '../config/load'
 import type { Config } from '../config/schema'
@@ -18,6 +19,32 @@ async function main (): Promise<void> {
 
   const fastify = buildApp(config, { pretty: process.stdout.isTTY })
 
+  // Stopped while starting (waiting for a backing service, most often): nothing listens yet,
+  // so there is nothing to drain. The wait ends at once (src/wait-for.ts); whatever else is
+  // under way (a migration) ends its step first. Exit 128 + the signal's number, as a shell does.
+  const starting = new AbortController()
+  fastify.decorate('startupSignal', starting.signal)
+  const stopStarting = (signal: NodeJS.Signals): void => { starting.abort(signal) }
+  process.once('SIGINT', stopStarting)
+  process.once('SIGTERM', stopStarting)
+  const stopped = (): never => {
+    const signal = starting.signal.reason as NodeJS.Signals
+    process.stderr.write(`start-up stopped by ${signal}\n`)
+    process.exit(128 + (constants.signals[signal] ?? 0))
+  }
+  try {
+    await fastify.ready()
+  } catch (err) {
+    if (starting.signal.aborted) stopped()
+    throw err
+  }
+  if (starting.signal.aborted) {
+    await fastify.close()
+    stopped()
+  }
+  process.off('SIGINT', stopStarting)
+  process.off('SIGTERM', stopStarting)
+
   // Exit 0 as soon as close() is done (plugins/app/shutdown.ts drains keep-alive connections);
   // whatever still runs after the grace is cut off with exit status 1.
   closeWithGrace({
@@ -31,7 +58,6 @@ async function main (): Promise<void> {
     fastify.log.info({ drainMs: Date.now() - started }, 'closed')
   })
 
-  await fastify.ready()
   const backends = [...fastify.stores.backends.map((b) => b.name), fastify.cache.name].join(' + ')
   await fastify.listen({
     host: config.host,

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { MONGO_CLIENT_OPTIONS } from '../../src/stores/mongodb/client'
-import { waitFor } from '../../src/wait-for'
+import { startupWait, waitFor } from '../../src/wait-for'
 
 /**
  * Registered by plugins/app/stores.ts, the one reader of which database is configured.
@@ -8,7 +8,7 @@ import { waitFor } from '../../src/wait-for'
  */
 export const autoload = false
 
-/** @fastify/mongodb, after waiting for the server with backoff. */
+/** @fastify/mongodb, after waiting for the server (src/wait-for.ts: with backoff, for at most STARTUP_WAIT_SECONDS). */
 export default fp<{ url: string }>(async function mongodbClientPlugin (fastify, { url }) {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { default: fastifyMongodb } = require('@fastify/mongodb') as typeof import('@fastify/mongodb')
@@ -22,7 +22,7 @@ export default fp<{ url: string }>(async function mongodbClientPlugin (fastify, 
     } finally {
       await probe.close(true)
     }
-  }, { log })
+  }, startupWait(fastify, url, log))
   await fastify.register(fastifyMongodb, { url, forceClose: true, ...MONGO_CLIENT_OPTIONS })
   log.info('mongodb ready')
 }, { name: 'mongodb-client' })

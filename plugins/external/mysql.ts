@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { MySQLPromisePool } from '@fastify/mysql'
 import { MYSQL_POOL_OPTIONS } from '../../src/stores/mysql/dialect'
-import { waitFor } from '../../src/wait-for'
+import { startupWait, waitFor } from '../../src/wait-for'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,8 +18,8 @@ export const autoload = false
 
 /**
  * @fastify/mysql (promise API, pooled). It checks the server at registration, so a server
- * that is down at start-up is first waited for, with backoff and a warning per attempt (never
- * the password), instead of failing the start in a loop.
+ * that is down at start-up is first waited for (src/wait-for.ts: with backoff, a short
+ * warning per attempt that never holds the password, for at most STARTUP_WAIT_SECONDS).
  */
 export default fp<{ url: string }>(async function mysqlClientPlugin (fastify, { url }) {
   /* eslint-disable @typescript-eslint/no-require-imports */
@@ -34,7 +34,7 @@ export default fp<{ url: string }>(async function mysqlClientPlugin (fastify, { 
     } finally {
       probe.destroy()
     }
-  }, { log })
+  }, startupWait(fastify, url, log))
   await fastify.register(fastifyMysql, { promise: true, uri: url, ...MYSQL_POOL_OPTIONS })
   log.info('mysql ready')
 }, { name: 'mysql-client' })

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { withDeadline } from '../../src/deadline'
-import { waitFor } from '../../src/wait-for'
+import { startupWait, waitFor } from '../../src/wait-for'
 
 /**
  * The shared Redis client, `fastify.redis`, when REDIS_URL is set; undefined on the embedded
@@ -18,7 +18,7 @@ const ATTEMPT_TIMEOUT_MS = 3000
 /**
  * @fastify/redis, when REDIS_URL is set, with a client made as src/cache/redis-client.ts says
  * (how it fails is decided there). Start-up waits, with backoff and a warning per failed
- * attempt, until Redis answers PING. The cache, the sign-in throttle and the rate limiter
+ * attempt, until Redis answers PING, for at most STARTUP_WAIT_SECONDS. The cache, the sign-in throttle and the rate limiter
  * share this one connection.
  */
 export default fp(async function redisClientPlugin (fastify) {
@@ -43,7 +43,7 @@ export default fp(async function redisClientPlugin (fastify) {
       } catch (err) {
         throw client.status === 'ready' ? err : (lastError() ?? err)
       }
-    }, { log })
+    }, startupWait(fastify, redisUrl, log))
   } catch (err) {
     client.disconnect()
     throw err

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { loadConfig, publishedSecrets } from '../../config/load'
-import { SAMPLE_JWT_SECRET } from '../../config/schema'
+import { loadConfig, publishedValues } from '../../config/load'
+import { SAMPLE_JWT_SECRET, SECRET_SETTINGS, type Settings } from '../../config/schema'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-config-'))
 const file = (name: string, text: string): string => {
@@ -41,7 +41,9 @@ t.test('a bad value stops start-up with one line naming the setting', async (t) 
     [{ PORT: '70000' }, /^Invalid configuration: PORT \(port\) must be <= 65535$/],
     [{ PAGE_SIZE: '0' }, /PAGE_SIZE \(pageSize\) must be >= 1/],
     [{ DATABASE_URL: 'postgres://x' }, /DATABASE_URL \(databaseUrl\) must match pattern/],
-    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL \(logLevel\)/],
+    [{ LOG_LEVEL: 'verbose' }, /^Invalid configuration: LOG_LEVEL \(logLevel\) must be one of fatal, error, warn, info, debug, trace, silent$/],
+    [{ NODE_ENV: 'prod' }, /^Invalid configuration: NODE_ENV \(nodeEnv\) must be one of development, production, test$/],
+    [{ STARTUP_WAIT_SECONDS: '-1' }, /^Invalid configuration: STARTUP_WAIT_SECONDS \(startupWaitSeconds\) must be >= 0$/],
     [{ JWT_SECRET: 'short' }, /^Invalid configuration: JWT_SECRET \(jwtSecret\) must be at least 32 bytes$/],
     [{ JWT_SECRET: 'é'.repeat(15) + 'x' }, /JWT_SECRET \(jwtSecret\) must be at least 32 bytes/],
     [{ ADMIN_EMAIL: 'boss@example.com' }, /ADMIN_EMAIL and ADMIN_PASSWORD must be set together/],
@@ -54,39 +56,82 @@ t.test('a bad value stops start-up with one line naming the setting', async (t) 
   }
 })
 
-/** Read here from the files as the service reads them: a placeholder added later is covered too. */
-function secretsInFiles (): string[] {
-  const root = path.join(__dirname, '..', '..', '..')
-  const yaml = readFileSync(path.join(root, 'config', 'default.yml'), 'utf8')
-  const example = readFileSync(path.join(root, '.env.example'), 'utf8')
-  return [
-    ...[...yaml.matchAll(/^jwt\w*Secrets?:\s*(\S+)/gm)].map((m) => m[1] ?? ''),
-    ...[...example.matchAll(/^(\w*SECRET\w*)=(.*)$/gm)].flatMap((m) => (m[2] ?? '').split(','))
-  ].map((s) => s.trim()).filter((s) => s !== '')
-}
+/** Read here from the files, more simply than the service reads them: a placeholder added later is covered too. */
+const root = path.join(__dirname, '..', '..', '..')
+const exampleValues = [...readFileSync(path.join(root, '.env.example'), 'utf8').matchAll(/^(\w+)=(.*)$/gm)]
+  .map((m) => ({ key: m[1] ?? '', value: (m[2] ?? '').trim() }))
+const sampleSecrets = [...readFileSync(path.join(root, 'config', 'default.yml'), 'utf8').matchAll(/^jwt\w*Secrets?:\s*(\S+)/gm)].map((m) => m[1] ?? '')
 
-t.test('production refuses every secret published in the repository, and short secrets', async (t) => {
-  const published = secretsInFiles()
+const publishedMessage = (name: string, tail = ''): RegExp =>
+  new RegExp(`^Invalid configuration: ${name.replace(/[()]/g, '\\$&')} is a secret published in the repository \\(config/default\\.yml or \\.env\\.example\\), which production refuses; set a random secret${tail}$`)
+
+t.test('production refuses every value published in the repository in every secret-like setting, and short JWT keys', async (t) => {
+  const published = publishedValues()
   t.ok(published.includes(SAMPLE_JWT_SECRET), 'the sample in config/default.yml is among them')
-  t.ok(published.includes('change-me-to-a-random-string-of-at-least-32-bytes'), 'the .env.example placeholder is among them')
-  t.same([...publishedSecrets()].sort(), [...published].sort(), 'the service reads the same list from the same files')
-  for (const secret of published) {
-    t.throws(() => loadConfig({ env: { NODE_ENV: 'production', JWT_SECRET: secret } }), {
-      name: 'ConfigError',
-      message: /^Invalid configuration: JWT_SECRET \(jwtSecret\) is a secret published in the repository/
-    }, `JWT_SECRET=${secret}`)
-    t.throws(() => loadConfig({ env: { NODE_ENV: 'production', JWT_SECRET: STRONG, JWT_PREVIOUS_SECRETS: `${'p'.repeat(40)},${secret}` } }), {
-      message: /^Invalid configuration: JWT_PREVIOUS_SECRETS \(jwtPreviousSecrets\) entry 2 is a secret published in the repository/
-    }, `JWT_PREVIOUS_SECRETS=...,${secret}`)
+  t.same(sampleSecrets, [SAMPLE_JWT_SECRET])
+  for (const { key, value } of exampleValues) t.ok(published.includes(value), `.env.example's ${key} is among them`)
+  const env = { NODE_ENV: 'production', JWT_SECRET: STRONG }
+  for (const secret of [...sampleSecrets, ...exampleValues.map((e) => e.value)]) {
+    t.throws(() => loadConfig({ env: { NODE_ENV: 'production', JWT_SECRET: secret } }),
+      { name: 'ConfigError', message: publishedMessage('JWT_SECRET (jwtSecret)', ' of at least 32 bytes') }, `JWT_SECRET=${secret}`)
+    t.throws(() => loadConfig({ env: { ...env, JWT_PREVIOUS_SECRETS: `${'p'.repeat(40)},${secret}` } }),
+      { message: publishedMessage('JWT_PREVIOUS_SECRETS (jwtPreviousSecrets) entry 2', ' of at least 32 bytes') }, `JWT_PREVIOUS_SECRETS=...,${secret}`)
+    if (secret.length >= 8) {
+      t.throws(() => loadConfig({ env: { ...env, ADMIN_EMAIL: 'boss@example.com', ADMIN_PASSWORD: secret } }),
+        { message: publishedMessage('ADMIN_PASSWORD (adminPassword)') }, `ADMIN_PASSWORD=${secret}`)
+    }
+    t.throws(() => loadConfig({ env: { ...env, DATABASE_URL: `mysql://bookstore:${encodeURIComponent(secret)}@db:3306/bookstore` } }),
+      { message: publishedMessage('the password in DATABASE_URL (databaseUrl)') }, `DATABASE_URL=mysql://bookstore:${secret}@...`)
   }
   t.throws(() => loadConfig({ env: { NODE_ENV: 'production' } }), { message: /JWT_SECRET \(jwtSecret\) is a secret published/ })
   t.throws(() => loadConfig({ env: { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(31) } }), { message: /^Invalid configuration: JWT_SECRET \(jwtSecret\) must be at least 32 bytes$/ })
   t.throws(() => loadConfig({ env: { JWT_PREVIOUS_SECRETS: 'x'.repeat(31) } }),
     { message: /^Invalid configuration: JWT_PREVIOUS_SECRETS \(jwtPreviousSecrets\) entry 1 must be at least 32 bytes$/ }, 'previous secrets too, everywhere')
   t.same(loadConfig({ env: { JWT_PREVIOUS_SECRETS: ` ${'a'.repeat(32)} ,${'b'.repeat(32)}` } }).jwtPreviousSecrets, ['a'.repeat(32), 'b'.repeat(32)], 'comma-separated')
-  t.equal(loadConfig({ env: { NODE_ENV: 'production', JWT_SECRET: STRONG } }).jwtSecret, STRONG)
+  t.equal(loadConfig({ env }).jwtSecret, STRONG)
+  t.equal(loadConfig({ env: { ...env, DATABASE_URL: 'mysql://bookstore:a-password-of-our-own@db:3306/bookstore' } }).database.kind, 'mysql', 'a password of its own is taken')
+  t.equal(loadConfig({ env: { ...env, DATABASE_URL: 'sqlite:./data/bookstore.db' } }).database.kind, 'sqlite', 'a URL without a password is not a published secret')
   t.equal(loadConfig({ env: { NODE_ENV: 'development' } }).jwtSecret, SAMPLE_JWT_SECRET, 'development may use the sample')
   t.equal(loadConfig({ env: { JWT_SECRET: 'é'.repeat(16) } }).jwtSecret, 'é'.repeat(16), '32 bytes in 16 characters is enough: bytes count')
+})
+
+t.test(".env.example's ADMIN_PASSWORD: refused in production, taken elsewhere", async (t) => {
+  const example = Object.fromEntries(exampleValues.map(({ key, value }) => [key, value]))
+  t.equal(example.ADMIN_PASSWORD, 'change-me-admin-password')
+  const env = { JWT_SECRET: STRONG, ADMIN_EMAIL: example.ADMIN_EMAIL ?? '', ADMIN_PASSWORD: example.ADMIN_PASSWORD ?? '' }
+  t.throws(() => loadConfig({ env: { ...env, NODE_ENV: 'production' } }), {
+    name: 'ConfigError',
+    message: 'Invalid configuration: ADMIN_PASSWORD (adminPassword) is a secret published in the repository (config/default.yml or .env.example), which production refuses; set a random secret'
+  })
+  for (const nodeEnv of ['development', 'test']) {
+    t.equal(loadConfig({ env: { ...env, NODE_ENV: nodeEnv } }).adminPassword, 'change-me-admin-password', nodeEnv)
+  }
+})
+
+t.test('every secret-like setting is held to the rule', async (t) => {
+  // Long enough for each: the JWT keys' 32 bytes would refuse a shorter one anyway.
+  const published = 'change-me-to-a-random-string-of-at-least-32-bytes'
+  const holding: Record<typeof SECRET_SETTINGS[number], Partial<Settings>> = {
+    jwtSecret: { jwtSecret: published },
+    jwtPreviousSecrets: { jwtPreviousSecrets: [published] },
+    adminPassword: { adminEmail: 'boss@example.com', adminPassword: published },
+    databaseUrl: { databaseUrl: `mysql://u:${published}@db/x` },
+    mongodbUrl: { mongodbUrl: `mongodb://u:${published}@a:27017,b:27017/x` },
+    redisUrl: { redisUrl: `redis://:${published}@cache:6379/0` }
+  }
+  for (const key of SECRET_SETTINGS) {
+    const overrides = { jwtSecret: STRONG, ...holding[key] }
+    t.throws(() => loadConfig({ env: { NODE_ENV: 'production' }, overrides }), { message: /is a secret published in the repository/ }, key)
+    t.doesNotThrow(() => loadConfig({ env: { NODE_ENV: 'development' }, overrides }), `${key} outside production`)
+  }
+})
+
+t.test('STARTUP_WAIT_SECONDS: 60 unless set; a script may default it lower, beneath every file and variable', async (t) => {
+  t.equal(loadConfig().startupWaitSeconds, 60)
+  t.equal(loadConfig({ env: { STARTUP_WAIT_SECONDS: '5' } }).startupWaitSeconds, 5)
+  t.equal(loadConfig({ defaults: { startupWaitSeconds: 15 } }).startupWaitSeconds, 15)
+  t.equal(loadConfig({ env: { STARTUP_WAIT_SECONDS: '90' }, defaults: { startupWaitSeconds: 15 } }).startupWaitSeconds, 90)
+  t.equal(loadConfig({ env: { CONFIG_FILE: file('wait.yml', 'startupWaitSeconds: 30\n') }, defaults: { startupWaitSeconds: 15 } }).startupWaitSeconds, 30)
 })
 
 t.test('TOKEN_HOURS stops start-up with one line naming ACCESS_TOKEN_MINUTES', async (t) => {

@@ -6,7 +6,7 @@ import type { Settings } from '../../config/schema'
 import app from '../../src/app'
 import { logLines, testConfig } from '../support/app'
 
-interface Line { level: number, msg: string, reqId?: string, res?: { statusCode: number } }
+interface Line { level: number, msg: string, reqId?: string, req?: { method: string, url: string }, res?: { statusCode: number }, responseTime?: number }
 
 /** The app as src/build.ts assembles it, its log lines captured. */
 async function logged (t: Test, overrides: Partial<Settings>): Promise<{ app: FastifyInstance, lines: Line[] }> {
@@ -47,4 +47,26 @@ t.test('at warn, not even a 404 is logged', async (t) => {
   const before = lines.length
   t.equal((await app.inject({ url: '/books/999999' })).statusCode, 404)
   t.equal(lines.length, before)
+})
+
+t.test('every request completed line names the method and URL, and its time to 0.01 ms', async (t) => {
+  const { app, lines } = await logged(t, { logLevel: 'debug' })
+  const before = lines.length
+  const answers = [
+    await app.inject({ url: '/books/999999?fields=x', headers: { 'x-request-id': 'what-failed-1' } }),
+    await app.inject({ method: 'POST', url: '/books', payload: {}, headers: { 'x-request-id': 'what-failed-2', authorization: 'Bearer not-a-secret-to-log' } }),
+    await app.inject({ url: '/books', headers: { 'x-request-id': 'what-failed-3' } })
+  ]
+  t.same(answers.map((res) => res.statusCode), [404, 401, 200])
+  const completed = lines.slice(before).filter((line) => line.msg === 'request completed')
+  t.match(completed, [
+    { level: 30, reqId: 'what-failed-1', req: { method: 'GET', url: '/books/999999?fields=x' }, res: { statusCode: 404 } },
+    { level: 30, reqId: 'what-failed-2', req: { method: 'POST', url: '/books' }, res: { statusCode: 401 } },
+    { level: 20, reqId: 'what-failed-3', req: { method: 'GET', url: '/books' }, res: { statusCode: 200 } }
+  ])
+  for (const line of completed) {
+    const time = line.responseTime ?? -1
+    t.ok(time >= 0 && Math.round(time * 100) / 100 === time, `responseTime ${time}: two decimals at most`)
+  }
+  t.notOk(JSON.stringify(lines).includes('not-a-secret-to-log'), 'the authorization header stays out')
 })

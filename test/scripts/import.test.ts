@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { ImportError, importFile } from '../../scripts/import'
+import { projectRoot } from '../../config/paths'
+import { ImportError, importFile, importSummary } from '../../scripts/import'
 import { build, SAMPLE_BOOK } from '../support/app'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-import-'))
@@ -45,4 +47,32 @@ t.test('an unknown field is refused, as POST /books refuses it', async (t) => {
   const lines = [line(SAMPLE_BOOK), line({ ...SAMPLE_BOOK, rating: 5 })]
   await t.rejects(importFile(app, file('unknown.jsonl', lines)), { message: /:2: not a book body: \/rating is not an allowed field$/ })
   t.same((await app.inject({ url: '/books' })).json(), [])
+})
+
+t.test('a file that cannot be read is one line naming it, and nothing is loaded', async (t) => {
+  const app = await build(t)
+  const missing = path.join(dir, 'missing.jsonl')
+  await t.rejects(importFile(app, missing), new ImportError(`cannot read ${missing}: no such file or directory`))
+  await t.rejects(importFile(app, dir), new ImportError(`cannot read ${dir}: illegal operation on a directory`))
+  t.same((await app.inject({ url: '/books' })).json(), [])
+})
+
+t.test('npm run import with a missing file: that one line on stderr, exit 1', async (t) => {
+  const missing = path.join(dir, 'missing.jsonl')
+  const run = spawnSync(process.execPath, [path.join(projectRoot, 'dist-test', 'scripts', 'import.js'), missing], {
+    cwd: projectRoot,
+    env: { PATH: process.env.PATH, DATABASE_URL: 'sqlite::memory:' },
+    encoding: 'utf8',
+    timeout: 20_000
+  })
+  t.equal(run.status, 1)
+  t.equal(run.stderr, `cannot read ${missing}: no such file or directory\n`)
+  t.equal(run.stdout, '')
+})
+
+t.test('the summary: milliseconds under a second, a rate only when something was loaded', async (t) => {
+  t.equal(importSummary({ books: 20, seconds: 0.0406, perSecond: 492.6 }), 'imported 20 books in 41 ms (493 books/s)')
+  t.equal(importSummary({ books: 1, seconds: 0.0002, perSecond: 5000 }), 'imported 1 book in 1 ms (5000 books/s)')
+  t.equal(importSummary({ books: 250_000, seconds: 12.34, perSecond: 20259.3 }), 'imported 250000 books in 12.3 s (20259 books/s)')
+  t.equal(importSummary({ books: 0, seconds: 0.003, perSecond: 0 }), 'imported 0 books in 3 ms')
 })
