@@ -51,7 +51,8 @@ export function serverOptions (config: Config, { pretty = false } = {}): Fastify
     // (the per-address limits and the logs); otherwise anyone could spoof it.
     // A hop count as proxy-addr takes it (Fastify's types omit the number form).
     trustProxy: typeof config.proxyTrust === 'number' ? trustHops(config.proxyTrust) : config.proxyTrust,
-    // Backing services are waited for with backoff at start-up (plugins/external), however long.
+    // Backing services are waited for at start-up (plugins/external) for up to STARTUP_WAIT_SECONDS
+    // each, a bound of their own: a plugin timeout would cut that wait short with a vaguer error.
     pluginTimeout: 0,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH }
   }
