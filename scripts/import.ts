@@ -6,7 +6,8 @@
  * All or nothing: the whole file is validated first, streaming; a bad line is reported with
  * its number and nothing is loaded. Then it is read again and loaded in one transaction
  * (each line is checked again on the way, so a file changed in between fails whole too).
- * Blank lines are skipped. Afterwards the book cache is invalidated, as for any write.
+ * Blank lines are skipped. Afterwards the book cache is invalidated, as for any write (and a
+ * service running beside it sees that as `npm run seed` says).
  */
 import { open, type FileHandle } from 'node:fs/promises'
 import { createInterface } from 'node:readline'

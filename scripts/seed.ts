@@ -2,7 +2,8 @@
  * `npm run seed`: loads a sample catalogue of public-domain classics (scripts/seed-catalogue.json)
  * and a few reviews into whichever backends are configured, writing through the services so caches
  * are invalidated as for any write (it looks for what is there in the stores). Running it twice
- * adds nothing twice.
+ * adds nothing twice. A service running beside it sees the books at once: through Redis, or on
+ * a SQLite file by src/cache/external-writes.ts; with MySQL and no Redis, within the cache TTL.
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { createCircuitBreaker, type CircuitState } from '../../src/cache/breaker'
 import { createCoherentCache } from '../../src/cache/coherent'
+import { followExternalWrites } from '../../src/cache/external-writes'
 import { createMemoryCache } from '../../src/cache/memory'
 import { createRedisCache } from '../../src/cache/redis'
 import type { KeyValueCache } from '../../src/cache/types'
@@ -15,7 +16,10 @@ declare module 'fastify' {
 }
 
 /**
- * In process on the embedded default; Redis (shared by every instance) when REDIS_URL is set,
+ * In process on the embedded default, following the writes other processes make to the same
+ * SQLite file (src/cache/external-writes.ts: `npm run seed` beside the running service is read
+ * at once); with MySQL it cannot, so other instances' writes show within the TTL there.
+ * Redis (shared by every instance, so every write invalidates it for all) when REDIS_URL is set,
  * behind a circuit breaker (src/cache/breaker.ts: a failing Redis is not asked again for a
  * cool-down) and the coherence guard (src/cache/coherent.ts: after a loss, nothing cached is
  * trusted until it has been invalidated). The coherence guard is outside, so it sees the
@@ -25,7 +29,8 @@ export default fp(async function cachePlugin (fastify) {
   const redis = sharedRedis(fastify)
   let cache: KeyValueCache
   if (redis === undefined) {
-    cache = createMemoryCache()
+    const { dataVersion } = fastify.stores
+    cache = dataVersion === undefined ? createMemoryCache() : followExternalWrites(createMemoryCache(), dataVersion)
   } else {
     const log = fastify.log.child({ module: 'cache' })
     // The Redis client belongs to the redis-client plugin, which closes it; close() here stops timers only.
@@ -39,4 +44,4 @@ export default fp(async function cachePlugin (fastify) {
   fastify.addHook('onClose', async () => {
     await cache.close()
   })
-}, { name: 'cache', dependencies: ['config', 'redis-client'] })
+}, { name: 'cache', dependencies: ['config', 'redis-client', 'stores'] })

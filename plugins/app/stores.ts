@@ -15,6 +15,8 @@ interface Stores extends SqlStores {
   backends: Backend[]
   /** The schema versions this start-up applied (npm run migrate reports them). */
   migrated: number[]
+  /** SQLite on a file: changes when another process commits to it (the in-process cache follows it). */
+  dataVersion?: () => number
 }
 
 declare module 'fastify' {
@@ -78,6 +80,7 @@ export default fp(async function storesPlugin (fastify) {
     sessions: guardStore(stores.sessions, sql.name, backendTimeoutMs),
     reviews,
     backends,
-    migrated
+    migrated,
+    ...(sql.dataVersion === undefined ? {} : { dataVersion: sql.dataVersion })
   })
 }, { name: 'stores', dependencies: ['config'] })

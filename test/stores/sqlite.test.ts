@@ -76,3 +76,25 @@ t.test('data survives reopening the file', async (t) => {
   t.same(await migrate(second), [], 'nothing to apply on a migrated file')
   t.same(await createSqlStores(second).books.get(book.id), book)
 })
+
+t.test('dataVersion changes for another process\'s commit, not for its own; an in-memory database has none', async (t) => {
+  const file = path.join(dir, 'data-version.db')
+  const running = sqliteDialect(file)
+  t.teardown(() => running.close())
+  await migrate(running)
+  const version = (): number => {
+    if (running.dataVersion === undefined) throw new Error('a file database without dataVersion')
+    return running.dataVersion()
+  }
+  const start = version()
+  await createSqlStores(running).books.create({ title: 'Own write', author: 'A' })
+  t.equal(version(), start, 'its own commit leaves it')
+  const dialect = path.join(__dirname, '..', '..', 'src', 'stores', 'sqlite', 'dialect.js')
+  const script = `const db = require(${JSON.stringify(dialect)}).sqliteDialect(process.argv[1]);` +
+    'db.run("UPDATE books SET title = ?", ["Written elsewhere"]).then(() => db.close())'
+  await execFileAsync(process.execPath, ['-e', script, file])
+  t.not(version(), start, 'another process\'s commit changes it')
+  const memory = sqliteDialect(':memory:')
+  t.teardown(() => memory.close())
+  t.equal(memory.dataVersion, undefined)
+})

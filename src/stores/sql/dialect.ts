@@ -62,4 +62,10 @@ export interface SqlDialect extends SqlExecutor, Backend {
   fromDbTime (stored: string): string
   /** Whether `err` is this driver's unique-index violation. */
   isUniqueViolation (err: unknown): boolean
+  /**
+   * Only where another process may write the same database unseen by the cache (SQLite on a
+   * file): a number that changes whenever another connection has committed to the database,
+   * and not for this connection's own commits. Cheap enough to ask before every cached read.
+   */
+  dataVersion? (): number
 }

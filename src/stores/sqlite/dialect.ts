@@ -118,6 +118,11 @@ export function sqliteDialect (file: string, { scanChunkRows = 16384 }: SqliteOp
     return ids
   }
 
+  // Read on this connection, so this app's own commits leave it as it is; one step, no parse.
+  // It need not wait for an open transaction of ours: that holds the write lock, so nobody
+  // else commits until it ends.
+  const dataVersion = db.prepare('PRAGMA data_version').pluck()
+
   return {
     name: 'sqlite',
     async all<T> (sql: string, params?: readonly SqlValue[]) {
@@ -150,6 +155,8 @@ export function sqliteDialect (file: string, { scanChunkRows = 16384 }: SqliteOp
     toDbTime: (iso) => iso,
     fromDbTime: (stored) => stored,
     isUniqueViolation: (err) => err instanceof Database.SqliteError && err.code === 'SQLITE_CONSTRAINT_UNIQUE',
+    // No other connection can open an in-memory database.
+    ...(file === ':memory:' ? {} : { dataVersion: () => dataVersion.get() as number }),
     async ping () {
       statement('SELECT 1').get()
     },
