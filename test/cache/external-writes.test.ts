@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { importFile } from '../../scripts/import'
@@ -53,9 +54,20 @@ t.test('another connection\'s commit starts a new generation at the next read; c
   t.equal((await cache.readGeneration('books', 'page:1', 'g2', 60)).value?.toString(), 'cached', 'same version: a hit')
 
   version = 8
+  // The version is asked at most every millisecond: a commit shows to reads that start later.
+  await sleep(2)
   t.same(await cache.readGeneration('books', 'page:1', 'g3', 60), { generation: 'g3', value: undefined }, 'changed: a new generation, the entry unreachable')
+  await sleep(2)
   t.same(await cache.readGeneration('books', 'page:1', 'g4', 60), { generation: 'g3', value: undefined }, 'and only one')
   t.equal((await cache.peek('signin-failures:x')).count, 1, 'the counter is still there')
+})
+
+t.test('a burst of reads asks the version about once a millisecond, not once a read', async (t) => {
+  let asked = 0
+  const cache = followExternalWrites(createMemoryCache(), () => { asked++; return 1 })
+  t.teardown(() => cache.close())
+  for (let i = 0; i < 100; i++) await cache.readGeneration('books', 'page:1', 'g1', 60)
+  t.ok(asked < 10, `asked ${asked} times for 100 reads`)
 })
 
 t.test('a page and a book cached by the running app show another app\'s writes to the same file at once', async (t) => {
