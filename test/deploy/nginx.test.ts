@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
@@ -36,7 +37,6 @@ if (nginx === undefined) {
     const server = await serve(t)
     const port = await freePort()
     const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-nginx-'))
-    chmodSync(dir, 0o755) // nginx's workers (nobody, under root) write their temp files here
     const site = readFileSync(path.join(projectRoot, 'deploy', 'nginx.conf'), 'utf8')
       .replace('server app:3000;', `server 127.0.0.1:${server.port};`)
       .replace(/^\s*server app2:3000;\n/m, '')
@@ -45,7 +45,9 @@ if (nginx === undefined) {
     writeFileSync(path.join(dir, 'site.conf'), site)
     const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
       .map((name) => `${name}_temp_path ${path.join(dir, name)};`).join(' ')
+    // One process, no workers: a kill leaves nothing behind (a killed master orphans its workers).
     writeFileSync(path.join(dir, 'nginx.conf'), `daemon off;
+master_process off;
 pid ${path.join(dir, 'nginx.pid')};
 error_log ${path.join(dir, 'error.log')};
 events {}
@@ -56,8 +58,9 @@ http {
 }
 `)
     const proxy = spawn(nginx, ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' })
-    t.teardown(() => {
+    t.teardown(async () => {
       proxy.kill('SIGKILL')
+      if (proxy.exitCode === null && proxy.signalCode === null) await once(proxy, 'exit')
       rmSync(dir, { recursive: true, force: true })
     })
     const url = `http://127.0.0.1:${port}`
