@@ -13,7 +13,9 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
 
-# Manifests first, so the dependency layer is reused until they change.
+# Manifests first, so the dependency layer is reused until they change. npm ci also runs
+# package.json's `prepare` (the build for a fresh clone), which skips itself here where no
+# tsconfig.build.json is copied yet: the build is the explicit `npm run build` below.
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 
@@ -59,8 +61,8 @@ EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/ready', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-# node itself is PID 1 (not `npm start`, which would also rebuild and not pass signals on):
-# close-with-grace turns SIGTERM into a graceful fastify.close(). PID 1 does not reap
+# node itself is PID 1 (not `npm start`, which would add npm and its build check and not pass
+# signals on): close-with-grace turns SIGTERM into a graceful fastify.close(). PID 1 does not reap
 # orphaned children; the service spawns none, but `docker run --init` or compose's
 # `init: true` adds a tiny init that does. --max-semi-space-size=8 (MiB, as in `npm start`):
 # V8's young generation grows to 2 x 16 MiB under load by default; request garbage dies young
