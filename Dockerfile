@@ -41,13 +41,14 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # package.json marks the project root (config/paths.ts); default.yml is the embedded config.
 COPY package.json ./
-# Read at run time: the embedded config and the breached-password list (src/services/passwords.ts).
+# Read at run time: the embedded config and the breached-password list (config/breached-passwords.ts).
 COPY config/default.yml config/common-passwords.txt ./config/
 # Read by `node dist/scripts/seed.js` (the sample catalogue).
 COPY scripts/seed-catalogue.json ./scripts/
 # Read at start-up in production: its placeholder secrets are refused (config/load.ts), and a
 # missing file stops the start rather than skip that check.
 COPY .env.example ./
+COPY deploy/mysql.env.example ./deploy/
 
 # The default DATABASE_URL (sqlite:./data/bookstore.db) writes here, so the node user owns
 # the folder. Declared after every change to it: later build steps would be discarded.

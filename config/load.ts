@@ -137,27 +137,34 @@ function dotenvValues (text: string): unknown[] {
     .flatMap((value) => [value, ...value.split(',')])
 }
 
+/** The sample environment files the repository publishes (each ships in the image, Dockerfile). */
+const SAMPLE_ENV_FILES = ['.env.example', 'deploy/mysql.env.example']
+
 /** Every string in a parsed YAML document, however deep. */
 const yamlValues = (value: unknown): unknown[] =>
   typeof value === 'object' && value !== null ? Object.values(value).flatMap(yamlValues) : [value]
 
 /**
- * Every value the repository publishes: each one in config/default.yml and in .env.example,
+ * Every value the repository publishes: each one in config/default.yml and in the sample env files,
  * read from the files themselves, so a placeholder added to either is refused in production
  * without anyone remembering to list it here. The files ship with the image (Dockerfile); one
  * that cannot be read stops a production start rather than skip the check.
  */
 export function publishedValues (): string[] {
   const yaml = readYaml(path.join(projectRoot, 'config', 'default.yml'), 'config/default.yml')
-  let example: string
-  try {
-    example = readFileSync(path.join(projectRoot, '.env.example'), 'utf8')
-  } catch (err) {
-    throw new ConfigError(`Invalid configuration: cannot read .env.example to refuse its published secrets (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
-  }
-  const values = [...yamlValues(yaml), ...dotenvValues(example)]
+  const samples = SAMPLE_ENV_FILES.flatMap((file) => {
+    try {
+      return dotenvValues(readFileSync(path.join(projectRoot, file), 'utf8'))
+    } catch (err) {
+      throw new ConfigError(`Invalid configuration: cannot read ${file} to refuse its published secrets (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
+  })
+  const values = [...yamlValues(yaml), ...samples]
     .filter((value): value is string => typeof value === 'string')
     .map((value) => value.trim())
+    .filter((value) => value !== '')
+    // A sample URL publishes its password too (DATABASE_URL=mysql://bookstore:change-me@...).
+    .flatMap((value) => [value, urlParts(value).password ?? ''])
     .filter((value) => value !== '')
   return [...new Set(values)]
 }
@@ -204,7 +211,7 @@ function checkSecrets (config: Config): void {
   for (const { key, name, value } of credentials(config)) {
     const min = MIN_BYTES[key]
     if (published.has(value.trim())) {
-      throw new ConfigError(`Invalid configuration: ${name} is a secret published in the repository (config/default.yml or .env.example), which production refuses; set a random secret${min === undefined ? '' : ` of at least ${min} bytes`}`)
+      throw new ConfigError(`Invalid configuration: ${name} is a secret published in the repository (config/default.yml, .env.example or deploy/mysql.env.example), which production refuses; set a random secret${min === undefined ? '' : ` of at least ${min} bytes`}`)
     }
     if (min !== undefined && Buffer.byteLength(value, 'utf8') < min) {
       throw new ConfigError(`Invalid configuration: ${name} must be at least ${min} bytes`)

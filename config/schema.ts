@@ -80,7 +80,7 @@ export const ConfigSchema = Type.Object({
 
 /**
  * The settings that hold a credential: in production none may hold a value published in
- * config/default.yml or .env.example (config/load.ts). A list is held to it entry by entry,
+ * config/default.yml or a sample env file (config/load.ts). A list is held to it entry by entry,
  * a URL (a name ending in `Url`) by the password in it.
  */
 export const SECRET_SETTINGS = ['jwtSecret', 'jwtPreviousSecrets', 'adminPassword', 'databaseUrl', 'mongodbUrl', 'redisUrl'] as const satisfies ReadonlyArray<keyof Settings>

@@ -54,6 +54,7 @@ say "build stage: npm ci, npm run build, npm prune --omit=dev"
 cp -a "$build/node_modules" "$build/dist" "$root/package.json" "$root/.env.example" "$runtime/"
 cp -a "$root/config/default.yml" "$root/config/common-passwords.txt" "$runtime/config/"
 cp -a "$root/scripts/seed-catalogue.json" "$runtime/scripts/"
+mkdir -p "$runtime/deploy" && cp -a "$root/deploy/mysql.env.example" "$runtime/deploy/"
 # USER node is uid/gid 1000 in the node images. As root, the server runs as that id here
 # too, so the code must be readable and data/ (the SQLite default) writable by it.
 says 'RUN mkdir -p data && chown node:node data'

@@ -58,12 +58,12 @@ t.test('a bad value stops start-up with one line naming the setting', async (t) 
 
 /** Read here from the files, more simply than the service reads them: a placeholder added later is covered too. */
 const root = path.join(__dirname, '..', '..', '..')
-const exampleValues = [...readFileSync(path.join(root, '.env.example'), 'utf8').matchAll(/^(\w+)=(.*)$/gm)]
-  .map((m) => ({ key: m[1] ?? '', value: (m[2] ?? '').trim() }))
+const exampleValues = ['.env.example', 'deploy/mysql.env.example'].flatMap((file) =>
+  [...readFileSync(path.join(root, file), 'utf8').matchAll(/^(\w+)=(.*)$/gm)].map((m) => ({ key: m[1] ?? '', value: (m[2] ?? '').trim() })))
 const sampleSecrets = [...readFileSync(path.join(root, 'config', 'default.yml'), 'utf8').matchAll(/^jwt\w*Secrets?:\s*(\S+)/gm)].map((m) => m[1] ?? '')
 
 const publishedMessage = (name: string, tail = ''): RegExp =>
-  new RegExp(`^Invalid configuration: ${name.replace(/[()]/g, '\\$&')} is a secret published in the repository \\(config/default\\.yml or \\.env\\.example\\), which production refuses; set a random secret${tail}$`)
+  new RegExp(`^Invalid configuration: ${name.replace(/[()]/g, '\\$&')} is a secret published in the repository \\(config/default\\.yml, \\.env\\.example or deploy/mysql\\.env\\.example\\), which production refuses; set a random secret${tail}$`)
 
 t.test('production refuses every value published in the repository in every secret-like setting, and short JWT keys', async (t) => {
   const published = publishedValues()
@@ -89,6 +89,9 @@ t.test('production refuses every value published in the repository in every secr
     { message: /^Invalid configuration: JWT_PREVIOUS_SECRETS \(jwtPreviousSecrets\) entry 1 must be at least 32 bytes$/ }, 'previous secrets too, everywhere')
   t.same(loadConfig({ env: { JWT_PREVIOUS_SECRETS: ` ${'a'.repeat(32)} ,${'b'.repeat(32)}` } }).jwtPreviousSecrets, ['a'.repeat(32), 'b'.repeat(32)], 'comma-separated')
   t.equal(loadConfig({ env }).jwtSecret, STRONG)
+  t.ok(published.includes('change-me'), "the password inside .env.example's DATABASE_URL is published too")
+  t.throws(() => loadConfig({ env: { ...env, DATABASE_URL: 'mysql://bookstore:change-me@mysql:3306/bookstore' } }),
+    { message: publishedMessage('the password in DATABASE_URL (databaseUrl)') }, 'the sample DATABASE_URL as it is')
   t.equal(loadConfig({ env: { ...env, DATABASE_URL: 'mysql://bookstore:a-password-of-our-own@db:3306/bookstore' } }).database.kind, 'mysql', 'a password of its own is taken')
   t.equal(loadConfig({ env: { ...env, DATABASE_URL: 'sqlite:./data/bookstore.db' } }).database.kind, 'sqlite', 'a URL without a password is not a published secret')
   t.equal(loadConfig({ env: { NODE_ENV: 'development' } }).jwtSecret, SAMPLE_JWT_SECRET, 'development may use the sample')
@@ -101,7 +104,7 @@ t.test(".env.example's ADMIN_PASSWORD: refused in production, taken elsewhere", 
   const env = { JWT_SECRET: STRONG, ADMIN_EMAIL: example.ADMIN_EMAIL ?? '', ADMIN_PASSWORD: example.ADMIN_PASSWORD ?? '' }
   t.throws(() => loadConfig({ env: { ...env, NODE_ENV: 'production' } }), {
     name: 'ConfigError',
-    message: 'Invalid configuration: ADMIN_PASSWORD (adminPassword) is a secret published in the repository (config/default.yml or .env.example), which production refuses; set a random secret'
+    message: 'Invalid configuration: ADMIN_PASSWORD (adminPassword) is a secret published in the repository (config/default.yml, .env.example or deploy/mysql.env.example), which production refuses; set a random secret'
   })
   for (const nodeEnv of ['development', 'test']) {
     t.equal(loadConfig({ env: { ...env, NODE_ENV: nodeEnv } }).adminPassword, 'change-me-admin-password', nodeEnv)
