@@ -47,6 +47,12 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
     async set (key, value, ttlSeconds) {
       entries.set(key, value, { ttl: ttlSeconds * 1000 })
     },
+    async setIfAbsent (key, value, ttlSeconds) {
+      if (entries.has(key) || counters.has(key)) return false
+      // With the counters: a lease is tiny, and a flood of pages must not evict it.
+      counters.set(key, value, { ttl: ttlSeconds * 1000 })
+      return true
+    },
     async incr (key, ttlSeconds) {
       const counter = counted(key)
       if (counter === undefined) {
