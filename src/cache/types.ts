@@ -42,5 +42,5 @@ export interface KeyValueCache {
 /** The keys of generation-scoped entries, the same in every backend. */
 export const generationKey = (namespace: string): string => `${namespace}:generation`
 export const entryKey = (namespace: string, generation: string, key: string): string => `${namespace}:${generation}:${key}`
-/** The key of the lease on filling one entry; `lease` is never a generation (those are UUIDs). */
-export const leaseKey = (namespace: string, generation: string, key: string): string => `${namespace}:lease:${generation}:${key}`
+/** The key of the lease on filling one entry: outside the namespace's keys, which are all entries and its generation. */
+export const leaseKey = (namespace: string, generation: string, key: string): string => `lease:${namespace}:${generation}:${key}`

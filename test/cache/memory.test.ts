@@ -22,7 +22,7 @@ t.test('a flood of cached pages, or of leases on missed ones, never evicts a sig
   await small.incr('signin-failures:x', 60)
   await small.startGeneration('books', 'g1', 60)
   for (let i = 0; i < 1000; i++) await small.writeGeneration('books', 'g1', `page:${i}`, Buffer.alloc(512), 60)
-  for (let i = 0; i < 1000; i++) await small.setIfAbsent(`books:lease:g1:page:${i}`, '1', 60)
+  for (let i = 0; i < 1000; i++) await small.setIfAbsent(`lease:books:g1:page:${i}`, '1', 60)
   t.equal((await small.peek('signin-failures:x')).count, 1)
   t.equal((await small.readGeneration('books', 'page:0', 'fresh', 60)).generation, 'g1')
 })
