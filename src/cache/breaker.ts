@@ -105,6 +105,7 @@ export function createCircuitBreaker (inner: KeyValueCache, {
     name: inner.name,
     get: (key) => call(() => inner.get(key)),
     set: (key, value, ttl) => call(() => inner.set(key, value, ttl)),
+    setIfAbsent: (key, value, ttl) => call(() => inner.setIfAbsent(key, value, ttl)),
     incr: (key, ttl) => call(() => inner.incr(key, ttl)),
     peek: (key) => call(() => inner.peek(key)),
     del: (key) => call(() => inner.del(key)),

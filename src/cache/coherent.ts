@@ -185,6 +185,7 @@ export function createCoherentCache (inner: KeyValueCache, {
     name: inner.name,
     get: (key) => passing('a read', () => inner.get(key)),
     set: (key, value, ttl) => passing('a write', () => inner.set(key, value, ttl)),
+    setIfAbsent: (key, value, ttl) => passing('a write', () => inner.setIfAbsent(key, value, ttl)),
     incr: (key, ttl) => passing('an increment', () => inner.incr(key, ttl)),
     peek: (key) => passing('a read', () => inner.peek(key)),
     del: (key) => passing('a delete', () => inner.del(key)),

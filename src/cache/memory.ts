@@ -47,6 +47,13 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
     async set (key, value, ttlSeconds) {
       entries.set(key, value, { ttl: ttlSeconds * 1000 })
     },
+    async setIfAbsent (key, value, ttlSeconds) {
+      if (entries.has(key) || counters.has(key)) return false
+      // With the entries, as set() stores: a lease is taken on every miss, and a flood of
+      // misses must not evict a sign-in counter (a lease evicted costs one more load).
+      entries.set(key, value, { ttl: ttlSeconds * 1000 })
+      return true
+    },
     async incr (key, ttlSeconds) {
       const counter = counted(key)
       if (counter === undefined) {

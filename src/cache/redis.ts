@@ -73,6 +73,9 @@ export function createRedisCache (client: Redis, { namespace = 'bookstore' }: Re
     async set (key, value, ttlSeconds) {
       await client.set(k(key), value, 'PX', ms(ttlSeconds))
     },
+    async setIfAbsent (key, value, ttlSeconds) {
+      return (await client.set(k(key), value, 'PX', ms(ttlSeconds), 'NX')) === 'OK'
+    },
     async incr (key, ttlSeconds) {
       const ttlMs = ms(ttlSeconds)
       const [count, ttl] = await client.eval(INCR_WITH_WINDOW, 1, k(key), ttlMs) as [number, number]

@@ -13,6 +13,8 @@ export interface KeyValueCache {
   readonly name: string
   get (key: string): Promise<string | undefined>
   set (key: string, value: string, ttlSeconds: number): Promise<void>
+  /** Stores the value only when `key` holds none (Redis SET NX): true when this call stored it. */
+  setIfAbsent (key: string, value: string, ttlSeconds: number): Promise<boolean>
   /** Adds one; the first increment starts a window of `ttlSeconds`. Returns the new count and the window's remaining ms. */
   incr (key: string, ttlSeconds: number): Promise<{ count: number, ttlMs: number }>
   /** The counter's value and remaining window, or count 0 when absent. */
@@ -40,3 +42,5 @@ export interface KeyValueCache {
 /** The keys of generation-scoped entries, the same in every backend. */
 export const generationKey = (namespace: string): string => `${namespace}:generation`
 export const entryKey = (namespace: string, generation: string, key: string): string => `${namespace}:${generation}:${key}`
+/** The key of the lease on filling one entry: outside the namespace's keys, which are all entries and its generation. */
+export const leaseKey = (namespace: string, generation: string, key: string): string => `lease:${namespace}:${generation}:${key}`

@@ -43,6 +43,8 @@ export function createSessionService ({ sessions, users, cache, timeoutMs, refre
       // Never past the session's own end; an ended session is never cached.
       maxTtlSeconds: (found) => found.ended ? 0 : Math.floor((Date.parse(found.expires_at) - Date.now()) / 1000),
       timeoutMs,
+      // A check's database read is bounded by the same: no one waits on another's longer.
+      leaseMs: timeoutMs,
       encode: (found) => Buffer.from(JSON.stringify(found)),
       decode: (stored) => {
         try {

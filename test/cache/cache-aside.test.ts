@@ -1,9 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import pino from 'pino'
 import t from 'tap'
 import { CacheUnavailableError } from '../../src/cache/breaker'
 import { createCacheAside, type CacheAsideOptions, type CacheResult } from '../../src/cache/cache-aside'
 import { createMemoryCache } from '../../src/cache/memory'
-import type { KeyValueCache } from '../../src/cache/types'
+import { leaseKey, type KeyValueCache } from '../../src/cache/types'
 
 /** A memory cache that records every entry written, with its TTL. */
 function recordingCache () {
@@ -148,4 +149,135 @@ t.test('with a timeout, a cache that does not answer is abandoned for the loader
   const { helper, lines } = aside(hanging, { timeoutMs: 20 })
   t.equal(await helper.get('k', loader('v')), 'v')
   t.match(lines, [{ level: 40, msg: 'thing cache read failed; using the store' }])
+})
+
+/** A loader that counts its calls and answers `value` after `ms`. */
+function slowLoader (value: string | undefined, ms = 20) {
+  const load = async (): Promise<string | undefined> => {
+    load.calls++
+    await sleep(ms)
+    return value
+  }
+  load.calls = 0
+  return load
+}
+
+const herd = <R>(n: number, get: () => Promise<R>): Promise<R[]> => Promise.all(Array.from({ length: n }, get))
+
+t.test('200 concurrent misses of one key share one load; after an invalidation, again one', async (t) => {
+  const { cache, writes } = recordingCache()
+  const { helper, results } = aside(cache)
+  const first = slowLoader('one')
+  t.same(new Set(await herd(200, () => helper.get('k', first))), new Set(['one']), 'every reader gets the value')
+  t.equal(first.calls, 1, 'one load for 200 readers')
+  t.equal(writes.length, 1, 'one entry stored')
+  t.equal(results.length, 200)
+
+  t.equal(await helper.invalidate(), true)
+  const second = slowLoader('two')
+  t.same(new Set(await herd(200, () => helper.get('k', second))), new Set(['two']))
+  t.equal(second.calls, 1, 'one load after the invalidation made the key cold')
+
+  const other = slowLoader('other')
+  await Promise.all([helper.get('a', other), helper.get('b', other)])
+  t.equal(other.calls, 2, 'different keys do not share a load')
+})
+
+t.test('a load begun under an older generation is not handed to a reader of the newer one', async (t) => {
+  const { cache } = recordingCache()
+  const { helper } = aside(cache)
+  const old = helper.get('k', slowLoader('old', 30))
+  await sleep(5)
+  await helper.invalidate()
+  const fresh = slowLoader('new')
+  t.equal(await helper.get('k', fresh), 'new', 'the newer reader loads for itself')
+  t.equal(fresh.calls, 1)
+  t.equal(await old, 'old', 'the older reader keeps its own load')
+})
+
+t.test('a failing load rejects the readers of that flight only, is not kept, and the next read loads again', async (t) => {
+  const { cache, writes } = recordingCache()
+  const { helper } = aside(cache)
+  let calls = 0
+  const failing = async (): Promise<string> => {
+    calls++
+    await sleep(10)
+    throw new Error('store down')
+  }
+  const settled = await Promise.allSettled(Array.from({ length: 50 }, () => helper.get('k', failing)))
+  t.equal(calls, 1, 'one load for the flight')
+  t.ok(settled.every((s) => s.status === 'rejected' && (s.reason as Error).message === 'store down'), 'every reader of it gets its error')
+  t.equal(writes.length, 0)
+  const next = loader('back')
+  t.equal(await helper.get('k', next), 'back', 'the error was not kept')
+  t.equal(next.calls, 1)
+})
+
+t.test('a hit asks the cache nothing but the read', async (t) => {
+  const inner = createMemoryCache()
+  const calls: string[] = []
+  const counting: KeyValueCache = {
+    ...inner,
+    readGeneration: async (...a) => { calls.push('read'); return await inner.readGeneration(...a) },
+    setIfAbsent: async (...a) => { calls.push('lease'); return await inner.setIfAbsent(...a) }
+  }
+  const { helper } = aside(counting)
+  await helper.get('k', loader('v'))
+  t.same(calls, ['read', 'lease'], 'a miss takes the lease')
+  calls.length = 0
+  await herd(10, () => helper.get('k', loader('v')))
+  t.same(calls, Array(10).fill('read'), 'hits read only')
+})
+
+t.test('two instances on one cache: the lease makes one load across both', async (t) => {
+  const shared = createMemoryCache()
+  const a = aside(shared)
+  const b = aside(shared)
+  const load = slowLoader('shared', 30)
+  const answers = await Promise.all([
+    herd(100, () => a.helper.get('k', load)),
+    herd(100, () => b.helper.get('k', load))
+  ])
+  t.same(new Set(answers.flat()), new Set(['shared']), 'all 200 get the value')
+  t.equal(load.calls, 1, 'one load in all')
+
+  // After an invalidation by either, again one in all.
+  await b.helper.invalidate()
+  const again = slowLoader('again', 30)
+  await Promise.all([herd(100, () => a.helper.get('k', again)), herd(100, () => b.helper.get('k', again))])
+  t.equal(again.calls, 1)
+})
+
+t.test('a lease whose holder stored nothing is freed: the other instance loads at once', async (t) => {
+  const shared = createMemoryCache()
+  const a = aside(shared, { leaseMs: 5000 })
+  const b = aside(shared, { leaseMs: 5000 })
+  const load = slowLoader(undefined, 30)
+  const started = Date.now()
+  await Promise.all([a.helper.get('absent', load), sleep(5).then(() => b.helper.get('absent', load))])
+  t.equal(load.calls, 2, 'nothing found is not cached: each instance loads')
+  t.ok(Date.now() - started < 1000, `the second did not wait out the lease (${Date.now() - started} ms)`)
+})
+
+t.test('a lease never filled holds a reader no longer than the lease, then it loads', async (t) => {
+  const shared = createMemoryCache()
+  const { helper } = aside(shared, { leaseMs: 60 })
+  // Another instance's lease on the key under the current generation, never filled.
+  const { generation } = await shared.readGeneration('things', 'k', 'g', 60)
+  t.equal(await shared.setIfAbsent(leaseKey('things', generation, 'k'), '1', 60), true)
+  const load = loader('mine')
+  const started = Date.now()
+  t.equal(await helper.get('k', load), 'mine')
+  const waited = Date.now() - started
+  t.equal(load.calls, 1)
+  t.ok(waited >= 50 && waited < 1000, `waited about the lease (${waited} ms)`)
+})
+
+t.test('a lease the cache cannot take is a failing cache: load at once, logged', async (t) => {
+  const failing: KeyValueCache = { ...createMemoryCache(), setIfAbsent: async () => { throw new Error('cache down') } }
+  const { helper, lines } = aside(failing)
+  const load = loader('v')
+  t.same(await herd(5, () => helper.get('k', load)), Array(5).fill('v'))
+  t.equal(load.calls, 1, 'still one load in this instance')
+  t.same(lines.map((l) => [l.level, l.msg]), [[40, 'thing cache lease failed; using the store']])
 })

@@ -45,6 +45,23 @@ export function cacheContract (t: Test, open: () => Promise<KeyValueCache>): voi
     t.equal(await cache.get(k), 'b', 'alive 1.2 s after the first set, 0.6 s after the second')
   })
 
+  t.test('setIfAbsent stores only where nothing is, once among concurrent callers, and for its TTL', async (t) => {
+    const cache = await open()
+    const k = key('lease')
+    const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => cache.setIfAbsent(k, `holder-${i}`, 1)))
+    t.equal(claims.filter((won) => won).length, 1, 'one caller stores it')
+    t.equal(await cache.get(k), `holder-${claims.indexOf(true)}`, 'and its value is the one kept')
+    t.equal(await cache.setIfAbsent(k, 'late', 1), false, 'a later caller finds it taken')
+    await sleep(1200)
+    t.equal(await cache.setIfAbsent(k, 'after', 1), true, 'free again after its TTL')
+    await cache.del(k)
+    t.equal(await cache.setIfAbsent(k, 'deleted', 1), true, 'and after a delete')
+    const v = key('lease-over-value')
+    await cache.set(v, 'x', 60)
+    t.equal(await cache.setIfAbsent(v, 'y', 60), false, 'a value set by set() counts as present')
+    t.equal(await cache.get(v), 'x')
+  })
+
   t.test('peek of an absent counter is count 0 and ttl 0', async (t) => {
     const cache = await open()
     t.same(await cache.peek(key('absent')), { count: 0, ttlMs: 0 })

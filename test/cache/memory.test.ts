@@ -17,11 +17,12 @@ t.test('entries stay within their byte budget: the least recently used go first'
   t.ok(kept.includes(29) && !kept.includes(0), 'the newest stay, the oldest went')
 })
 
-t.test('a flood of cached pages never evicts a sign-in counter or the generation', async (t) => {
-  const small = createMemoryCache({ maxBytes: 4096 })
+t.test('a flood of cached pages, or of leases on missed ones, never evicts a sign-in counter or the generation', async (t) => {
+  const small = createMemoryCache({ maxBytes: 4096, maxCounters: 10 })
   await small.incr('signin-failures:x', 60)
   await small.startGeneration('books', 'g1', 60)
   for (let i = 0; i < 1000; i++) await small.writeGeneration('books', 'g1', `page:${i}`, Buffer.alloc(512), 60)
+  for (let i = 0; i < 1000; i++) await small.setIfAbsent(`lease:books:g1:page:${i}`, '1', 60)
   t.equal((await small.peek('signin-failures:x')).count, 1)
   t.equal((await small.readGeneration('books', 'page:0', 'fresh', 60)).generation, 'g1')
 })
