@@ -33,6 +33,7 @@ export default fp(async function servicesPlugin (fastify) {
     reviews: stores.reviews,
     cache,
     ttlSeconds: config.cacheTtlSeconds,
+    storeTimeoutMs: config.backendTimeoutMs,
     log,
     ...(fastify.metrics === undefined ? {} : { onCache: fastify.metrics.cacheObserver })
   })

@@ -17,6 +17,8 @@ interface Deps {
   reviews: ReviewStore
   cache: KeyValueCache
   ttlSeconds: number
+  /** How long a store read may take: another instance's load of a missing entry is waited for at most this long. */
+  storeTimeoutMs: number
   log: FastifyBaseLogger
   /** Told of every cache read's result (the metrics' bookstore_cache_requests_total). */
   onCache?: (result: CacheResult) => void
@@ -52,7 +54,7 @@ function decodePage (stored: Buffer): SerializedPage | undefined {
  * restore, failover, eviction) brings back an entry older than a write, and why a write whose
  * invalidation failed is still seen within the TTL: src/cache/coherent.ts.
  */
-export function createBookService ({ books, reviews, cache, ttlSeconds, log, onCache }: Deps) {
+export function createBookService ({ books, reviews, cache, ttlSeconds, storeTimeoutMs, log, onCache }: Deps) {
   const cached = createCacheAside<SerializedPage>({
     cache,
     namespace: 'books',
@@ -62,7 +64,8 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, log, onC
     log,
     label: 'cache',
     instead: 'using the store',
-    onResult: onCache
+    onResult: onCache,
+    leaseMs: storeTimeoutMs
   })
   const conditionalWrite = createConditionalWrite({
     what: 'book',

@@ -19,7 +19,7 @@ t.test('a healthy cache logs nothing above info; a broken one is logged and bypa
   const sql = createSqlStores(db)
   const cache = createMemoryCache()
   const { log, lines } = recordingLog()
-  const books = createBookService({ books: sql.books, reviews: sql.reviews, cache, ttlSeconds: 60, log })
+  const books = createBookService({ books: sql.books, reviews: sql.reviews, cache, ttlSeconds: 60, storeTimeoutMs: 1000, log })
 
   const titles = async (): Promise<string[]> =>
     (JSON.parse((await books.list({ offset: 0, limit: 5 })).body.toString()) as Array<{ title: string }>).map((b) => b.title)
