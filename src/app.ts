@@ -9,11 +9,18 @@ import { validatorCompiler } from './http/validation'
 
 interface AppOptions {
   config: Config
+  /** Aborted when the process is told to stop while the app starts (src/server.ts). */
+  startupSignal?: AbortSignal | undefined
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
+    /**
+     * Aborted when the process is told to stop while it starts: a backing service's wait
+     * ends at once (src/wait-for.ts). Absent where nothing can ask that (tests, scripts).
+     */
+    startupSignal?: AbortSignal | undefined
   }
 }
 
@@ -28,6 +35,7 @@ const root = path.join(__dirname, '..')
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(fp(async function configPlugin (instance) {
     instance.decorate('config', opts.config)
+    instance.decorate('startupSignal', opts.startupSignal)
   }, { name: 'config' }))
 
   // JSON only: Fastify's default text/plain parser would let a text body reach validation.

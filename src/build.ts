@@ -7,6 +7,8 @@ import app from './app'
 interface BuildOptions {
   /** Pretty logs (a terminal); JSON lines otherwise. */
   pretty?: boolean
+  /** Ends the start-up waits for backing services at once when aborted (src/server.ts: a signal). */
+  startupSignal?: AbortSignal
 }
 
 /**
@@ -15,8 +17,8 @@ interface BuildOptions {
  * can still add a hook first. fp() keeps the app's decorators (stores, books, ...) visible on
  * the returned instance.
  */
-export function buildApp (config: Config, { pretty = false }: BuildOptions = {}): FastifyInstance {
+export function buildApp (config: Config, { pretty = false, startupSignal }: BuildOptions = {}): FastifyInstance {
   const fastify = Fastify(serverOptions(config, { pretty }))
-  void fastify.register(fp(app), { config })
+  void fastify.register(fp(app), { config, startupSignal })
   return fastify
 }

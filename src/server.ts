@@ -17,13 +17,11 @@ async function main (): Promise<void> {
     throw err
   }
 
-  const fastify = buildApp(config, { pretty: process.stdout.isTTY })
-
   // Stopped while starting (waiting for a backing service, most often): nothing listens yet,
   // so there is nothing to drain. The wait ends at once (src/wait-for.ts); whatever else is
   // under way (a migration) ends its step first. Exit 128 + the signal's number, as a shell does.
   const starting = new AbortController()
-  fastify.decorate('startupSignal', starting.signal)
+  const fastify = buildApp(config, { pretty: process.stdout.isTTY, startupSignal: starting.signal })
   const stopStarting = (signal: NodeJS.Signals): void => { starting.abort(signal) }
   process.once('SIGINT', stopStarting)
   process.once('SIGTERM', stopStarting)

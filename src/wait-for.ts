@@ -2,16 +2,6 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { urlParts } from '../config/load'
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /**
-     * Aborted when the process is told to stop while it starts (src/server.ts decorates it);
-     * absent where nothing can ask that (tests, scripts).
-     */
-    startupSignal?: AbortSignal
-  }
-}
-
 const FIRST_DELAY_MS = 250
 const MAX_DELAY_MS = 5000
 
