@@ -83,6 +83,16 @@ function firstProblem (errors: ErrorObject[]): string {
   return `${where} ${first.message ?? 'is invalid'}`
 }
 
+/**
+ * APP_URL without its trailing slash, or where this service listens: a wildcard address is
+ * no address to put in a link, so it reads as localhost.
+ */
+function publicUrl ({ appUrl, host, port }: Settings): string {
+  if (appUrl !== undefined) return appUrl.replace(/\/+$/, '')
+  const name = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host
+  return `http://${name}:${port}`
+}
+
 /** `sqlite:./data/x.db` → a path resolved against the working directory (or `:memory:`); `mysql://…` → the URL. */
 function databaseTarget (url: string): DatabaseTarget {
   if (url.startsWith('mysql://')) return { kind: 'mysql', url }
@@ -242,7 +252,8 @@ export function loadConfig ({ env = {}, overrides = {}, defaults = {} }: LoadOpt
     ...merged,
     database: databaseTarget(merged.databaseUrl),
     allowedOrigins: allowedOrigins(merged.corsOrigins),
-    proxyTrust: proxyTrust(merged.trustProxy)
+    proxyTrust: proxyTrust(merged.trustProxy),
+    publicUrl: publicUrl(merged)
   }
 
   checkSecrets(config)

@@ -34,6 +34,19 @@ export const ConfigSchema = Type.Object({
   trustProxy: Type.Optional(Type.String({ minLength: 1, env: 'TRUST_PROXY' })),
   /** A second listener on HOST:METRICS_PORT serving GET /metrics (Prometheus). */
   metricsPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, env: 'METRICS_PORT' })),
+  /**
+   * Where links in mail point (`<APP_URL>/<action>?token=…`); also the passkeys' default
+   * relying party. Unset: the service's own base URL, `http://HOST:PORT` (config/load.ts).
+   */
+  appUrl: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*)?$', env: 'APP_URL' })),
+  /** The mail server; unset: messages are written as .eml files into mailDir. */
+  smtpUrl: Type.Optional(Type.String({ pattern: '^smtps?://.+', env: 'SMTP_URL' })),
+  mailFrom: Type.String({ minLength: 3, maxLength: 320, env: 'MAIL_FROM', default: 'Bookstore <no-reply@localhost>' }),
+  mailDir: Type.String({ minLength: 1, env: 'MAIL_DIR', default: './data/mail' }),
+  verifyEmailHours: Type.Number({ exclusiveMinimum: 0, maximum: 8760, env: 'VERIFY_EMAIL_HOURS', default: 48 }),
+  resetTokenMinutes: Type.Number({ exclusiveMinimum: 0, maximum: 10080, env: 'RESET_TOKEN_MINUTES', default: 30 }),
+  /** Unverified users may not use routes that need User or more (but the few that let them verify or leave). */
+  requireVerifiedEmail: Type.Boolean({ env: 'REQUIRE_VERIFIED_EMAIL', default: false }),
   /** argon2id cost; raising it makes sign-in rehash old passwords. Not settable from env. */
   argon2: Type.Object({
     memoryCost: Type.Integer({ minimum: 19456, default: 19456 }),
@@ -83,7 +96,7 @@ export const ConfigSchema = Type.Object({
  * config/default.yml or a sample env file (config/load.ts). A list is held to it entry by entry,
  * a URL (a name ending in `Url`) by the password in it.
  */
-export const SECRET_SETTINGS = ['jwtSecret', 'jwtPreviousSecrets', 'adminPassword', 'databaseUrl', 'mongodbUrl', 'redisUrl'] as const satisfies ReadonlyArray<keyof Settings>
+export const SECRET_SETTINGS = ['jwtSecret', 'jwtPreviousSecrets', 'adminPassword', 'databaseUrl', 'mongodbUrl', 'redisUrl', 'smtpUrl'] as const satisfies ReadonlyArray<keyof Settings>
 
 /** The settings as written: YAML keys, environment variables, overrides. */
 export type Settings = Static<typeof ConfigSchema>
@@ -105,4 +118,6 @@ export type Config = Settings & {
   readonly allowedOrigins: readonly string[]
   /** TRUST_PROXY as Fastify's `trustProxy` takes it (false: X-Forwarded-* change nothing). */
   readonly proxyTrust: boolean | number | string[]
+  /** APP_URL without a trailing slash, or the service's own base URL when it is unset. */
+  readonly publicUrl: string
 }

@@ -78,6 +78,11 @@ export default fp(async function storesPlugin (fastify) {
     users: guardStore(stores.users, sql.name, backendTimeoutMs),
     books: guardStore(stores.books, sql.name, backendTimeoutMs, { unbounded: ['importMany'] }),
     sessions: guardStore(stores.sessions, sql.name, backendTimeoutMs),
+    tokens: guardStore(stores.tokens, sql.name, backendTimeoutMs),
+    outbox: guardStore(stores.outbox, sql.name, backendTimeoutMs),
+    audit: guardStore(stores.audit, sql.name, backendTimeoutMs, { unbounded: ['verify'] }),
+    // The transaction as a whole is bounded: its statements run unguarded inside it.
+    atomic: guardStore({ atomic: stores.atomic }, sql.name, backendTimeoutMs).atomic,
     reviews,
     backends,
     migrated,

@@ -36,7 +36,12 @@ export const ERROR_STATUS = {
   TOO_MANY_SIGN_IN_FAILURES: 429,
   SERVICE_UNAVAILABLE: 503,
   NOT_READY: 503,
-  INTERNAL_ERROR: 500
+  INTERNAL_ERROR: 500,
+  VERIFICATION_TOKEN_INVALID: 400,
+  EMAIL_ALREADY_VERIFIED: 409,
+  EMAIL_NOT_VERIFIED: 403,
+  TOO_MANY_EMAILS: 429,
+  RESET_TOKEN_INVALID: 400
 } as const satisfies Record<string, number>
 export type ErrorCode = keyof typeof ERROR_STATUS
 export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[]
@@ -112,6 +117,19 @@ export const signInThrottled = (retryAfterSeconds: number): AppError =>
   new AppError('TOO_MANY_SIGN_IN_FAILURES', 'Too many failed sign-ins for this email; try again later', {
     'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds)))
   })
+
+export const verificationTokenInvalid = (): AppError =>
+  new AppError('VERIFICATION_TOKEN_INVALID', 'This verification token is unknown, used, superseded or expired; ask for a new one')
+export const emailAlreadyVerified = (): AppError =>
+  new AppError('EMAIL_ALREADY_VERIFIED', 'This email address is verified already')
+export const emailNotVerified = (): AppError =>
+  new AppError('EMAIL_NOT_VERIFIED', 'Verify your email address first: POST /users/me/verify-email sends a new message')
+export const tooManyEmails = (retryAfterSeconds: number): AppError =>
+  new AppError('TOO_MANY_EMAILS', 'Too many messages asked for; try again later', {
+    'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds)))
+  })
+export const resetTokenInvalid = (): AppError =>
+  new AppError('RESET_TOKEN_INVALID', 'This reset token is unknown, used or expired; ask for a new one')
 
 /** Readiness: which configured backing services answer; the message names those that do not. */
 export const notReady = (services: Record<string, 'up' | 'down'>): AppError => {

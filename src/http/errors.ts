@@ -1,9 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import { Type, type TSchema } from '@sinclair/typebox'
 import {
-  AppError, ERROR_STATUS, cannotLowerOwnLevel, emailTaken, forbidden, idempotencyKeyInUse, idempotencyKeyReused,
-  invalidCredentials, invalidInput, lastAdmin, notFound, notReady, preconditionFailed, refreshTokenInvalid, refreshTokenReused,
-  shuttingDown, signInThrottled, tokenExpired, tokenRequired, tokenRevoked, tokenUndecodable, breachedPassword, type ErrorCode
+  AppError, ERROR_STATUS, cannotLowerOwnLevel, emailTaken, forbidden, idempotencyKeyInUse, idempotencyKeyReused, invalidCredentials, invalidInput, lastAdmin, notFound, notReady, preconditionFailed, refreshTokenInvalid, refreshTokenReused, shuttingDown, signInThrottled, tokenExpired, tokenRequired, tokenRevoked, tokenUndecodable, breachedPassword, type ErrorCode, verificationTokenInvalid, emailAlreadyVerified, emailNotVerified, tooManyEmails, resetTokenInvalid
 } from '../domain/errors'
 import { idOf, type HeaderDoc } from '../schemas/common'
 import { ErrorResponse, NotReadyResponse } from '../schemas/error'
@@ -117,7 +115,12 @@ const WHEN: Record<OperationCode, string> = {
   TOO_MANY_SIGN_IN_FAILURES: 'too many failed sign-ins for this email; see Retry-After',
   SERVICE_UNAVAILABLE: 'a backing service is down or slow, the service sheds load, or it is shutting down; see Retry-After',
   NOT_READY: '`services` names the backing service that is down, or the service sheds load; see Retry-After',
-  INTERNAL_ERROR: 'a fault of ours: quote `request_id` when reporting it'
+  INTERNAL_ERROR: 'a fault of ours: quote `request_id` when reporting it',
+  VERIFICATION_TOKEN_INVALID: 'the verification token is unknown, used, superseded or expired',
+  EMAIL_ALREADY_VERIFIED: 'the address is verified already',
+  EMAIL_NOT_VERIFIED: 'REQUIRE_VERIFIED_EMAIL is on and the address is not verified',
+  TOO_MANY_EMAILS: 'too many messages asked for within the hour; see Retry-After',
+  RESET_TOKEN_INVALID: 'the reset token is unknown, used or expired'
 }
 
 /** Read by the catalogue's tests. */
@@ -162,7 +165,12 @@ const EXAMPLE: Record<OperationCode, () => AppError> = {
   // The one 503 every route can answer.
   SERVICE_UNAVAILABLE: shuttingDown,
   NOT_READY: () => notReady({ mysql: 'up', mongodb: 'up', redis: 'down' }),
-  INTERNAL_ERROR: () => internalError(EXAMPLE_REQUEST_ID)
+  INTERNAL_ERROR: () => internalError(EXAMPLE_REQUEST_ID),
+  VERIFICATION_TOKEN_INVALID: verificationTokenInvalid,
+  EMAIL_ALREADY_VERIFIED: emailAlreadyVerified,
+  EMAIL_NOT_VERIFIED: emailNotVerified,
+  TOO_MANY_EMAILS: () => tooManyEmails(3600),
+  RESET_TOKEN_INVALID: resetTokenInvalid
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Review, ReviewInput, ReviewRecord } from '../schemas/review'
 import type { SessionRecord } from '../schemas/session'
 import type { User, UserRecord } from '../schemas/user'
 import type { Permission } from '../domain/permission'
+import type { AuditEntry, AuditEvent, AuditEventType } from '../schemas/audit'
 
 /**
  * The store contract. Every backend (SQLite, MySQL, MongoDB) implements these unchanged and
@@ -113,6 +114,65 @@ export interface ReviewStore {
   delete (id: string, expectedVersion?: number): Promise<boolean>
   /** Removes every review of a book; how many went (0 where a foreign key already took them). */
   deleteByBook (bookId: number): Promise<number>
+}
+
+/**
+ * The audit log: append-only, each event chained to the one before by a hash
+ * (src/stores/sql/audit.ts). There is no way to change or remove an event.
+ */
+export interface AuditStore {
+  /** Appends at `at` (ISO 8601), next in the chain; inside the caller's transaction when given one. */
+  append (entry: AuditEntry, at: string): Promise<AuditEvent>
+  /** Newest first; only ids below `before`; filtered by user and type when given. */
+  list (filter: { user_id?: number | undefined, type?: AuditEventType | undefined, before?: number | undefined, limit: number }): Promise<AuditEvent[]>
+  /** Walks the whole chain: how many events, and the first whose stored hash is not what its content and predecessor give. */
+  verify (): Promise<{ events: number, valid: true } | { events: number, valid: false, first_invalid_id: number }>
+}
+
+/** A message as the outbox keeps it until it is sent. */
+export interface OutgoingMessage {
+  /** Whom it is for, when it is an account's: deleting the account drops the message. */
+  user_id: number | null
+  to: string
+  subject: string
+  text: string
+  html: string
+}
+
+export interface ClaimedMessage extends OutgoingMessage {
+  id: number
+  attempts: number
+  created_at: string
+}
+
+/**
+ * Mail waiting to be sent (src/mail/). A message is enqueued in the transaction of the change
+ * that causes it; a worker claims due messages for a lease, so of several instances one sends
+ * each, and a sender that dies leaves its claim to run out.
+ */
+export interface OutboxStore {
+  enqueue (message: OutgoingMessage, now: string): Promise<number>
+  /** Up to `limit` messages due at `now` and not claimed by a live lease, now claimed until `leaseUntil`. */
+  claim (now: string, leaseUntil: string, limit: number): Promise<ClaimedMessage[]>
+  /** Sent (or given up): the message goes, and with it the only copy of its token. */
+  remove (id: number): Promise<void>
+  /** Not sent this time: tried again at `nextAttemptAt`; `error` is a short code, never a message with an address in it. */
+  retryLater (id: number, nextAttemptAt: string, error: string): Promise<void>
+}
+
+/** An email change's token proves the new address: it is verified by the same route as a sign-up's. */
+export type AccountTokenPurpose = 'verify_email' | 'change_email' | 'reset_password'
+
+/** Verification and reset tokens: only their SHA-256 is stored (src/services/accounts.ts hashes). */
+export interface AccountTokenStore {
+  /** Stores a new token; every earlier unused token of the same user and purpose is spent (superseded). */
+  issue (input: { token_hash: string, user_id: number, purpose: AccountTokenPurpose, email: string | null, now: string, expires_at: string }): Promise<void>
+  /** Spends a live token of one of `purposes`, atomically (of two racing uses one wins); undefined when unknown, used, superseded or expired. */
+  consume (tokenHash: string, purposes: readonly AccountTokenPurpose[], now: string): Promise<{ user_id: number, purpose: AccountTokenPurpose, email: string | null } | undefined>
+  /** Tokens of the user and purpose issued since `since` (used or not): the mail limits count them. */
+  countSince (userId: number, purpose: AccountTokenPurpose, since: string): Promise<number>
+  /** Spends every live token of the user and purpose. */
+  spendAll (userId: number, purpose: AccountTokenPurpose, now: string): Promise<void>
 }
 
 /** A database connection the readiness probe pings and the app closes. */

@@ -120,7 +120,8 @@ t.test('every secret-like setting is held to the rule', async (t) => {
     adminPassword: { adminEmail: 'boss@example.com', adminPassword: published },
     databaseUrl: { databaseUrl: `mysql://u:${published}@db/x` },
     mongodbUrl: { mongodbUrl: `mongodb://u:${published}@a:27017,b:27017/x` },
-    redisUrl: { redisUrl: `redis://:${published}@cache:6379/0` }
+    redisUrl: { redisUrl: `redis://:${published}@cache:6379/0` },
+    smtpUrl: { smtpUrl: `smtp://mailer:${published}@mail.example:587` }
   }
   for (const key of SECRET_SETTINGS) {
     const overrides = { jwtSecret: STRONG, ...holding[key] }

@@ -1,19 +1,61 @@
-import type { BookStore, ReviewStore, SessionStore, UserStore } from '../types'
+import type { AccountTokenStore, AuditStore, BookStore, OutboxStore, ReviewStore, SessionStore, UserStore } from '../types'
+import { createAccountTokenStore } from './account-tokens'
+import { createAuditStore } from './audit'
 import { createBookStore } from './books'
-import type { SqlDialect } from './dialect'
+import type { SqlDialect, SqlExecutor } from './dialect'
+import { createOutboxStore } from './outbox'
 import { createReviewStore } from './reviews'
 import { createSessionStore } from './sessions'
 import { createUserStore } from './users'
 
-export interface SqlStores {
+/** Every store the SQL database holds, bound to one connection or to one transaction. */
+export interface SqlStoreSet {
   users: UserStore
   books: BookStore
   /** Used while MONGODB_URL is unset. */
   reviews: ReviewStore
   sessions: SessionStore
+  tokens: AccountTokenStore
+  outbox: OutboxStore
+  audit: AuditStore
 }
 
-/** The user, book, review and session stores, written once, over either dialect. */
+export interface SqlStores extends SqlStoreSet {
+  /**
+   * Runs `fn` with every store bound to one transaction: what it writes commits together or
+   * not at all (a change, the mail it causes, its audit event). A store method that opens a
+   * transaction of its own joins this one. Only SQL: a MongoDB write inside is not part of it.
+   */
+  atomic: <T>(fn: (stores: SqlStoreSet) => Promise<T>) => Promise<T>
+}
+
+/** The dialect seen from inside one of its transactions: statements run on it, and a nested transaction joins it. */
+function within (db: SqlDialect, tx: SqlExecutor): SqlDialect {
+  return {
+    ...db,
+    all: (sql, params) => tx.all(sql, params),
+    get: (sql, params) => tx.get(sql, params),
+    run: (sql, params) => tx.run(sql, params),
+    transaction: (fn) => fn(tx)
+  }
+}
+
+function storeSet (db: SqlDialect): SqlStoreSet {
+  return {
+    users: createUserStore(db),
+    books: createBookStore(db),
+    reviews: createReviewStore(db),
+    sessions: createSessionStore(db),
+    tokens: createAccountTokenStore(db),
+    outbox: createOutboxStore(db),
+    audit: createAuditStore(db)
+  }
+}
+
+/** Every SQL store, written once, over either dialect. */
 export function createSqlStores (db: SqlDialect): SqlStores {
-  return { users: createUserStore(db), books: createBookStore(db), reviews: createReviewStore(db), sessions: createSessionStore(db) }
+  return {
+    ...storeSet(db),
+    atomic: (fn) => db.transaction((tx) => fn(storeSet(within(db, tx))))
+  }
 }

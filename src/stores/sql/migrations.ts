@@ -225,5 +225,111 @@ export const migrations: Migration[] = [
       // Without it the guard's locking UPDATE scans, and so locks, every user row.
       'CREATE INDEX users_permission ON users (permission)'
     ]
+  },
+  {
+    version: 5,
+    name: 'verified addresses, account tokens, the mail outbox and the audit log',
+    // account_tokens: only a SHA-256 of each verification or reset token; `email` is the
+    // address a verification token proves (the current one, or the new one of an email
+    // change). Superseded and used tokens keep their row until they expire: the per-user
+    // mail limits count them. outbox: a message waits here (recipient and body, token
+    // included) only until it is sent; its user's deletion drops it (the foreign key).
+    // audit_events: append-only, ids handed out by audit_head, whose one row every appender
+    // locks: the chain's order is the ids' order, never two events on one predecessor.
+    // No foreign key on the audit's user ids: events outlive the account they are about.
+    sqlite: [
+      'ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0',
+      `CREATE TABLE account_tokens (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL,
+        email TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT
+      )`,
+      'CREATE INDEX account_tokens_user ON account_tokens (user_id, purpose, created_at)',
+      `CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER REFERENCES users (id) ON DELETE CASCADE,
+        recipient TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        text_body TEXT NOT NULL,
+        html_body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        claimed_until TEXT,
+        last_error TEXT
+      )`,
+      'CREATE INDEX outbox_due ON outbox (next_attempt_at)',
+      'CREATE INDEX outbox_user ON outbox (user_id)',
+      `CREATE TABLE audit_events (
+        id INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        at TEXT NOT NULL,
+        user_id INTEGER,
+        actor_id INTEGER,
+        ip TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        details TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      )`,
+      'CREATE INDEX audit_events_user ON audit_events (user_id, id)',
+      'CREATE INDEX audit_events_type ON audit_events (type, id)',
+      'CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), last_id INTEGER NOT NULL, last_hash TEXT NOT NULL)',
+      "INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, '')"
+    ],
+    mysql: [
+      'ALTER TABLE users ADD COLUMN email_verified TINYINT(1) NOT NULL DEFAULT 0',
+      `CREATE TABLE account_tokens (
+        token_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+        user_id INT UNSIGNED NOT NULL,
+        purpose VARCHAR(32) CHARACTER SET ascii NOT NULL,
+        email VARCHAR(254) NULL,
+        created_at DATETIME(3) NOT NULL,
+        expires_at DATETIME(3) NOT NULL,
+        used_at DATETIME(3) NULL,
+        KEY account_tokens_user (user_id, purpose, created_at),
+        CONSTRAINT account_tokens_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE outbox (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        user_id INT UNSIGNED NULL,
+        recipient VARCHAR(254) NOT NULL,
+        subject VARCHAR(255) NOT NULL,
+        text_body MEDIUMTEXT NOT NULL,
+        html_body MEDIUMTEXT NOT NULL,
+        created_at DATETIME(3) NOT NULL,
+        attempts INT UNSIGNED NOT NULL DEFAULT 0,
+        next_attempt_at DATETIME(3) NOT NULL,
+        claimed_until DATETIME(3) NULL,
+        last_error VARCHAR(255) NULL,
+        KEY outbox_due (next_attempt_at),
+        KEY outbox_user (user_id),
+        CONSTRAINT outbox_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE audit_events (
+        id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+        type VARCHAR(64) CHARACTER SET ascii NOT NULL,
+        at DATETIME(3) NOT NULL,
+        user_id INT UNSIGNED NULL,
+        actor_id INT UNSIGNED NULL,
+        ip VARCHAR(64) NOT NULL,
+        request_id VARCHAR(255) NOT NULL,
+        details TEXT NOT NULL,
+        prev_hash CHAR(64) CHARACTER SET ascii NOT NULL,
+        hash CHAR(64) CHARACTER SET ascii NOT NULL,
+        KEY audit_events_user (user_id, id),
+        KEY audit_events_type (type, id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE audit_head (
+        id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+        last_id BIGINT UNSIGNED NOT NULL,
+        last_hash CHAR(64) CHARACTER SET ascii NOT NULL
+      ) ENGINE=InnoDB`,
+      "INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, '')"
+    ]
   }
 ]
