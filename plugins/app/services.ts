@@ -67,4 +67,4 @@ export default fp(async function servicesPlugin (fastify) {
     const admin = await fastify.users.ensureAdmin(normaliseEmail(config.adminEmail), config.adminPassword)
     log.info({ userId: admin.id }, 'bootstrap Admin ready')
   }
-}, { name: 'services', dependencies: ['config', 'jwt', 'redis-client', 'stores', 'cache', 'metrics'] })
+}, { name: 'services', dependencies: ['config', 'jwt', 'redis-client', 'stores', 'cache', 'metrics', 'mail'] })

@@ -52,13 +52,25 @@ async function realBackends (): Promise<{ overrides: Partial<Settings>, drop: ()
 
 export const ADMIN = { email: 'admin@example.com', password: 'correct horse battery staple' }
 
-/** The config every test starts from: in-memory SQLite, quiet logs, a known Admin. */
+/** One folder per test process for the apps' mail; each app writes into its own subfolder. */
+let mailRoot: string | undefined
+function mailFolder (): string {
+  if (mailRoot === undefined) {
+    const root = mkdtempSync(path.join(tmpdir(), 'bookstore-test-mail-'))
+    process.once('exit', () => rmSync(root, { recursive: true, force: true }))
+    mailRoot = root
+  }
+  return mkdtempSync(path.join(mailRoot, 'app-'))
+}
+
+/** The config every test starts from: in-memory SQLite, quiet logs, a known Admin, mail into a folder of its own. */
 export function testConfig (overrides: Partial<Settings> = {}): Config {
   return loadConfig({
     overrides: {
       nodeEnv: 'test',
       logLevel: 'silent',
       databaseUrl: 'sqlite::memory:',
+      mailDir: overrides.mailDir ?? mailFolder(),
       adminEmail: ADMIN.email,
       adminPassword: ADMIN.password,
       // Tests build apps and run suites side by side on busy machines, which holds event loops
