@@ -118,7 +118,7 @@ const WHEN: Record<OperationCode, string> = {
   INTERNAL_ERROR: 'a fault of ours: quote `request_id` when reporting it',
   VERIFICATION_TOKEN_INVALID: 'the verification token is unknown, used, superseded or expired',
   EMAIL_ALREADY_VERIFIED: 'the address is verified already',
-  EMAIL_NOT_VERIFIED: 'REQUIRE_VERIFIED_EMAIL is on and the address is not verified',
+  EMAIL_NOT_VERIFIED: 'verified addresses are required and this user\'s is not',
   TOO_MANY_EMAILS: 'too many messages asked for within the hour; see Retry-After',
   RESET_TOKEN_INVALID: 'the reset token is unknown, used or expired'
 }
