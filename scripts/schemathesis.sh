@@ -6,11 +6,12 @@
 #   bash scripts/schemathesis.sh            (MAX_EXAMPLES=N, MAX_TIME=S to change the time box)
 # It runs itself a second time (--against-server) beside the server scripts/with-server.ts
 # starts, which stops it afterwards and prints its last log lines if anything failed.
-# Two runs, so the operations that end sessions or try passwords cannot revoke or lock the
-# Admin whose token the rest use:
+# Two runs, so the operations that end sessions, try passwords or delete accounts cannot revoke
+# or lock the Admin whose token the rest use, nor delete the throwaway user of the second run:
 #   1. everything else, with the bootstrap Admin's bearer token;
-#   2. sign-in, refresh, sign-out, password change and session deletion, with a throwaway
-#      user's token (schemathesis does not know its password: it tries wrong ones).
+#   2. sign-in, refresh, sign-out, password change, session and account deletion, with a
+#      throwaway user's token (schemathesis does not know its password: it tries wrong ones;
+#      DELETE /users/{id} answers it 403).
 set -Eeuo pipefail
 self=$(readlink -f "${BASH_SOURCE[0]}")
 cd "$(dirname "$self")/.."
@@ -58,7 +59,7 @@ post_field "$api/users" "{\"email\":\"$user_email\",\"password\":\"$user_passwor
 user_token=$(post_field "$api/users/sign-in" "{\"email\":\"$user_email\",\"password\":\"$user_password\"}" token)
 
 # The operations that end sessions or try passwords: run 2 only.
-session_ops=(postUsersSignIn postUsersRefresh postUsersSignOut putUsersMePassword deleteUsersMeSessions deleteUsersMeSessionsById)
+session_ops=(postUsersSignIn postUsersRefresh postUsersSignOut putUsersMePassword deleteUsersMeSessions deleteUsersMeSessionsById deleteUsersMe deleteUsersById)
 
 # Checks left out, each with the contract sentence (shared/API.md) that allows it:
 excluded_checks=(
@@ -133,7 +134,7 @@ for op in "${session_ops[@]}"; do include+=(--exclude-operation-id "$op"); done
 "$venv/bin/schemathesis" --config-file "$config" run "$api/docs/json" "${common[@]}" "${include[@]}" \
   -H "Authorization: Bearer $admin_token" || status=1
 
-echo "== schemathesis 2/2: sign-in, refresh, sign-out, password change, session deletion, as a throwaway user"
+echo "== schemathesis 2/2: sign-in, refresh, sign-out, password change, session and account deletion, as a throwaway user"
 include=()
 for op in "${session_ops[@]}"; do include+=(--include-operation-id "$op"); done
 "$venv/bin/schemathesis" --config-file "$config" run "$api/docs/json" "${common[@]}" "${include[@]}" \

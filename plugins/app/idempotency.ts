@@ -13,9 +13,16 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     /** Set while this request holds its Idempotency-Key. */
-    idempotency: { slot: string, fingerprint: string } | null
+    idempotency: { slot: string, userId: number, fingerprint: string } | null
+  }
+  interface FastifyInstance {
+    /** The recorded successes: deleting an account deletes its own (src/services/leaving.ts). */
+    idempotencyRecords: IdempotencyRecords
   }
 }
+
+/** What the rest of the app may do with the records: forget a user's. */
+export type IdempotencyRecords = Pick<ReturnType<typeof createIdempotencyStore>, 'forgetUser'>
 
 /**
  * Idempotent creation, opted into per route with `config: { idempotent: true }` (POST /books,
@@ -33,6 +40,15 @@ export default fp(async function idempotencyPlugin (fastify) {
   if (redis === undefined) fastify.addHook('onClose', async () => { await backend.close() })
 
   fastify.decorateRequest('idempotency', null)
+  fastify.decorate('idempotencyRecords', {
+    forgetUser: async (userId: number) => {
+      try {
+        return await store.forgetUser(userId)
+      } catch (err) {
+        return unavailable(err)
+      }
+    }
+  } satisfies IdempotencyRecords)
 
   /** The idempotency store failed: without it, no promise about repeats can be kept. */
   const unavailable = (err: unknown): never => {
@@ -61,7 +77,7 @@ export default fp(async function idempotencyPlugin (fastify) {
         // The first may have finished between the read and the lock: look again, under the lock.
         recorded = await store.recorded(slot)
         if (recorded === undefined) {
-          request.idempotency = { slot, fingerprint }
+          request.idempotency = { slot, userId: request.user.user_id, fingerprint }
           return
         }
         await store.unlock(slot)
@@ -84,7 +100,7 @@ export default fp(async function idempotencyPlugin (fastify) {
       const body = Buffer.isBuffer(payload) ? payload.toString() : payload
       if (status >= 200 && status < 300 && typeof body === 'string') {
         const location = reply.getHeader('location')
-        await store.record(held.slot, {
+        await store.record(held.slot, held.userId, {
           fingerprint: held.fingerprint,
           statusCode: status,
           location: typeof location === 'string' ? location : undefined,

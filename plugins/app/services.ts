@@ -3,6 +3,7 @@ import { sharedRedis } from '../external/redis'
 import { normaliseEmail } from '../../src/schemas/user'
 import { createAuthService, type AuthService } from '../../src/services/auth'
 import { createBookService, type BookService } from '../../src/services/books'
+import { createLeavingService, type LeavingService } from '../../src/services/leaving'
 import { createPasswordHasher } from '../../src/services/passwords'
 import { createReadiness } from '../../src/services/readiness'
 import { createReviewService, type ReviewService } from '../../src/services/reviews'
@@ -18,6 +19,8 @@ declare module 'fastify' {
     auth: AuthService
     sessions: SessionService
     reviews: ReviewService
+    /** An account's export and deletion. */
+    leaving: LeavingService
     /** Which configured backing services answer now (GET /health/ready). */
     readiness: ReturnType<typeof createReadiness>
   }
@@ -50,7 +53,8 @@ export default fp(async function servicesPlugin (fastify) {
   fastify.decorate('sessions', sessions)
   const hasher = createPasswordHasher(config.argon2, { maxQueue: config.shedPasswordQueue })
   const throttle = createSignInThrottle({ counters: cache, maxFailures: config.signinMaxFailures, windowMinutes: config.signinWindowMinutes, log })
-  fastify.decorate('users', createUserService({ sessions, users: stores.users, hasher, throttle, log }))
+  const users = createUserService({ sessions, users: stores.users, hasher, throttle, log })
+  fastify.decorate('users', users)
   fastify.decorate('auth', createAuthService({
     users: stores.users,
     hasher,
@@ -61,10 +65,20 @@ export default fp(async function servicesPlugin (fastify) {
     log
   }))
   fastify.decorate('reviews', createReviewService({ reviews: stores.reviews, books }))
+  fastify.decorate('leaving', createLeavingService({
+    users,
+    sessions,
+    reviews: stores.reviews,
+    // With MONGODB_URL set, reviews live there (plugins/app/stores.ts), outside the SQL transaction.
+    reviewsApart: config.mongodbUrl === undefined ? undefined : stores.reviews,
+    atomic: stores.atomic,
+    idempotency: fastify.idempotencyRecords,
+    log: log.child({ module: 'leaving' })
+  }))
   fastify.decorate('readiness', createReadiness([...stores.backends, cache], config.backendTimeoutMs))
 
   if (config.adminEmail !== undefined && config.adminPassword !== undefined) {
     const admin = await fastify.users.ensureAdmin(normaliseEmail(config.adminEmail), config.adminPassword)
     log.info({ userId: admin.id }, 'bootstrap Admin ready')
   }
-}, { name: 'services', dependencies: ['config', 'jwt', 'redis-client', 'stores', 'cache', 'metrics', 'mail'] })
+}, { name: 'services', dependencies: ['config', 'jwt', 'redis-client', 'stores', 'cache', 'metrics', 'mail', 'idempotency'] })

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { preValidationAsyncHookHandler } from 'fastify'
+import { lastAdmin } from '../../src/domain/errors'
 import { Permission } from '../../src/domain/permission'
+import { requestContext } from '../../src/http/context'
 import { IdParams, LOCATION, PageQuery, listOf, ref } from '../../src/schemas/common'
 import { errors } from '../../src/http/errors'
 import { RefreshBody } from '../../src/schemas/session'
@@ -123,6 +125,23 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     const user = await fastify.users.setPermission(request.user.user_id, request.params.id, request.body.permission)
     request.log.info({ userId: user.id, permission: user.permission, by: request.user.user_id }, 'permission changed')
     return user
+  })
+
+  fastify.delete('/:id', {
+    onRequest: [fastify.requirePermission(Permission.Admin)],
+    schema: {
+      tags: ['users'],
+      summary: 'Delete a user and everything that names it (Admin), as DELETE /users/me does',
+      security: [{ bearerAuth: [] }],
+      params: IdParams,
+      response: {
+        204: Type.Null({ description: 'Deleted: the account, its sessions, reviews and pending tokens and mail are gone; the address is free' }),
+        ...errors('USER_NOT_FOUND', lastAdmin('deleted'))
+      }
+    }
+  }, async (request, reply) => {
+    await fastify.leaving.deleteUser(request.params.id, requestContext(request))
+    return reply.code(204).send(null)
   })
 }
 

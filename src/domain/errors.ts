@@ -100,8 +100,8 @@ export const preconditionFailed = (): AppError =>
 export const emailTaken = (): AppError => new AppError('EMAIL_TAKEN', 'An account with this email already exists')
 export const cannotLowerOwnLevel = (): AppError =>
   new AppError('CANNOT_LOWER_OWN_PERMISSION', 'An Admin cannot lower its own permission level')
-export const lastAdmin = (): AppError =>
-  new AppError('LAST_ADMIN', 'The last Admin cannot be lowered')
+export const lastAdmin = (change: 'lowered' | 'deleted' = 'lowered'): AppError =>
+  new AppError('LAST_ADMIN', `The last Admin cannot be ${change}`)
 export const idempotencyKeyReused = (): AppError =>
   new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with another request body')
 export const idempotencyKeyInUse = (): AppError =>

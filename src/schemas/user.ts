@@ -1,6 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Permission, PERMISSION_LEVELS } from '../domain/permission'
-import { Id, Timestamp } from './common'
+import { Id, Timestamp, idOf } from './common'
+import { Review } from './review'
+import { Session } from './session'
 
 /** The levels of src/domain/permission.ts as a schema whose static type is Permission. */
 export const PermissionLevel = Type.Unsafe<Permission>(Type.Integer({
@@ -52,3 +54,24 @@ export const SignInBody = Type.Object({
 export const PermissionBody = Type.Object({
   permission: PermissionLevel
 }, { additionalProperties: false, examples: [{ permission: 2 }] })
+
+/** DELETE /users/me: the password, asked again. */
+export const DeleteAccountBody = Type.Object({
+  password: Type.String({ minLength: 1, maxLength: 128, description: 'The current password' })
+}, { additionalProperties: false, examples: [{ password: 'a long and unusual passphrase' }] })
+
+/**
+ * Placeholders for what a later issue adds to an account: answered empty until then, when
+ * these become references to the listed forms (GET /users/me/api-keys, /users/me/passkeys).
+ */
+const NotYet = (what: string) => Type.Array(Type.Object({}), { maxItems: 0, description: `The account's ${what}, as listed (none yet)` })
+
+/** Everything the service holds about one account, as GET /users/me/export answers it. */
+export const AccountExport = Type.Object({
+  user: Type.Unsafe<User>(Type.Ref(idOf(User), { description: 'As GET /users/me answers it' })),
+  sessions: Type.Array(Type.Unsafe<Session>(Type.Ref(idOf(Session))), { description: 'As GET /users/me/sessions lists them' }),
+  reviews: Type.Array(Type.Unsafe<Review>(Type.Ref(idOf(Review))), { description: 'Every review the user wrote, newest first' }),
+  api_keys: NotYet('API keys'),
+  passkeys: NotYet('passkeys')
+}, { $id: 'AccountExport', title: 'AccountExport' })
+export type AccountExport = Static<typeof AccountExport>

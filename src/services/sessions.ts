@@ -146,6 +146,14 @@ export function createSessionService ({ sessions, users, cache, timeoutMs, refre
     /** After a level change: every live session's cached check goes, so the next request reads the new level. */
     async forgetUser (userId: number): Promise<void> {
       await forget(await sessions.liveIds(userId, now()))
+    },
+
+    /**
+     * After sessions were ended or deleted elsewhere (an account's deletion takes its sessions
+     * with it): their cached checks go. Called after the change has committed, as forget() needs.
+     */
+    async forgetSessions (ids: readonly string[]): Promise<void> {
+      await forget(ids)
     }
   }
 }

@@ -20,7 +20,26 @@ interface Deps {
 
 /** Emails arrive as normaliseEmail (src/schemas/user.ts) leaves them: trimmed and lower-cased. */
 export function createUserService ({ users, hasher, throttle, sessions, log }: Deps) {
+  /**
+   * The signed-in user's password, asked again before a change that needs it (a password
+   * change, an account's deletion): a wrong one is INVALID_CREDENTIALS and counts as a failed
+   * sign-in for the account's email, so a stolen token cannot be used to guess the password
+   * past the throttle (429 TOO_MANY_SIGN_IN_FAILURES, before any check).
+   */
+  async function confirmPassword (userId: number, password: string): Promise<User> {
+    const user = await users.get(userId)
+    if (user === undefined) throw notFound('user')
+    const checked = await throttle.attempt(user.email, async () => {
+      const record = await users.findByEmail(user.email)
+      return record !== undefined && await hasher.verify(record.password_hash, password) ? true : undefined
+    })
+    if (checked === undefined) throw wrongCurrentPassword()
+    return user
+  }
+
   return {
+    confirmPassword,
+
     async signUp (email: string, password: string): Promise<User> {
       if (isBreachedPassword(password)) throw breachedPassword()
       // No look-up first: the unique index decides, races included (EMAIL_TAKEN).
@@ -47,18 +66,9 @@ export function createUserService ({ users, hasher, throttle, sessions, log }: D
       return user
     },
 
-    /**
-     * A wrong current password counts as a failed sign-in for the account's email, so a stolen
-     * token cannot be used to guess the password past the throttle. Every other session ends.
-     */
+    /** Every other session ends. */
     async changePassword (userId: number, currentSid: string, currentPassword: string, newPassword: string): Promise<void> {
-      const user = await users.get(userId)
-      if (user === undefined) throw notFound('user')
-      const checked = await throttle.attempt(user.email, async () => {
-        const record = await users.findByEmail(user.email)
-        return record !== undefined && await hasher.verify(record.password_hash, currentPassword) ? true : undefined
-      })
-      if (checked === undefined) throw wrongCurrentPassword()
+      await confirmPassword(userId, currentPassword)
       if (isBreachedPassword(newPassword)) throw breachedPassword()
       await users.setPasswordHash(userId, await hasher.hash(newPassword, { mayShed: false }))
       const ended = await sessions.endAll(userId, currentSid)

@@ -24,6 +24,13 @@ export interface UserStore {
   /** By id; `q` is a plain substring of the (lower-case) email. */
   list (page: Page): Promise<User[]>
   setPasswordHash (id: number, passwordHash: string): Promise<void>
+  /**
+   * Deletes the user; false when there is no such user. What the database ties to the user
+   * goes with it (sessions and their refresh tokens, account tokens, outbox messages); reviews
+   * are the review store's. The last Admin rejects with LAST_ADMIN, decided atomically with
+   * the deletion by the same guard as setPermission.
+   */
+  delete (id: number): Promise<boolean>
 }
 
 export interface Page {
@@ -114,6 +121,10 @@ export interface ReviewStore {
   delete (id: string, expectedVersion?: number): Promise<boolean>
   /** Removes every review of a book; how many went (0 where a foreign key already took them). */
   deleteByBook (bookId: number): Promise<number>
+  /** Every review the user wrote, newest first, as clients see them (an account export). */
+  listByUser (userId: number): Promise<Review[]>
+  /** Removes every review the user wrote; how many went. Harmless to repeat. */
+  deleteByUser (userId: number): Promise<number>
 }
 
 /**

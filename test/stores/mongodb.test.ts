@@ -31,11 +31,12 @@ if (given === undefined && !binaryAvailable('ferretdb')) {
   })
   let nextBook = 1
 
-  t.test('the book_id index exists', async (t) => {
+  t.test('the book_id and user_id indexes exist', async (t) => {
     await ensureReviewIndexes(db())
     await ensureReviewIndexes(db())
     const names = (await db().collection('reviews').listIndexes().toArray()).map((i) => i.name)
     t.ok(names.includes('reviews_book_newest'), names.join(', '))
+    t.ok(names.includes('reviews_user_newest'), names.join(', '))
   })
   t.test('reviews', async (t) => reviewStoreContract(t, async () => ({
     reviews: createMongoReviewStore(db()).reviews,

@@ -125,4 +125,26 @@ export function reviewStoreContract (t: Test, open: () => Promise<ReviewFixture>
     t.same(await reviews.listByBook(bookId, { offset: 0, limit: 10 }), [])
     t.same(await reviews.get(kept.id), kept)
   })
+
+  t.test('lists every review of one writer, newest first, and deletes them all, harmlessly again', async (t) => {
+    const { reviews, newBookId } = await open()
+    const [one, two] = [await newBookId(), await newBookId()]
+    // Random writer ids: databases may be shared.
+    const writer = 1_000_000 + Math.floor(Math.random() * 1_000_000_000)
+    const other = writer + 1
+    const first = await reviews.create({ book_id: one, user_id: writer, author: 'me@example.com', title: 'first', content: 'c' })
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const second = await reviews.create({ book_id: two, user_id: writer, author: 'Me', title: 'second', content: 'c' })
+    const theirs = await reviews.create({ book_id: one, user_id: other, author: 'Them', title: 'theirs', content: 'c' })
+    const listed = await reviews.listByUser(writer)
+    t.same(listed.map((r) => r.id), [second.id, first.id])
+    t.notOk(listed.some((r) => 'user_id' in r || 'version' in r), 'as clients see them: no writer id, no version')
+    t.same(listed[1], { id: first.id, book_id: one, author: 'me@example.com', title: 'first', content: 'c', created_at: first.created_at, updated_at: first.updated_at })
+    t.same(await reviews.listByUser(writer + 2), [])
+    t.equal(await reviews.deleteByUser(writer), 2)
+    t.same(await reviews.listByUser(writer), [])
+    t.equal(await reviews.get(first.id), undefined)
+    t.equal(await reviews.deleteByUser(writer), 0, 'again: nothing to do, no error')
+    t.same(await reviews.get(theirs.id), theirs, 'another writer’s review stays')
+  })
 }

@@ -1,13 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { wrongCurrentPassword } from '../../../src/domain/errors'
+import { lastAdmin, wrongCurrentPassword } from '../../../src/domain/errors'
+import { requestContext } from '../../../src/http/context'
 import { Permission } from '../../../src/domain/permission'
-import { listOf, ref } from '../../../src/schemas/common'
+import { listOf, ref, type HeaderDoc } from '../../../src/schemas/common'
 import { errors } from '../../../src/http/errors'
 import { PasswordChangeBody, Session, SessionIdParams } from '../../../src/schemas/session'
-import { User } from '../../../src/schemas/user'
+import { AccountExport, DeleteAccountBody, User } from '../../../src/schemas/user'
 
-/** The signed-in user's own account: who they are, their password, their sessions. */
+const ATTACHMENT: Record<string, HeaderDoc> = {
+  'Content-Disposition': { type: 'string', description: 'attachment; filename="bookstore-export.json"' }
+}
+
+/** The signed-in user's own account: who they are, their password, their sessions, leaving. */
 const me: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
     onRequest: [fastify.requirePermission(Permission.User)],
@@ -73,6 +78,36 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     await fastify.sessions.end(request.user.user_id, request.params.id)
     request.log.info({ userId: request.user.user_id, sessionId: request.params.id }, 'session ended')
+    return reply.code(204).send(null)
+  })
+
+  fastify.get('/export', {
+    onRequest: [fastify.requirePermission(Permission.User)],
+    schema: {
+      tags: ['users'],
+      summary: 'Download everything the service holds about the signed-in user',
+      security: [{ bearerAuth: [] }],
+      response: { 200: ref(AccountExport, 'The account, its live sessions and every review it wrote, as a file to save', ATTACHMENT), ...errors('USER_NOT_FOUND') }
+    }
+  }, async (request, reply) => {
+    const data = await fastify.leaving.export(request.user.user_id, request.user.sid)
+    return reply.header('content-disposition', 'attachment; filename="bookstore-export.json"').send(data)
+  })
+
+  fastify.delete('/', {
+    onRequest: [fastify.requirePermission(Permission.User), fastify.admitPasswordWork],
+    schema: {
+      tags: ['users'],
+      summary: 'Delete the signed-in user\'s account and everything that names it; the password is asked again',
+      security: [{ bearerAuth: [] }],
+      body: DeleteAccountBody,
+      response: {
+        204: Type.Null({ description: 'Deleted: the account, its sessions, reviews and pending tokens and mail are gone; the address is free' }),
+        ...errors('USER_NOT_FOUND', wrongCurrentPassword(), 'TOO_MANY_SIGN_IN_FAILURES', lastAdmin('deleted'))
+      }
+    }
+  }, async (request, reply) => {
+    await fastify.leaving.deleteOwn(request.user.user_id, request.body.password, requestContext(request))
     return reply.code(204).send(null)
   })
 }

@@ -65,12 +65,14 @@ const recordOf = (d: ReviewDoc): ReviewRecord => ({
 const objectId = (id: string): ObjectId | undefined => (isObjectId(id) ? new ObjectId(id) : undefined)
 
 /**
- * The `book_id` index keeps a book's list and its deletion off a collection scan. Documents
+ * The `book_id` index keeps a book's list and its deletion off a collection scan; the
+ * `user_id` index does the same for an account's export and deletion. Documents
  * written before the lower-cased copies existed get them here, once, at start-up.
  */
 export async function ensureReviewIndexes (db: Db): Promise<void> {
   const reviews = db.collection<ReviewDoc>('reviews')
   await reviews.createIndex({ book_id: 1, created_at: -1 }, { name: 'reviews_book_newest' })
+  await reviews.createIndex({ user_id: 1, created_at: -1 }, { name: 'reviews_user_newest' })
   await db.collection<ClaimDoc>('review_versions').createIndex({ review: 1 }, { name: 'review_versions_review' })
   for await (const d of reviews.find({ title_lc: { $exists: false } }, { projection: { title: 1, content: 1 } })) {
     await reviews.updateOne({ _id: d._id, title_lc: { $exists: false } },
@@ -190,6 +192,17 @@ export function createMongoReviewStore (db: Db): { reviews: ReviewStore, backend
     },
     async deleteByBook (bookId) {
       return (await reviews.deleteMany({ book_id: bookId })).deletedCount
+    },
+    async listByUser (userId) {
+      const docs = await reviews.find({ user_id: userId }).sort({ created_at: -1, _id: -1 }).toArray()
+      return docs.map((d) => publicReview(recordOf(d)))
+    },
+    async deleteByUser (userId) {
+      const gone = await reviews.find({ user_id: userId }, { projection: { _id: 1 } }).toArray()
+      const { deletedCount } = await reviews.deleteMany({ user_id: userId })
+      // Their version claims name no one, but go with them, as a single deletion's do.
+      if (gone.length > 0) await claims.deleteMany({ review: { $in: gone.map((d) => d._id.toHexString()) } })
+      return deletedCount
     }
   }
   const backend: Backend = {

@@ -59,6 +59,14 @@ export function createReviewStore (db: SqlDialect): ReviewStore {
     },
     async deleteByBook (bookId) {
       return (await db.run('DELETE FROM reviews WHERE book_id = ?', [bookId])).changes
+    },
+    // Both by the reviews_user index.
+    async listByUser (userId) {
+      const rows = await db.all<ReviewRow>(`SELECT ${COLUMNS} FROM reviews WHERE user_id = ? ORDER BY created_at DESC, id DESC`, [userId])
+      return rows.map((row) => publicReview(recordOf(row)))
+    },
+    async deleteByUser (userId) {
+      return (await db.run('DELETE FROM reviews WHERE user_id = ?', [userId])).changes
     }
   }
 }

@@ -2,7 +2,7 @@ import { emailTaken, lastAdmin } from '../../domain/errors'
 import { isPermission, Permission } from '../../domain/permission'
 import type { User, UserRecord } from '../../schemas/user'
 import type { UserStore } from '../types'
-import type { SqlDialect } from './dialect'
+import type { SqlDialect, SqlExecutor, SqlValue } from './dialect'
 
 interface UserRow { id: number, email: string, password_hash: string, permission: number, created_at: string }
 
@@ -16,6 +16,29 @@ export function createUserStore (db: SqlDialect): UserStore {
     const row = await db.get<UserRow>('SELECT id, email, permission, created_at FROM users WHERE id = ?', [id])
     return row === undefined ? undefined : userOf(row)
   }
+
+  /**
+   * The last-Admin guard, for every write that could leave no Admin (a lowering, a deletion):
+   * `write` runs under `guard`, a condition true while user `id` is no Admin or another Admin
+   * remains. True when it changed a row; false when there is no such user; LAST_ADMIN when
+   * the guard held it back. Guard and write are one transaction, after every Admin row is
+   * locked (a no-op write): a concurrent guarded write waits here until this one commits, and
+   * then sees its result (MySQL); SQLite's write lock does the same. So two Admins removing
+   * each other at the same moment cannot leave none.
+   */
+  const keepingAnAdmin = (id: number, change: 'lowered' | 'deleted',
+    write: (tx: SqlExecutor, guard: { sql: string, params: SqlValue[] }) => Promise<{ changes: number }>): Promise<boolean> =>
+    db.transaction(async (tx) => {
+      await tx.run('UPDATE users SET permission = permission WHERE permission = ?', [Permission.Admin])
+      // The derived table lets MySQL read the table the statement writes.
+      const guard = {
+        sql: `(permission <> ? OR EXISTS (SELECT 1 FROM (SELECT id FROM users WHERE permission = ?) AS admins WHERE admins.id <> ?))`,
+        params: [Permission.Admin, Permission.Admin, id]
+      }
+      if ((await write(tx, guard)).changes > 0) return true
+      if (await tx.get('SELECT id FROM users WHERE id = ?', [id]) === undefined) return false
+      throw lastAdmin(change)
+    })
 
   return {
     async create ({ email, password_hash: hash, permission }) {
@@ -35,19 +58,14 @@ export function createUserStore (db: SqlDialect): UserStore {
     },
     get: byId,
     async setPermission (id, permission: Permission) {
-      const changed = await db.transaction(async (tx) => {
-        // Lock every Admin row first (a no-op write): a concurrent lowering waits here until
-        // this one commits, and then sees its result (MySQL); SQLite's write lock does the same.
-        await tx.run('UPDATE users SET permission = permission WHERE permission = ?', [Permission.Admin])
-        // The condition is the guard: an Admin is lowered only while another Admin remains.
-        const { changes } = await tx.run(`UPDATE users SET permission = ? WHERE id = ? AND (? = ? OR permission <> ? OR EXISTS (
-          SELECT 1 FROM (SELECT id FROM users WHERE permission = ?) AS admins WHERE admins.id <> ?))`,
-        [permission, id, permission, Permission.Admin, Permission.Admin, Permission.Admin, id])
-        if (changes > 0) return true
-        if (await tx.get('SELECT id FROM users WHERE id = ?', [id]) === undefined) return false
-        throw lastAdmin()
-      })
+      // Raising, or setting a level on a non-Admin, never leaves no Admin: only a lowering is guarded.
+      const changed = await keepingAnAdmin(id, 'lowered', (tx, guard) =>
+        tx.run(`UPDATE users SET permission = ? WHERE id = ? AND (? = ? OR ${guard.sql})`,
+          [permission, id, permission, Permission.Admin, ...guard.params]))
       return changed ? byId(id) : undefined
+    },
+    async delete (id) {
+      return keepingAnAdmin(id, 'deleted', (tx, guard) => tx.run(`DELETE FROM users WHERE id = ? AND ${guard.sql}`, [id, ...guard.params]))
     },
     async list ({ offset, limit, q }) {
       const rows = q === undefined || q === ''
