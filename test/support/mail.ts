@@ -138,20 +138,36 @@ export interface ThrowawayMailpit extends Throwaway {
   apiUrl: string
 }
 
+export interface ThrowawayMailpitOptions {
+  /**
+   * `starttls`: offers STARTTLS and refuses mail sent without it; `tls`: TLS on connect only
+   * (an smtps:// server). Either with a self-signed certificate mailpit makes, which the
+   * smtpUrl tells nodemailer to accept (`?tls.rejectUnauthorized=false`).
+   */
+  tls?: 'starttls' | 'tls'
+}
+
 /**
  * A private mailpit on free loopback ports, its messages in a database file of its own, so a
  * kill() and start() (an SMTP outage) keeps what it had accepted and a test can count
  * deliveries exactly.
  */
-export async function throwawayMailpit (): Promise<ThrowawayMailpit> {
+export async function throwawayMailpit ({ tls }: ThrowawayMailpitOptions = {}): Promise<ThrowawayMailpit> {
   const smtpPort = await freePort()
   const httpPort = await freePort()
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-mailpit-'))
-  const smtpUrl = `smtp://127.0.0.1:${smtpPort}`
+  const smtpUrl = tls === undefined
+    ? `smtp://127.0.0.1:${smtpPort}`
+    : `${tls === 'tls' ? 'smtps' : 'smtp'}://127.0.0.1:${smtpPort}?tls.rejectUnauthorized=false`
   const apiUrl = `http://127.0.0.1:${httpPort}`
+  const tlsArgs = tls === undefined
+    ? []
+    : ['--smtp-tls-cert', 'sans:localhost', '--smtp-tls-key', 'sans:localhost', tls === 'tls' ? '--smtp-require-tls' : '--smtp-require-starttls']
   const server = throwaway(smtpPort, smtpUrl, 'mailpit', [
     '--smtp', `127.0.0.1:${smtpPort}`, '--listen', `127.0.0.1:${httpPort}`,
-    '--database', path.join(dir, 'mailpit.db'), '--smtp-auth-accept-any', '--smtp-auth-allow-insecure',
+    '--database', path.join(dir, 'mailpit.db'), '--smtp-auth-accept-any',
+    // Mailpit refuses to require TLS while allowing authentication in the clear.
+    ...(tls === undefined ? ['--smtp-auth-allow-insecure'] : tlsArgs),
     '--disable-version-check', '--quiet'
   ], () => rmSync(dir, { recursive: true, force: true }))
   const start = async (): Promise<void> => {
@@ -159,9 +175,7 @@ export async function throwawayMailpit (): Promise<ThrowawayMailpit> {
     // SMTP listens first; wait for the API too, which the checks read.
     const until = Date.now() + 30_000
     for (;;) {
-      try {
-        if ((await fetch(`${apiUrl}/api/v1/info`)).ok) return
-      } catch {}
+      if (await fetch(`${apiUrl}/api/v1/info`).then((r) => r.ok, () => false)) return
       if (Date.now() > until) throw new Error(`mailpit API did not answer on ${apiUrl}`)
       await sleep(50)
     }
