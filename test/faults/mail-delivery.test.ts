@@ -98,7 +98,7 @@ if (!mailpitAvailable()) {
   })
 
   /** Two instances on one database, 20 messages enqueued on both in turn: each arrives once. */
-  async function twoInstances (t: Test, databaseUrl: string): Promise<void> {
+  async function twoInstances (t: Test, databaseUrl: string, backend: string): Promise<void> {
     const a = await open(t, { databaseUrl, smtpUrl: mailpit.smtpUrl })
     const b = await open(t, { databaseUrl, smtpUrl: mailpit.smtpUrl })
     const recipients = Array.from({ length: 20 }, () => uniqueEmail())
@@ -110,21 +110,21 @@ if (!mailpitAvailable()) {
       b.mail.nudge()
     }
     for (const to of recipients) await waitForMail(a, to, /^Outbox test$/, { timeoutMs: 10_000 })
-    report(t, 'two-instances', `20 messages delivered in ${Date.now() - startedAt} ms`)
+    report(t, `two-instances ${backend}`, `20 messages delivered in ${Date.now() - startedAt} ms`)
     await sleep(2500)
     const counts = await Promise.all(recipients.map(async (to) => (await mailbox(a, to)).length))
     t.same(counts, recipients.map(() => 1), 'every message exactly once')
   }
 
   t.test('(c) two instances on one SQLite file, 20 messages: each arrives exactly once', { timeout: 60_000 }, async (t) => {
-    await twoInstances(t, sqliteFile(t))
+    await twoInstances(t, sqliteFile(t), 'SQLite')
   })
 
   const given = process.env.DATABASE_URL?.startsWith('mysql://') === true ? process.env.DATABASE_URL : undefined
   t.test('(c) two instances on one MySQL database, 20 messages: each arrives exactly once', { timeout: 60_000, skip: given === undefined ? 'no DATABASE_URL=mysql://...' : false }, async (t) => {
     const scratch = await scratchMysql(given ?? '')
     t.teardown(() => scratch.drop())
-    await twoInstances(t, scratch.url)
+    await twoInstances(t, scratch.url, 'MySQL')
   })
 
   t.test('a hung SMTP server does not hold the shutdown; the message stays and is sent after the restart', { timeout: 60_000 }, async (t) => {
