@@ -47,7 +47,10 @@ function failureCode (err: unknown): { code: string, responseCode?: number } {
  * down one message a poll probes it, and once it answers the rest follow at once.
  *
  * nudge() (after a commit that enqueued) looks at once; otherwise every `pollMs`. So with the
- * server up a message leaves within a poll, and after an outage within its backoff (≤ 60 s).
+ * server up a message leaves within a poll, and after an outage within its backoff (≤ 60 s):
+ * the first round that finds the server up sends every due message, however long the queue
+ * (with more than 60 waiting, each is tried less often than every 60 s while it is down, but
+ * none waits longer than that once it is back).
  * A crash mid-send leaves the claim to run out (≤ `leaseMs`), then any instance sends it.
  */
 export function createMailWorker ({ outbox, transport, log, pollMs = 1000, leaseMs = 60_000, sendTimeoutMs = 30_000, stopMs = 5000 }: Options) {
@@ -56,8 +59,8 @@ export function createMailWorker ({ outbox, transport, log, pollMs = 1000, lease
   let running: Promise<void> | undefined
   let again = false
   let stopped = true
-  /** Aborts the send in hand when stop() runs out of patience. */
-  const stopping = new AbortController()
+  /** Aborts the send in hand when stop() runs out of patience; a new one for each start(). */
+  let stopping = new AbortController()
 
   /** Whether the message was accepted (or given up): false ends the round. */
   async function deliver (message: ClaimedMessage): Promise<boolean> {
@@ -134,6 +137,7 @@ export function createMailWorker ({ outbox, transport, log, pollMs = 1000, lease
   return {
     start (): void {
       stopped = false
+      stopping = new AbortController()
       schedule(0)
     },
     /** Something was just enqueued: look now rather than at the next poll. */
