@@ -42,7 +42,7 @@ function failureCode (err: unknown): { code: string, responseCode?: number } {
  * Sends what the outbox holds. One message at a time: claim it (a conditional update, so of
  * several instances one sends it), hand it to the transport under a deadline shorter than the
  * claim's lease, then remove it, or on failure schedule it again with backoff until it is a
- * day old. A failed send ends the round: the server is likely down, and the other due
+ * day old. A send that cannot reach the server ends the round: it is likely down, and the other due
  * messages wait for the next poll instead of each waiting out a timeout now; so while it is
  * down one message a poll probes it, and once it answers the rest follow at once.
  *
@@ -62,7 +62,11 @@ export function createMailWorker ({ outbox, transport, log, pollMs = 1000, lease
   /** Aborts the send in hand when stop() runs out of patience; a new one for each start(). */
   let stopping = new AbortController()
 
-  /** Whether the message was accepted (or given up): false ends the round. */
+  /**
+   * Whether to go on with the round: yes after a message is accepted or given up, and after
+   * the server refused this one message with an SMTP reply (it is up; a bad address must not
+   * hold back the rest); no when it could not be reached or did not answer in time.
+   */
   async function deliver (message: ClaimedMessage): Promise<boolean> {
     if (Date.parse(message.created_at) + GIVE_UP_MS <= Date.now()) {
       await outbox.remove(message.id)
@@ -76,7 +80,7 @@ export function createMailWorker ({ outbox, transport, log, pollMs = 1000, lease
       const retryInMs = backoffMs(message.attempts)
       await outbox.retryLater(message.id, new Date(Date.now() + retryInMs).toISOString(), failure.code)
       log.warn({ outboxId: message.id, attempts: message.attempts, ...failure, retryInMs, transport: transport.name }, 'mail not sent; will retry')
-      return false
+      return failure.responseCode !== undefined
     }
     await outbox.remove(message.id)
     log.info({ outboxId: message.id, attempts: message.attempts, transport: transport.name }, 'mail sent')

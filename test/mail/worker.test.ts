@@ -15,7 +15,7 @@ import type { OutboxStore, OutgoingMessage } from '../../src/stores/types'
 import { logLines, skipSuite, uniqueEmail } from '../support/app'
 import { binaryAvailable, scratchMysql, throwawayMariadb, type Throwaway } from '../support/servers'
 
-interface LogLine { level: number, msg: string, outboxId?: number, code?: string, retryInMs?: number, attempts?: number }
+interface LogLine { level: number, msg: string, outboxId?: number, code?: string, responseCode?: number, retryInMs?: number, attempts?: number }
 
 /** A transport the test switches between up (accepts), down (refuses at once) and hung (never answers). */
 function fakeTransport () {
@@ -30,6 +30,7 @@ function fakeTransport () {
     async send (message, signal) {
       calls++
       if (mode === 'down') throw Object.assign(new Error(`Connection refused while sending to ${message.to}`), { code: 'ECONNECTION' })
+      if (message.to.startsWith('rejected-')) throw Object.assign(new Error(`550 No such user: ${message.to}`), { code: 'EENVELOPE', responseCode: 550 })
       if (mode === 'hung') {
         await new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason as Error)))
       }
@@ -122,6 +123,18 @@ function workerSuite (t: Test, pair: () => { outbox: OutboxStore, rival: OutboxS
     w.nudge()
     await until('then the third', () => transport.sent.length === 3, 2000)
     await until('removed', async () => (await left(outbox)) === 0)
+    noAddresses(t, lines)
+  })
+
+  t.test('a message the server refuses (an SMTP reply) does not hold back the rest of the round', async (t) => {
+    const { outbox } = await fresh()
+    const transport = fakeTransport()
+    const { w, lines } = await worker(t, outbox, transport, { pollMs: 60_000 })
+    await outbox.enqueue(message(`rejected-${uniqueEmail()}`), now(-1000))
+    for (let i = 0; i < 2; i++) await outbox.enqueue(message(), now())
+    w.nudge()
+    await until('the other two sent in the same round', () => transport.sent.length === 2, 2000)
+    t.match(lines.find((l) => l.msg === 'mail not sent; will retry'), { code: 'EENVELOPE', responseCode: 550, retryInMs: 1000 })
     noAddresses(t, lines)
   })
 
