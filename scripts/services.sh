@@ -16,7 +16,7 @@
 # see that it is up) and export_NAME (its export line); SERVICES lists them in start and
 # print order.
 set -Eeuo pipefail
-SERVICES=(mariadb ferretdb redis)
+SERVICES=(mariadb ferretdb redis mailpit)
 
 # Keep stdout clean: everything goes to stderr, only the final exports go to fd 3.
 exec 3>&1 1>&2

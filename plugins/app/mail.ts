@@ -12,15 +12,17 @@ declare module 'fastify' {
 
 /**
  * Sends the outbox: through SMTP_URL when set, else as .eml files into MAIL_DIR. Starts once
- * the app is ready and stops (finishing the message in hand) when it closes.
+ * the app is ready and stops when it closes: the message in hand may finish within half the
+ * shutdown grace (the rest is the HTTP drain's), then it is aborted and stays in the outbox.
+ * Its onClose runs before the stores' (registered after them), so the outcome is recorded.
  */
 export default fp(async function mailPlugin (fastify) {
-  const { smtpUrl, mailFrom, mailDir, backendTimeoutMs } = fastify.config
+  const { smtpUrl, mailFrom, mailDir, backendTimeoutMs, shutdownGraceMs } = fastify.config
   const log = fastify.log.child({ module: 'mail' })
   const transport = smtpUrl === undefined
     ? fileTransport(path.resolve(mailDir), mailFrom, log)
     : smtpTransport(smtpUrl, mailFrom, { timeoutMs: Math.max(backendTimeoutMs, 5000) })
-  const worker = createMailWorker({ outbox: fastify.stores.outbox, transport, log })
+  const worker = createMailWorker({ outbox: fastify.stores.outbox, transport, log, stopMs: Math.floor(shutdownGraceMs / 2) })
   fastify.decorate('mail', { nudge: worker.nudge, transport: transport.name })
   fastify.addHook('onReady', async () => { worker.start() })
   fastify.addHook('onClose', async () => { await worker.stop() })

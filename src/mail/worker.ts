@@ -10,70 +10,105 @@ interface Options {
   pollMs?: number
   /** How long a claim keeps other instances off a message being sent. */
   leaseMs?: number
+  /** The longest one message may take to be accepted; then it is aborted and tried again later. */
+  sendTimeoutMs?: number
+  /** How long stop() lets the message in hand finish before aborting it. */
+  stopMs?: number
 }
 
 /** A message not sent within this long of being written is given up (the contract's 24 hours). */
-const GIVE_UP_MS = 24 * 3600 * 1000
+export const GIVE_UP_MS = 24 * 3600 * 1000
 /** The longest wait between two tries of one message (the contract: at least every 60 seconds). */
-const MAX_BACKOFF_MS = 60_000
-/** Messages claimed at a time. */
-const BATCH = 10
+export const MAX_BACKOFF_MS = 60_000
+/**
+ * Room left in a lease after the send's own deadline, for recording the outcome: a send that
+ * ends by its deadline is removed or rescheduled before any other instance may claim it.
+ */
+const LEASE_MARGIN_MS = 10_000
+/** After an aborted send, how long stop() still waits for its outcome to be recorded. */
+const RECORD_MS = 1000
 
-/** Seconds before the next try of a message tried `attempts` times: 1, 2, 4, ... up to 60. */
+/** Milliseconds before the next try of a message tried `attempts` times: 1 s, 2 s, 4 s, ... up to 60 s. */
 export const backoffMs = (attempts: number): number => Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.max(0, attempts - 1))
 
+/** A short, address-free name for why a send failed: nodemailer's code, else the error's name. */
+function failureCode (err: unknown): { code: string, responseCode?: number } {
+  const e = err as { code?: unknown, name?: unknown, responseCode?: unknown }
+  const code = typeof e.code === 'string' && e.code !== '' ? e.code : typeof e.name === 'string' ? e.name : 'Error'
+  return typeof e.responseCode === 'number' ? { code, responseCode: e.responseCode } : { code }
+}
+
 /**
- * Sends what the outbox holds: claims due messages (one instance per message), hands each to
- * the transport, removes it once accepted, and tries a failure again with backoff until the
- * message is a day old. Runs until stop(); nudge() looks at once (after a commit that
- * enqueued), so with the transport up a message leaves within a poll at worst.
+ * Sends what the outbox holds. One message at a time: claim it (a conditional update, so of
+ * several instances one sends it), hand it to the transport under a deadline shorter than the
+ * claim's lease, then remove it, or on failure schedule it again with backoff until it is a
+ * day old. A send that cannot reach the server ends the round: it is likely down, and the other due
+ * messages wait for the next poll instead of each waiting out a timeout now; so while it is
+ * down one message a poll probes it, and once it answers the rest follow at once.
+ *
+ * nudge() (after a commit that enqueued) looks at once; otherwise every `pollMs`. So with the
+ * server up a message leaves within a poll, and after an outage within its backoff (≤ 60 s):
+ * the first round that finds the server up sends every due message, however long the queue
+ * (with more than 60 waiting, each is tried less often than every 60 s while it is down, but
+ * none waits longer than that once it is back).
+ * A crash mid-send leaves the claim to run out (≤ `leaseMs`), then any instance sends it.
  */
-export function createMailWorker ({ outbox, transport, log, pollMs = 1000, leaseMs = 60_000 }: Options) {
+export function createMailWorker ({ outbox, transport, log, pollMs = 1000, leaseMs = 60_000, sendTimeoutMs = 30_000, stopMs = 5000 }: Options) {
+  if (sendTimeoutMs + LEASE_MARGIN_MS > leaseMs) throw new Error('the mail lease must outlast a send by at least 10 s')
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
   let again = false
   let stopped = true
+  /** Aborts the send in hand when stop() runs out of patience; a new one for each start(). */
+  let stopping = new AbortController()
 
-  async function deliver (message: ClaimedMessage, now: number): Promise<void> {
-    if (Date.parse(message.created_at) + GIVE_UP_MS <= now) {
+  /**
+   * Whether to go on with the round: yes after a message is accepted or given up, and after
+   * the server refused this one message with an SMTP reply (it is up; a bad address must not
+   * hold back the rest); no when it could not be reached or did not answer in time.
+   */
+  async function deliver (message: ClaimedMessage): Promise<boolean> {
+    if (Date.parse(message.created_at) + GIVE_UP_MS <= Date.now()) {
       await outbox.remove(message.id)
-      log.error({ outboxId: message.id, attempts: message.attempts }, 'mail given up: not accepted within 24 hours')
-      return
+      log.error({ outboxId: message.id, attempts: message.attempts, transport: transport.name }, 'mail given up: not accepted within 24 hours')
+      return true
     }
     try {
-      await transport.send(message)
+      await transport.send(message, AbortSignal.any([stopping.signal, AbortSignal.timeout(sendTimeoutMs)]))
     } catch (err) {
-      const code = String((err as { code?: unknown }).code ?? (err as Error).name ?? 'Error')
-      const next = new Date(Date.now() + backoffMs(message.attempts)).toISOString()
-      await outbox.retryLater(message.id, next, code)
-      log.warn({ outboxId: message.id, attempts: message.attempts, code, transport: transport.name }, 'mail not sent; will retry')
-      return
+      const failure = failureCode(err)
+      const retryInMs = backoffMs(message.attempts)
+      await outbox.retryLater(message.id, new Date(Date.now() + retryInMs).toISOString(), failure.code)
+      log.warn({ outboxId: message.id, attempts: message.attempts, ...failure, retryInMs, transport: transport.name }, 'mail not sent; will retry')
+      return failure.responseCode !== undefined
     }
     await outbox.remove(message.id)
-    log.info({ outboxId: message.id, transport: transport.name }, 'mail sent')
+    log.info({ outboxId: message.id, attempts: message.attempts, transport: transport.name }, 'mail sent')
+    return true
   }
 
   async function tick (): Promise<void> {
     do {
       again = false
-      const now = Date.now()
-      let batch: ClaimedMessage[]
-      try {
-        batch = await outbox.claim(new Date(now).toISOString(), new Date(now + leaseMs).toISOString(), BATCH)
-      } catch (err) {
-        log.warn({ code: (err as { code?: unknown }).code }, 'outbox not readable; will look again')
-        return
-      }
-      for (const message of batch) {
+      while (!stopped) {
+        const now = Date.now()
+        let claimed: ClaimedMessage[]
         try {
-          await deliver(message, now)
+          claimed = await outbox.claim(new Date(now).toISOString(), new Date(now + leaseMs).toISOString(), 1)
+        } catch (err) {
+          log.warn({ code: failureCode(err).code }, 'outbox not readable; will look again')
+          return
+        }
+        const [message] = claimed
+        if (message === undefined) break
+        try {
+          if (!(await deliver(message))) return
         } catch (err) {
           // The outbox could not record the outcome: the claim runs out and it is tried again.
-          log.warn({ outboxId: message.id, code: (err as { code?: unknown }).code }, 'outbox not writable; the message will be tried again')
+          log.warn({ outboxId: message.id, code: failureCode(err).code }, 'outbox not writable; the message will be tried again')
+          return
         }
       }
-      // A full batch: more may be due now.
-      if (batch.length === BATCH) again = true
     } while (again && !stopped)
   }
 
@@ -88,23 +123,45 @@ export function createMailWorker ({ outbox, transport, log, pollMs = 1000, lease
     if (running !== undefined) { again = true; return }
     running = tick().finally(() => {
       running = undefined
+      // A nudge that came as the round ended: look again at once.
       schedule(again ? 0 : pollMs)
     })
+  }
+
+  const settled = async (work: Promise<void>, ms: number): Promise<boolean> => {
+    let wait: NodeJS.Timeout | undefined
+    const done = await Promise.race([
+      work.then(() => true, () => true),
+      new Promise<boolean>((resolve) => { wait = setTimeout(() => resolve(false), ms) })
+    ])
+    clearTimeout(wait)
+    return done
   }
 
   return {
     start (): void {
       stopped = false
+      stopping = new AbortController()
       schedule(0)
     },
     /** Something was just enqueued: look now rather than at the next poll. */
     nudge (): void {
       if (!stopped) run()
     },
+    /**
+     * Stops looking, lets the message in hand finish for up to `stopMs`, then aborts it (it
+     * stays in the outbox for the next start or another instance) and waits briefly for that
+     * to be recorded: a mail server that hangs cannot hold the shutdown.
+     */
     async stop (): Promise<void> {
       stopped = true
       clearTimeout(timer)
-      await running
+      const inHand = running
+      if (inHand !== undefined && !(await settled(inHand, stopMs))) {
+        log.warn({ stopMs, transport: transport.name }, 'mail send still running at shutdown: aborted, the message stays in the outbox')
+        stopping.abort()
+        await settled(inHand, RECORD_MS)
+      }
       transport.close()
     }
   }

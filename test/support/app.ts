@@ -39,8 +39,14 @@ async function realBackends (): Promise<{ overrides: Partial<Settings>, drop: ()
   const sql = await scratchMysql(DATABASE_URL)
   const mongoUrl = new URL(MONGODB_URL)
   mongoUrl.pathname = `/${sql.name}`
+  // With the shared mailpit (MAILPIT_SMTP_URL), mail goes through a real SMTP server too;
+  // a sender address of the app's own lets mailbox(app) pick its messages out of everyone's.
+  const { MAILPIT_SMTP_URL } = process.env
+  const mail: Partial<Settings> = MAILPIT_SMTP_URL === undefined
+    ? {}
+    : { smtpUrl: MAILPIT_SMTP_URL, mailFrom: `Bookstore <no-reply+${sql.name}@localhost>` }
   return {
-    overrides: { databaseUrl: sql.url, mongodbUrl: mongoUrl.toString(), redisUrl: REDIS_URL, cacheNamespace: sql.name },
+    overrides: { databaseUrl: sql.url, mongodbUrl: mongoUrl.toString(), redisUrl: REDIS_URL, cacheNamespace: sql.name, ...mail },
     async drop () {
       await sql.drop()
       const client = await MongoClient.connect(MONGODB_URL, { serverSelectionTimeoutMS: 2000 })

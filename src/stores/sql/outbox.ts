@@ -6,6 +6,9 @@ interface MessageRow {
   attempts: number, created_at: string
 }
 
+/** Candidates read beyond `limit`, for the ones other instances take first. */
+const CONTENDED = 8
+
 /** The mail outbox in the SQL database (src/mail/ sends from it). */
 export function createOutboxStore (db: SqlDialect): OutboxStore {
   return {
@@ -18,10 +21,13 @@ export function createOutboxStore (db: SqlDialect): OutboxStore {
 
     async claim (now, leaseUntil, limit) {
       const at = db.toDbTime(now)
+      // More candidates than wanted: another instance may claim the first ones meanwhile, and
+      // losing those should not leave this one idle while others are due.
       const due = await db.all<{ id: number }>(`SELECT id FROM outbox WHERE next_attempt_at <= ?
-        AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at, id LIMIT ?`, [at, at, limit])
+        AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at, id LIMIT ?`, [at, at, limit + CONTENDED])
       const claimed: ClaimedMessage[] = []
       for (const { id } of due) {
+        if (claimed.length === limit) break
         // The conditional UPDATE is the claim: of two instances reading the same due row, one
         // changes it and sends; the other changes nothing and moves on.
         const { changes } = await db.run(`UPDATE outbox SET claimed_until = ?, attempts = attempts + 1
