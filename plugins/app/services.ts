@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { sharedRedis } from '../external/redis'
 import { normaliseEmail } from '../../src/schemas/user'
+import { createAuditService, type AuditService } from '../../src/services/audit'
 import { createAuthService, type AuthService } from '../../src/services/auth'
 import { createBookService, type BookService } from '../../src/services/books'
 import { createPasswordHasher } from '../../src/services/passwords'
@@ -18,6 +19,8 @@ declare module 'fastify' {
     auth: AuthService
     sessions: SessionService
     reviews: ReviewService
+    /** The audit log as Admins read it (events are appended by the services whose changes they record). */
+    audit: AuditService
     /** Which configured backing services answer now (GET /health/ready). */
     readiness: ReturnType<typeof createReadiness>
   }
@@ -30,6 +33,7 @@ export default fp(async function servicesPlugin (fastify) {
 
   const books = createBookService({
     books: stores.books,
+    atomic: stores.atomic,
     reviews: stores.reviews,
     cache,
     ttlSeconds: config.cacheTtlSeconds,
@@ -41,6 +45,7 @@ export default fp(async function servicesPlugin (fastify) {
   const sessions = createSessionService({
     sessions: stores.sessions,
     users: stores.users,
+    atomic: stores.atomic,
     // Session checks go through the cache only when it is Redis, which every instance shares.
     cache: sharedRedis(fastify) === undefined ? undefined : cache,
     timeoutMs: config.backendTimeoutMs,
@@ -56,11 +61,13 @@ export default fp(async function servicesPlugin (fastify) {
     hasher,
     throttle,
     sessions,
+    audit: stores.audit,
     sign: (claims) => fastify.jwt.sign(claims),
     accessTokenSeconds: config.accessTokenMinutes * 60,
     log
   }))
   fastify.decorate('reviews', createReviewService({ reviews: stores.reviews, books }))
+  fastify.decorate('audit', createAuditService({ audit: stores.audit }))
   fastify.decorate('readiness', createReadiness([...stores.backends, cache], config.backendTimeoutMs))
 
   if (config.adminEmail !== undefined && config.adminPassword !== undefined) {

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import type { preValidationAsyncHookHandler } from 'fastify'
 import { Permission } from '../../src/domain/permission'
 import { IdParams, LOCATION, PageQuery, listOf, ref } from '../../src/schemas/common'
+import { requestContext } from '../../src/http/context'
 import { errors } from '../../src/http/errors'
 import { RefreshBody } from '../../src/schemas/session'
 import { TokenResponse } from '../../src/schemas/token'
@@ -50,7 +51,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request) => {
-    const { tokens, sessionId } = await fastify.auth.signIn(request.body.email, request.body.password)
+    const { tokens, sessionId } = await fastify.auth.signIn(request.body.email, request.body.password, requestContext(request))
     request.log.info({ userId: tokens.user.id, sessionId }, 'signed in')
     return tokens
   })
@@ -67,7 +68,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request) => {
-    return (await fastify.auth.refresh(request.body.refresh_token)).tokens
+    return (await fastify.auth.refresh(request.body.refresh_token, requestContext(request))).tokens
   })
 
   fastify.post('/sign-out', {
@@ -79,7 +80,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null({ description: 'Signed out: the session and its tokens are ended' }) }
     }
   }, async (request, reply) => {
-    await fastify.sessions.end(request.user.user_id, request.user.sid)
+    await fastify.sessions.signOut(request.user.user_id, request.user.sid, request.user.sid, requestContext(request))
     request.log.info({ userId: request.user.user_id, sessionId: request.user.sid }, 'signed out')
     return reply.code(204).send(null)
   })
