@@ -39,3 +39,40 @@ t.test('a healthy cache logs nothing above info; a broken one is logged and bypa
   t.ok(lines.some((l) => l.level === 50 && /could not be invalidated/.test(l.msg)), 'a failed invalidation is an error')
   t.ok(lines.some((l) => l.level === 40 && /cache read failed/.test(l.msg)), 'a failed read is a warning')
 })
+
+t.test('each write commits with its event or not at all', async (t) => {
+  const db = sqliteDialect(':memory:')
+  t.teardown(() => db.close())
+  await migrate(db)
+  const sql = createSqlStores(db)
+  let auditDown = false
+  const books = createBookService({
+    books: sql.books,
+    // The same transaction, with an audit log that fails while auditDown is set.
+    atomic: (fn) => sql.atomic((s) => fn(auditDown ? { ...s, audit: { ...s.audit, append: async () => { throw new Error('audit down') } } } : s)),
+    reviews: sql.reviews,
+    cache: createMemoryCache(),
+    ttlSeconds: 60,
+    storeTimeoutMs: 1000,
+    log: pino({ level: 'silent' })
+  })
+  const title = async (id: number): Promise<string | undefined> => (await sql.books.get(id))?.title
+
+  const { id } = await books.create({ title: 'First', author: 'A' }, CTX)
+  t.match(await sql.audit.list({ limit: 10 }), [{ type: 'book.created', user_id: null, actor_id: CTX.actorId, ip: CTX.ip, request_id: CTX.requestId, details: { book_id: id } }])
+
+  auditDown = true
+  await t.rejects(books.create({ title: 'Lost', author: 'A' }, CTX), /audit down/)
+  t.same((await sql.books.list({ offset: 0, limit: 10 })).map((b) => b.title), ['First'], 'no book without its event')
+  await t.rejects(books.update(id, { title: 'Changed', author: 'A' }, CTX), /audit down/)
+  t.equal(await title(id), 'First', 'no update without its event')
+  await t.rejects(books.remove(id, CTX), /audit down/)
+  t.equal(await title(id), 'First', 'no deletion without its event')
+  t.same(JSON.parse((await books.get(id)).body.toString()).title, 'First', 'and the cache still answers the book as stored')
+
+  auditDown = false
+  await books.update(id, { title: 'Changed', author: 'A' }, CTX)
+  await books.remove(id, CTX)
+  t.same((await sql.audit.list({ limit: 10 })).map((e) => [e.type, e.details.book_id]), [['book.deleted', id], ['book.updated', id], ['book.created', id]])
+  t.same(await sql.audit.verify(), { events: 3, valid: true })
+})
