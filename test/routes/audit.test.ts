@@ -279,3 +279,20 @@ t.test('GET /audit-events/verify: the count, and whether the chain holds', async
   t.equal(broken.statusCode, 200)
   t.same(broken.json(), { events: 7, valid: false, first_invalid_id: 4 })
 })
+
+t.test('`ip` is the client as TRUST_PROXY lets the service see it, never a forged X-Forwarded-For', async (t) => {
+  for (const [trustProxy, remoteAddress, forwarded, expected] of [
+    [undefined, '192.0.2.5', '203.0.113.1', '192.0.2.5'],
+    ['10.0.0.0/8', '10.1.2.3', '203.0.113.1', '203.0.113.1'],
+    ['10.0.0.0/8', '192.0.2.5', '203.0.113.1', '192.0.2.5'],
+    ['1', '10.1.2.3', '1.1.1.1, 203.0.113.7', '203.0.113.7']
+  ] as const) {
+    const app = await build(t, trustProxy === undefined ? {} : { trustProxy })
+    const { token: admin } = await startSession(app, ADMIN.email, ADMIN.password)
+    const res = await app.inject({
+      method: 'POST', url: '/users/sign-in', remoteAddress, headers: { 'x-forwarded-for': forwarded }, payload: { email: uniqueEmail(), password: PASSWORD }
+    })
+    t.equal(res.statusCode, 401)
+    t.equal((await recordedBy(t, app, admin, 'user.sign_in_failed', res))?.ip, expected, `TRUST_PROXY ${String(trustProxy)}, from ${remoteAddress} for ${forwarded}`)
+  }
+})
