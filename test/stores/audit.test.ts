@@ -8,7 +8,7 @@ import { createSqlStores } from '../../src/stores/sql'
 import { migrate } from '../../src/stores/sql/migrate'
 import { sqliteDialect } from '../../src/stores/sqlite/dialect'
 import { skipSuite } from '../support/app'
-import { scratchMysql } from '../support/servers'
+import { binaryAvailable, scratchMysql, throwawayMariadb, type Throwaway } from '../support/servers'
 import { auditStoreContract } from './audit-store.contract'
 
 // The audit contract needs a database per test (verify judges the whole log, and tampering
@@ -29,13 +29,19 @@ t.test('sqlite', async (t) => {
   })
 })
 
+// As the MySQL store suite: DATABASE_URL's server when it names one, else a private MariaDB
+// when its binaries are installed, else a loud skip.
 const given = process.env.DATABASE_URL?.startsWith('mysql://') === true ? process.env.DATABASE_URL : undefined
-if (given === undefined) {
-  skipSuite(t, 'mysql', 'no DATABASE_URL=mysql://user:pass@host:3306/db (npm run services installs and prints it)')
+if (given === undefined && !binaryAvailable('mariadbd')) {
+  skipSuite(t, 'mysql', 'no mariadbd on PATH and no DATABASE_URL=mysql://user:pass@host:3306/db (npm run services installs and prints it)')
 } else {
   t.test('mysql', async (t) => {
+    let server: Throwaway | undefined
+    if (given === undefined) server = await throwawayMariadb()
+    t.teardown(async () => { await server?.dispose() })
+    const serverUrl = given ?? server?.url ?? ''
     auditStoreContract(t, async (t) => {
-      const scratch = await scratchMysql(given)
+      const scratch = await scratchMysql(serverUrl)
       const pools: mysql.Pool[] = []
       const instance = () => {
         const pool = mysql.createPool({ uri: scratch.url, ...MYSQL_POOL_OPTIONS })
