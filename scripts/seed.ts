@@ -14,6 +14,7 @@ import { projectRoot } from '../config/paths'
 import { buildApp } from '../src/build'
 import { Permission } from '../src/domain/permission'
 import type { BookInput } from '../src/schemas/book'
+import { commandContext } from '../src/services/audit'
 import type { Page } from '../src/stores/types'
 
 export interface Catalogue {
@@ -49,6 +50,8 @@ async function findListed<T> (list: (page: Page) => Promise<T[]>, q: string, mat
 export async function seed (fastify: FastifyInstance, catalogue = readCatalogue()): Promise<SeedReport> {
   const report: SeedReport = { books: 0, booksThere: 0, reviews: 0, reviewsThere: 0 }
   const ids = new Map<string, number>()
+  // The books it adds are recorded (book.created) as this run's, with no client address or user.
+  const context = commandContext('seed')
   for (const book of catalogue.books) {
     const existing = await findListed((page) => fastify.stores.books.list(page), book.title,
       (b) => b.title === book.title && b.author === book.author)
@@ -56,7 +59,7 @@ export async function seed (fastify: FastifyInstance, catalogue = readCatalogue(
       report.booksThere++
       ids.set(book.title, existing.id)
     } else {
-      ids.set(book.title, (await fastify.books.create(book)).id)
+      ids.set(book.title, (await fastify.books.create(book, context)).id)
       report.books++
     }
   }

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { sharedRedis } from '../external/redis'
 import { normaliseEmail } from '../../src/schemas/user'
+import { createAuditService, type AuditService } from '../../src/services/audit'
 import { createAuthService, type AuthService } from '../../src/services/auth'
 import { createBookService, type BookService } from '../../src/services/books'
 import { createLeavingService, type LeavingService } from '../../src/services/leaving'
@@ -21,6 +22,8 @@ declare module 'fastify' {
     reviews: ReviewService
     /** An account's export and deletion. */
     leaving: LeavingService
+    /** The audit log as Admins read it (events are appended by the services whose changes they record). */
+    audit: AuditService
     /** Which configured backing services answer now (GET /health/ready). */
     readiness: ReturnType<typeof createReadiness>
   }
@@ -33,6 +36,7 @@ export default fp(async function servicesPlugin (fastify) {
 
   const books = createBookService({
     books: stores.books,
+    atomic: stores.atomic,
     reviews: stores.reviews,
     cache,
     ttlSeconds: config.cacheTtlSeconds,
@@ -44,6 +48,7 @@ export default fp(async function servicesPlugin (fastify) {
   const sessions = createSessionService({
     sessions: stores.sessions,
     users: stores.users,
+    atomic: stores.atomic,
     // Session checks go through the cache only when it is Redis, which every instance shares.
     cache: sharedRedis(fastify) === undefined ? undefined : cache,
     timeoutMs: config.backendTimeoutMs,
@@ -60,6 +65,7 @@ export default fp(async function servicesPlugin (fastify) {
     hasher,
     throttle,
     sessions,
+    audit: stores.audit,
     sign: (claims) => fastify.jwt.sign(claims),
     accessTokenSeconds: config.accessTokenMinutes * 60,
     log
@@ -75,6 +81,7 @@ export default fp(async function servicesPlugin (fastify) {
     idempotency: fastify.idempotencyRecords,
     log: log.child({ module: 'leaving' })
   }))
+  fastify.decorate('audit', createAuditService({ audit: stores.audit }))
   fastify.decorate('readiness', createReadiness([...stores.backends, cache], config.backendTimeoutMs))
 
   if (config.adminEmail !== undefined && config.adminPassword !== undefined) {

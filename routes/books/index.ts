@@ -4,6 +4,7 @@ import { nextPageUrl, resourceUrl } from '../../src/http/links'
 import { Permission } from '../../src/domain/permission'
 import { Book, BookBody } from '../../src/schemas/book'
 import { ETAG, IdempotencyHeaders, IfNoneMatchHeaders, KeysetPageQuery, LOCATION, NotModified, PAGE_HEADERS, listOf, ref } from '../../src/schemas/common'
+import { requestContext } from '../../src/http/context'
 import { errors } from '../../src/http/errors'
 
 /** `after` and `o` are two ways to page: one at a time. */
@@ -40,7 +41,7 @@ const books: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 201: ref(Book, 'The stored book', { ...LOCATION, ...ETAG }), ...errors('IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_KEY_IN_USE') }
     }
   }, async (request, reply) => {
-    const { id, book } = await fastify.books.create(request.body)
+    const { id, book } = await fastify.books.create(request.body, requestContext(request))
     request.log.info({ bookId: id, by: request.user.user_id }, 'book created')
     return reply.code(201).header('location', resourceUrl('books', id)).sendRepresentation(book)
   })

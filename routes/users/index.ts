@@ -52,7 +52,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request) => {
-    const { tokens, sessionId } = await fastify.auth.signIn(request.body.email, request.body.password)
+    const { tokens, sessionId } = await fastify.auth.signIn(request.body.email, request.body.password, requestContext(request))
     request.log.info({ userId: tokens.user.id, sessionId }, 'signed in')
     return tokens
   })
@@ -69,7 +69,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request) => {
-    return (await fastify.auth.refresh(request.body.refresh_token)).tokens
+    return (await fastify.auth.refresh(request.body.refresh_token, requestContext(request))).tokens
   })
 
   fastify.post('/sign-out', {
@@ -81,7 +81,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null({ description: 'Signed out: the session and its tokens are ended' }) }
     }
   }, async (request, reply) => {
-    await fastify.sessions.end(request.user.user_id, request.user.sid)
+    await fastify.sessions.signOut(request.user.user_id, request.user.sid, request.user.sid, requestContext(request))
     request.log.info({ userId: request.user.user_id, sessionId: request.user.sid }, 'signed out')
     return reply.code(204).send(null)
   })

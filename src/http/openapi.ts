@@ -133,6 +133,7 @@ export const OPENAPI_OPTIONS: SwaggerOptions = {
       { name: 'books', description: 'The catalogue: anyone reads, Authors write' },
       { name: 'reviews', description: 'Reviews: Users write; the writer or an Admin edits and deletes' },
       { name: 'users', description: 'Sign-up, sign-in, sessions, passwords and permission levels' },
+      { name: 'audit', description: 'The audit log of security-relevant events, hash-chained (Admin)' },
       { name: 'health', description: 'Liveness and readiness probes' }
     ],
     components: {

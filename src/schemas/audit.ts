@@ -30,3 +30,13 @@ export type AuditEvent = Static<typeof AuditEvent> & { type: AuditEventType, det
 
 /** An event as a service hands it to the store: the store gives it its id, time and place in the chain. */
 export type AuditEntry = Omit<AuditEvent, 'id' | 'at'>
+
+/** GET /audit-events/verify: how many events are stored, and whether the chain holds. */
+export const AuditVerification = Type.Object({
+  events: Type.Integer({ minimum: 0, description: 'How many events are stored' }),
+  valid: Type.Boolean({ description: 'Whether every stored event is where the chain says, as it was written' }),
+  first_invalid_id: Type.Optional(Type.Integer({
+    minimum: 1,
+    description: 'Only when not valid: the first event altered, the one after a removed one (or the removed newest), or one inserted out of the chain'
+  }))
+}, { $id: 'AuditVerification', title: 'AuditVerification' })

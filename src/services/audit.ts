@@ -1,5 +1,9 @@
+import { randomUUID } from 'node:crypto'
 import type { RequestContext } from '../domain/context'
-import type { AuditDetails, AuditEntry, AuditEventType } from '../schemas/audit'
+import type { AuditDetails, AuditEntry, AuditEvent, AuditEventType } from '../schemas/audit'
+import type { AuditStore } from '../stores/types'
+
+type AuditFilter = Parameters<AuditStore['list']>[0]
 
 /**
  * What `details` may never hold (the contract: no password, token, key, code, secret or email
@@ -22,3 +26,25 @@ export function auditEntry (type: AuditEventType, ctx: RequestContext, { userId,
   }
   return { type, user_id: userId, actor_id: ctx.actorId, ip: ctx.ip, request_id: ctx.requestId, details }
 }
+
+/**
+ * The context of a change a command makes rather than a request (npm run seed): no client
+ * address and no user; the request id names the command and is new for each run.
+ */
+export const commandContext = (command: string): RequestContext => ({ ip: 'local', requestId: `${command}-${randomUUID()}`, actorId: null })
+
+/** What Admins read of the log (GET /audit-events): a page of events, and the chain's check. */
+export function createAuditService ({ audit }: { audit: Pick<AuditStore, 'list' | 'verify'> }) {
+  return {
+    /** Newest first, `limit` of them, only ids below `before`; and where the next page starts when this one is full. */
+    async list (filter: AuditFilter): Promise<{ events: AuditEvent[], next: { before: number } | undefined }> {
+      const events = await audit.list(filter)
+      const last = events.length === filter.limit ? events[events.length - 1] : undefined
+      return { events, next: last === undefined ? undefined : { before: last.id } }
+    },
+
+    verify: () => audit.verify()
+  }
+}
+
+export type AuditService = ReturnType<typeof createAuditService>

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
+import type { RequestContext } from '../domain/context'
 import { invalidCredentials } from '../domain/errors'
 import type { AccessClaims, TokenResponse } from '../schemas/token'
 import type { User } from '../schemas/user'
-import type { UserStore } from '../stores/types'
+import type { AuditStore, UserStore } from '../stores/types'
+import { auditEntry } from './audit'
 import type { PasswordHasher } from './passwords'
 import type { SessionService } from './sessions'
 import type { SignInThrottle } from './throttle'
@@ -16,6 +18,8 @@ interface Deps {
   hasher: PasswordHasher
   throttle: SignInThrottle
   sessions: Pick<SessionService, 'start' | 'refresh'>
+  /** Where a failed sign-in is recorded (nothing else changes with it). */
+  audit: Pick<AuditStore, 'append'>
   /** The JWT signer, injected (plugins/app/services.ts), so this service knows no plugin. */
   sign: SignAccessToken
   /** What the signer gives an access token to live; answered as `expires_in`. */
@@ -34,7 +38,7 @@ interface SignedIn {
  * under the per-email throttle) and refresh. A further step of sign-in (a second factor, a
  * passkey) belongs between the credential check and the session's start.
  */
-export function createAuthService ({ users, hasher, throttle, sessions, sign, accessTokenSeconds, log }: Deps) {
+export function createAuthService ({ users, hasher, throttle, sessions, audit, sign, accessTokenSeconds, log }: Deps) {
   /** The one answer of sign-in and refresh. */
   function tokenPair (user: User, sessionId: string, refreshToken: string): SignedIn {
     const token = sign({ user_id: user.id, user_name: user.email, permission: user.permission, jti: randomUUID(), sid: sessionId })
@@ -43,17 +47,25 @@ export function createAuthService ({ users, hasher, throttle, sessions, sign, ac
 
   /**
    * One answer for an unknown email and a wrong password: same status, message and work
-   * (a dummy hash is checked). Failures are counted per email whether or not it exists.
+   * (a dummy hash is checked, and either failure is recorded, user_id null for no account).
+   * Failures are counted per email whether or not it exists. An attempt the throttle refuses
+   * (429) checks nothing and records nothing: the failures that led to it are in the log.
    */
-  async function checkPassword (email: string, password: string): Promise<User> {
+  async function checkPassword (email: string, password: string, ctx: RequestContext): Promise<User> {
+    let accountId: number | null = null
     const record = await throttle.attempt(email, async () => {
       const found = await users.findByEmail(email)
+      accountId = found?.id ?? null
       const ok = found === undefined
         ? await hasher.verifyDummy(password)
         : await hasher.verify(found.password_hash, password)
       return ok ? found : undefined
     })
-    if (record === undefined) throw invalidCredentials()
+    if (record === undefined) {
+      // No actor: the request proved no identity. The address is never recorded.
+      await audit.append(auditEntry('user.sign_in_failed', { ...ctx, actorId: null }, { userId: accountId, details: { method: 'password' } }), new Date().toISOString())
+      throw invalidCredentials()
+    }
     if (hasher.needsRehash(record.password_hash)) {
       await users.setPasswordHash(record.id, await hasher.hash(password, { mayShed: false }))
       log.info({ userId: record.id }, 'password rehashed with the current argon2 parameters')
@@ -71,16 +83,16 @@ export function createAuthService ({ users, hasher, throttle, sessions, sign, ac
       hasher.admit()
     },
 
-    /** `email` as normaliseEmail (src/schemas/user.ts) leaves it. Starts a session. */
-    async signIn (email: string, password: string): Promise<SignedIn> {
-      const user = await checkPassword(email, password)
-      const { session, refreshToken } = await sessions.start(user.id)
+    /** `email` as normaliseEmail (src/schemas/user.ts) leaves it. Starts a session (user.signed_in). */
+    async signIn (email: string, password: string, ctx: RequestContext): Promise<SignedIn> {
+      const user = await checkPassword(email, password, ctx)
+      const { session, refreshToken } = await sessions.start(user.id, ctx)
       return tokenPair(user, session.id, refreshToken)
     },
 
     /** Spends `refreshToken` for a new pair on the same session, at the user's level as stored now. */
-    async refresh (refreshToken: string): Promise<SignedIn> {
-      const { session, refreshToken: next, user } = await sessions.refresh(refreshToken)
+    async refresh (refreshToken: string, ctx: RequestContext): Promise<SignedIn> {
+      const { session, refreshToken: next, user } = await sessions.refresh(refreshToken, ctx)
       return tokenPair(user, session.id, next)
     }
   }

@@ -1,10 +1,14 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { Book, type BookInput } from '../schemas/book'
+import type { RequestContext } from '../domain/context'
 import { notFound } from '../domain/errors'
+import type { AuditEventType } from '../schemas/audit'
+import type { SqlStoreSet } from '../stores/sql'
 import { createCacheAside, type CacheResult } from '../cache/cache-aside'
 import type { KeyValueCache } from '../cache/types'
 import type { BookStore, Page, ReviewStore } from '../stores/types'
+import { auditEntry } from './audit'
 import { createConditionalWrite, type Expected } from './conditional-write'
 import { serialized, serializerFor, type Serialized, type SerializedPage } from './serialized'
 
@@ -12,7 +16,10 @@ const serializeBook = serializerFor<Book>(Type.Ref('Book'))
 const serializePage = serializerFor<Book[]>(Type.Array(Type.Ref('Book')))
 
 interface Deps {
+  /** Reads, and the reads that decide a conditional write. */
   books: BookStore
+  /** One transaction over books and the audit log: each write commits with its event or not at all. */
+  atomic: <T>(fn: (stores: Pick<SqlStoreSet, 'books' | 'audit'>) => Promise<T>) => Promise<T>
   /** Wherever reviews live: deleting a book asks this store to drop them (see remove()). */
   reviews: ReviewStore
   cache: KeyValueCache
@@ -54,7 +61,7 @@ function decodePage (stored: Buffer): SerializedPage | undefined {
  * restore, failover, eviction) brings back an entry older than a write, and why a write whose
  * invalidation failed is still seen within the TTL: src/cache/coherent.ts.
  */
-export function createBookService ({ books, reviews, cache, ttlSeconds, storeTimeoutMs, log, onCache }: Deps) {
+export function createBookService ({ books, atomic, reviews, cache, ttlSeconds, storeTimeoutMs, log, onCache }: Deps) {
   const cached = createCacheAside<SerializedPage>({
     cache,
     namespace: 'books',
@@ -72,6 +79,18 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, storeTim
     read: (id: number) => books.get(id),
     tagOf: (book) => serialized(serializeBook(book)).tag
   })
+
+  /**
+   * `write` and its event in one transaction; a write that finds nothing (undefined: gone, or
+   * changed since the If-Match check) records nothing. The event is about a book, not an
+   * account: user_id is null, the writer is the actor.
+   */
+  const recorded = <T extends { id: number }>(type: AuditEventType, ctx: RequestContext, write: (s: Pick<SqlStoreSet, 'books'>) => Promise<T | undefined>) =>
+    atomic(async (s) => {
+      const written = await write(s)
+      if (written !== undefined) await s.audit.append(auditEntry(type, ctx, { userId: null, details: { book_id: written.id } }), new Date().toISOString())
+      return written
+    })
 
   async function invalidate (): Promise<void> {
     if (!(await cached.invalidate())) {
@@ -113,14 +132,15 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, storeTim
       return (await find(id)) !== undefined
     },
 
-    async create (input: BookInput): Promise<{ id: number, book: Serialized }> {
-      const book = await books.create(input)
+    async create (input: BookInput, ctx: RequestContext): Promise<{ id: number, book: Serialized }> {
+      const book = await recorded('book.created', ctx, (s) => s.books.create(input))
+      if (book === undefined) throw new Error('a created book is always answered')
       await invalidate()
       return { id: book.id, book: serialized(serializeBook(book)) }
     },
 
-    async update (id: number, input: BookInput, expected?: Expected): Promise<Serialized> {
-      const book = await conditionalWrite(id, expected, (version) => books.update(id, input, version))
+    async update (id: number, input: BookInput, ctx: RequestContext, expected?: Expected): Promise<Serialized> {
+      const book = await conditionalWrite(id, expected, (version) => recorded('book.updated', ctx, (s) => s.books.update(id, input, version)))
       await invalidate()
       return serialized(serializeBook(book))
     },
@@ -132,8 +152,8 @@ export function createBookService ({ books, reviews, cache, ttlSeconds, storeTim
      * fails (or the process dies before it), the reviews left behind are never shown:
      * every review read checks, through exists(), that its book is still there.
      */
-    async remove (id: number, expected?: Expected): Promise<void> {
-      await conditionalWrite(id, expected, async (version) => (await books.delete(id, version)) || undefined)
+    async remove (id: number, ctx: RequestContext, expected?: Expected): Promise<void> {
+      await conditionalWrite(id, expected, (version) => recorded('book.deleted', ctx, async (s) => (await s.books.delete(id, version)) ? { id } : undefined))
       await invalidate()
       try {
         await reviews.deleteByBook(id)

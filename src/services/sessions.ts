@@ -2,14 +2,19 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { createCacheAside } from '../cache/cache-aside'
 import type { KeyValueCache } from '../cache/types'
+import type { RequestContext } from '../domain/context'
 import { notFound, refreshTokenInvalid, refreshTokenReused } from '../domain/errors'
 import type { Session, SessionRecord } from '../schemas/session'
 import type { User } from '../schemas/user'
+import type { SqlStoreSet } from '../stores/sql'
 import type { SessionAccess, SessionStore, UserStore } from '../stores/types'
+import { auditEntry } from './audit'
 
 interface Deps {
   sessions: SessionStore
   users: UserStore
+  /** One transaction over sessions and the audit log: a session's start or end commits with its event. */
+  atomic: <T>(fn: (stores: Pick<SqlStoreSet, 'sessions' | 'audit'>) => Promise<T>) => Promise<T>
   /**
    * The shared cache of session checks: Redis only. Without Redis there is none, and every
    * check reads the database by primary key: a copy in process would not see another
@@ -30,7 +35,7 @@ const DAY_MS = 24 * 3600 * 1000
 /** Only this digest of a refresh token is stored; the token itself is never kept. */
 const refreshTokenHash = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex')
 
-export function createSessionService ({ sessions, users, cache, timeoutMs, refreshTokenDays, log }: Deps) {
+export function createSessionService ({ sessions, users, atomic, cache, timeoutMs, refreshTokenDays, log }: Deps) {
   const now = (): string => new Date().toISOString()
 
   // Generation-scoped, as book pages are (src/cache/cache-aside.ts).
@@ -77,19 +82,39 @@ export function createSessionService ({ sessions, users, cache, timeoutMs, refre
     ({ id: randomBytes(16).toString('hex'), refreshToken: randomBytes(32).toString('base64url') })
 
   return {
-    /** A sign-in: a new session lasting REFRESH_TOKEN_DAYS, and its first refresh token. */
-    async start (userId: number): Promise<{ session: SessionRecord, refreshToken: string }> {
+    /**
+     * A sign-in by password: a new session lasting REFRESH_TOKEN_DAYS, its first refresh
+     * token, and user.signed_in, in one transaction. The user is the actor: the request that
+     * signs in has no signed-in user yet.
+     */
+    async start (userId: number, ctx: RequestContext): Promise<{ session: SessionRecord, refreshToken: string }> {
       const { id, refreshToken } = newSession()
       const at = now()
       const expiresAt = new Date(Date.parse(at) + refreshTokenDays * DAY_MS).toISOString()
-      const session = await sessions.create({ id, user_id: userId, token_hash: refreshTokenHash(refreshToken), now: at, expires_at: expiresAt })
+      const session = await atomic(async (s) => {
+        const created = await s.sessions.create({ id, user_id: userId, token_hash: refreshTokenHash(refreshToken), now: at, expires_at: expiresAt })
+        await s.audit.append(auditEntry('user.signed_in', { ...ctx, actorId: userId }, { userId, details: { method: 'password' } }), at)
+        return created
+      })
       return { session, refreshToken }
     },
 
-    /** Spends `refreshToken` for a new one on the same session, with the user as stored now. */
-    async refresh (refreshToken: string): Promise<{ session: SessionRecord, refreshToken: string, user: User }> {
+    /**
+     * Spends `refreshToken` for a new one on the same session, with the user as stored now. A
+     * spent one ends its session and records session.reuse_detected in the same transaction;
+     * no actor: whoever presented it is not known to be the user.
+     */
+    async refresh (refreshToken: string, ctx: RequestContext): Promise<{ session: SessionRecord, refreshToken: string, user: User }> {
       const next = newSession().refreshToken
-      const result = await sessions.rotate(refreshTokenHash(refreshToken), refreshTokenHash(next), now())
+      const at = now()
+      const result = await atomic(async (s) => {
+        const rotation = await s.sessions.rotate(refreshTokenHash(refreshToken), refreshTokenHash(next), at)
+        if (rotation.outcome === 'reused') {
+          const userId = (await s.sessions.access(rotation.sessionId))?.user_id ?? null
+          await s.audit.append(auditEntry('session.reuse_detected', { ...ctx, actorId: null }, { userId }), at)
+        }
+        return rotation
+      })
       switch (result.outcome) {
         case 'invalid':
           throw refreshTokenInvalid()
@@ -139,6 +164,32 @@ export function createSessionService ({ sessions, users, cache, timeoutMs, refre
     /** Ends every session of the user, or every one but `exceptSid`. */
     async endAll (userId: number, exceptSid?: string): Promise<number> {
       const ended = await sessions.endAll(userId, now(), exceptSid)
+      await forget(ended)
+      return ended.length
+    },
+
+    /**
+     * The user ends one of their own sessions (sign-out: the request's own; or another of
+     * theirs), recorded as user.signed_out in the same transaction; `details.scope` says
+     * which. Another user's or an unknown id is SESSION_NOT_FOUND, and nothing is recorded.
+     */
+    async signOut (userId: number, sid: string, currentSid: string, ctx: RequestContext): Promise<void> {
+      const at = now()
+      await atomic(async (s) => {
+        if (!await s.sessions.end(userId, sid, at)) throw notFound('session')
+        await s.audit.append(auditEntry('user.signed_out', ctx, { userId, details: { scope: sid === currentSid ? 'current' : 'other', sessions: 1 } }), at)
+      })
+      await forget([sid])
+    },
+
+    /** The user ends every session of theirs, this one too: one user.signed_out (`scope` all) with how many ended. */
+    async signOutEverywhere (userId: number, ctx: RequestContext): Promise<number> {
+      const at = now()
+      const ended = await atomic(async (s) => {
+        const ids = await s.sessions.endAll(userId, at)
+        await s.audit.append(auditEntry('user.signed_out', ctx, { userId, details: { scope: 'all', sessions: ids.length } }), at)
+        return ids
+      })
       await forget(ended)
       return ended.length
     },

@@ -57,15 +57,17 @@ t.test('npm run seed loads the catalogue once, however often it runs', async (t)
   t.ok(await app.stores.users.findByEmail(SEED_EMAIL), 'the reviews belong to the seed account')
 })
 
+const CTX = { ip: '192.0.2.1', requestId: 'seed-test', actorId: null }
+
 t.test('a book is "already there" only with exactly its title and author, however many books match', async (t) => {
   const app = await build(t)
   const [first, second] = catalogue.books
   if (first === undefined || second === undefined) throw new Error('empty catalogue')
   // More than a page of books that contain the title, before the exact one.
-  for (let i = 0; i < 100; i++) await app.books.create({ title: `${first.title}: study guide ${i}`, author: first.author })
-  await app.books.create(first)
+  for (let i = 0; i < 100; i++) await app.books.create({ title: `${first.title}: study guide ${i}`, author: first.author }, CTX)
+  await app.books.create(first, CTX)
   // Same title, another author: a different book.
-  await app.books.create({ title: second.title, author: 'Someone Else' })
+  await app.books.create({ title: second.title, author: 'Someone Else' }, CTX)
 
   t.same(await seed(app, catalogue), { books: 168, booksThere: 1, reviews: 10, reviewsThere: 0 })
   const stored = await allBooks(app)

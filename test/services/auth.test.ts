@@ -2,6 +2,7 @@ import pino from 'pino'
 import t from 'tap'
 import { AppError, OverloadedError } from '../../src/domain/errors'
 import { Permission } from '../../src/domain/permission'
+import type { AuditEntry } from '../../src/schemas/audit'
 import type { AccessClaims } from '../../src/schemas/token'
 import type { User, UserRecord } from '../../src/schemas/user'
 import { createAuthService } from '../../src/services/auth'
@@ -15,6 +16,7 @@ const SESSION = { id: 'session-1', user_id: ACCOUNT.id, created_at: ACCOUNT.crea
 function setUp ({ stale = false, queueFull = false } = {}) {
   const asked: string[] = []
   const signed: AccessClaims[] = []
+  const recorded: AuditEntry[] = []
   const hasher: PasswordHasher = {
     admit: () => {
       asked.push('admit')
@@ -41,30 +43,34 @@ function setUp ({ stale = false, queueFull = false } = {}) {
     hasher,
     throttle,
     sessions: {
-      start: async (userId) => { asked.push(`start ${userId}`); return { session: SESSION, refreshToken: 'first refresh' } },
-      refresh: async (token) => {
-        asked.push(`refresh ${token}`)
+      start: async (userId, ctx) => { asked.push(`start ${userId} for ${ctx.requestId}`); return { session: SESSION, refreshToken: 'first refresh' } },
+      refresh: async (token, ctx) => {
+        asked.push(`refresh ${token} for ${ctx.requestId}`)
         const now: User = { id: ACCOUNT.id, email: ACCOUNT.email, permission: Permission.Admin, created_at: ACCOUNT.created_at }
         return { session: SESSION, refreshToken: 'next refresh', user: now }
       }
+    },
+    audit: {
+      append: async (entry, at) => { recorded.push(entry); return { id: recorded.length, at, ...entry } }
     },
     sign: (claims) => { signed.push(claims); return `token ${signed.length}` },
     accessTokenSeconds: 900,
     log: pino({ level: 'silent' })
   })
-  return { auth, asked, signed }
+  return { auth, asked, signed, recorded }
 }
 
+const CTX = { ip: '192.0.2.1', requestId: 'req-1', actorId: null }
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 t.test('sign-in: under the throttle, a session, and the token pair', async (t) => {
   const { auth, asked, signed } = setUp()
-  const answer = await auth.signIn(ACCOUNT.email, 'right')
+  const answer = await auth.signIn(ACCOUNT.email, 'right', CTX)
   t.same(answer, {
     tokens: { token: 'token 1', refresh_token: 'first refresh', expires_in: 900, user: { id: ACCOUNT.id, email: ACCOUNT.email } },
     sessionId: SESSION.id
   })
-  t.same(asked, [`throttle ${ACCOUNT.email}`, 'verify', 'counted a success', `start ${ACCOUNT.id}`])
+  t.same(asked, [`throttle ${ACCOUNT.email}`, 'verify', 'counted a success', `start ${ACCOUNT.id} for req-1`])
   t.equal(signed.length, 1, 'one token signed')
   const [claims] = signed
   t.match(claims, { user_id: ACCOUNT.id, user_name: ACCOUNT.email, permission: Permission.Author, sid: SESSION.id, jti: UUID })
@@ -73,34 +79,36 @@ t.test('sign-in: under the throttle, a session, and the token pair', async (t) =
 
 t.test('refresh: the same answer, at the level as stored now, with a new jti', async (t) => {
   const { auth, asked, signed } = setUp()
-  await auth.signIn(ACCOUNT.email, 'right')
-  const answer = await auth.refresh('first refresh')
+  await auth.signIn(ACCOUNT.email, 'right', CTX)
+  const answer = await auth.refresh('first refresh', CTX)
   t.same(answer, {
     tokens: { token: 'token 2', refresh_token: 'next refresh', expires_in: 900, user: { id: ACCOUNT.id, email: ACCOUNT.email } },
     sessionId: SESSION.id
   })
   t.match(signed[1], { user_id: ACCOUNT.id, user_name: ACCOUNT.email, permission: Permission.Admin, sid: SESSION.id, jti: UUID })
   t.not(signed[1]?.jti, signed[0]?.jti, 'every token has its own jti')
-  t.notOk(asked.slice(asked.indexOf('refresh first refresh')).some((step) => step.startsWith('throttle') || step === 'verify'),
+  t.notOk(asked.slice(asked.indexOf('refresh first refresh for req-1')).some((step) => step.startsWith('throttle') || step === 'verify'),
     'a refresh checks no password')
 })
 
-t.test('a wrong password and an unknown email: the same 401, a counted failure, no session, nothing signed', async (t) => {
-  for (const [email, password, check] of [[ACCOUNT.email, 'wrong', 'verify'], ['nobody@example.com', 'right', 'verifyDummy']] as const) {
-    const { auth, asked, signed } = setUp()
-    const err = await auth.signIn(email, password).catch((e: unknown) => e)
+t.test('a wrong password and an unknown email: the same 401, a counted failure, no session, nothing signed, a failure recorded', async (t) => {
+  for (const [email, password, check, userId] of [[ACCOUNT.email, 'wrong', 'verify', ACCOUNT.id], ['nobody@example.com', 'right', 'verifyDummy', null]] as const) {
+    const { auth, asked, signed, recorded } = setUp()
+    const err = await auth.signIn(email, password, CTX).catch((e: unknown) => e)
     t.ok(err instanceof AppError, email)
     const { statusCode, code, message } = err as AppError
     t.same({ statusCode, code, message }, { statusCode: 401, code: 'INVALID_CREDENTIALS', message: 'Invalid email or password' }, email)
     t.same(asked, [`throttle ${email}`, check, 'counted a failure'], `${email}: ${check}, counted`)
     t.same(signed, [])
+    t.same(recorded, [{ type: 'user.sign_in_failed', user_id: userId, actor_id: null, ip: CTX.ip, request_id: CTX.requestId, details: { method: 'password' } }],
+      `${email}: recorded, without the address`)
   }
 })
 
 t.test('a hash with old parameters is replaced at sign-in, by one that may not be shed', async (t) => {
   const { auth, asked } = setUp({ stale: true })
-  await auth.signIn(ACCOUNT.email, 'right')
-  t.same(asked, [`throttle ${ACCOUNT.email}`, 'verify', 'counted a success', 'hash right', `store ${ACCOUNT.id} hash of right`, `start ${ACCOUNT.id}`])
+  await auth.signIn(ACCOUNT.email, 'right', CTX)
+  t.same(asked, [`throttle ${ACCOUNT.email}`, 'verify', 'counted a success', 'hash right', `store ${ACCOUNT.id} hash of right`, `start ${ACCOUNT.id} for req-1`])
 })
 
 t.test('admitPasswordWork asks the hasher, whose refusal is the 503', async (t) => {

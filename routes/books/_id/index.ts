@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { Permission } from '../../../src/domain/permission'
 import { Book, BookBody } from '../../../src/schemas/book'
 import { IdParams, IfMatchHeaders, IfNoneMatchHeaders, NotModified, VALIDATORS, ref } from '../../../src/schemas/common'
+import { requestContext } from '../../../src/http/context'
 import { errors } from '../../../src/http/errors'
 
 const book: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -28,7 +29,7 @@ const book: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: ref(Book, 'The stored book', VALIDATORS), ...errors('BOOK_NOT_FOUND', 'PRECONDITION_FAILED') }
     }
   }, async (request, reply) => {
-    const updated = await fastify.books.update(request.params.id, request.body, request.ifMatch)
+    const updated = await fastify.books.update(request.params.id, request.body, requestContext(request), request.ifMatch)
     request.log.info({ bookId: request.params.id, by: request.user.user_id }, 'book updated')
     return reply.sendRepresentation(updated)
   })
@@ -44,7 +45,7 @@ const book: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null({ description: 'Deleted, with its reviews' }), ...errors('BOOK_NOT_FOUND', 'PRECONDITION_FAILED') }
     }
   }, async (request, reply) => {
-    await fastify.books.remove(request.params.id, request.ifMatch)
+    await fastify.books.remove(request.params.id, requestContext(request), request.ifMatch)
     request.log.info({ bookId: request.params.id, by: request.user.user_id }, 'book deleted')
     return reply.code(204).send(null)
   })

@@ -61,7 +61,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null({ description: 'Every session has ended' }) }
     }
   }, async (request, reply) => {
-    const ended = await fastify.sessions.endAll(request.user.user_id)
+    const ended = await fastify.sessions.signOutEverywhere(request.user.user_id, requestContext(request))
     request.log.info({ userId: request.user.user_id, sessionsEnded: ended }, 'every session ended')
     return reply.code(204).send(null)
   })
@@ -76,7 +76,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null({ description: 'The session has ended' }), ...errors('SESSION_NOT_FOUND') }
     }
   }, async (request, reply) => {
-    await fastify.sessions.end(request.user.user_id, request.params.id)
+    await fastify.sessions.signOut(request.user.user_id, request.params.id, request.user.sid, requestContext(request))
     request.log.info({ userId: request.user.user_id, sessionId: request.params.id }, 'session ended')
     return reply.code(204).send(null)
   })

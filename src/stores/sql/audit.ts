@@ -39,19 +39,24 @@ export function createAuditStore (db: SqlDialect): AuditStore {
 
   return {
     async append (entry: AuditEntry, at: string) {
+      // Hashed as it will be read back: DATETIME(3) and TEXT both keep milliseconds, no more, no less.
+      const when = new Date(at).toISOString()
       return db.transaction(async (tx) => {
-        // A no-op write locks the head row first: every appender waits here for the one
-        // before to commit, then reads what it wrote (MySQL); SQLite's write lock does the same.
-        await tx.run('UPDATE audit_head SET last_id = last_id WHERE id = 1')
+        // Taking the next id is a real write to the head row: it waits for the appender before
+        // to commit, then works on the latest committed row, and this transaction sees its own
+        // change even when it read the head earlier (a caller's stores.atomic: REPEATABLE READ's
+        // snapshot would otherwise show a stale head, and two events would share a predecessor).
+        // SQLite's write lock does the same.
+        await tx.run('UPDATE audit_head SET last_id = last_id + 1 WHERE id = 1')
         const head = await tx.get<{ last_id: number, last_hash: string }>('SELECT last_id, last_hash FROM audit_head WHERE id = 1')
         if (head === undefined) throw new Error('audit_head has no row: the schema is not migrated')
-        const event: AuditEvent = { id: Number(head.last_id) + 1, at, ...entry }
+        const event: AuditEvent = { id: Number(head.last_id), at: when, ...entry }
         const hash = chainHash(head.last_hash, event)
         await tx.run(`INSERT INTO audit_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
-          event.id, event.type, db.toDbTime(at), event.user_id, event.actor_id, event.ip, event.request_id,
+          event.id, event.type, db.toDbTime(when), event.user_id, event.actor_id, event.ip, event.request_id,
           JSON.stringify(event.details), head.last_hash, hash
         ])
-        await tx.run('UPDATE audit_head SET last_id = ?, last_hash = ? WHERE id = 1', [event.id, hash])
+        await tx.run('UPDATE audit_head SET last_hash = ? WHERE id = 1', [hash])
         return event
       })
     },
@@ -68,11 +73,20 @@ export function createAuditStore (db: SqlDialect): AuditStore {
     },
 
     async verify () {
-      // The head first: events appended while the walk runs come after it and are not judged.
-      const head = await db.get<{ last_id: number, last_hash: string }>('SELECT last_id, last_hash FROM audit_head WHERE id = 1')
-      const lastId = Number(head?.last_id ?? 0)
-      const total = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit_events WHERE id <= ?', [lastId])
-      const events = Number(total?.n ?? 0)
+      // One statement, so one snapshot: the head, how many events it covers, and the first
+      // event beyond it. A head and the event it names commit together, so an event past the
+      // head in the same snapshot was put there by hand: inserted out of the chain. Events
+      // appended while the walk runs come after this head and are not judged.
+      const start = await db.get<{ last_id: number, last_hash: string, chained: number, stray: number | null, beyond: number }>(
+        `SELECT h.last_id, h.last_hash,
+          (SELECT COUNT(*) FROM audit_events e WHERE e.id <= h.last_id) AS chained,
+          (SELECT MIN(e.id) FROM audit_events e WHERE e.id > h.last_id) AS stray,
+          (SELECT COUNT(*) FROM audit_events e WHERE e.id > h.last_id) AS beyond
+        FROM audit_head h WHERE h.id = 1`)
+      if (start === undefined) throw new Error('audit_head has no row: the schema is not migrated')
+      const lastId = Number(start.last_id)
+      const events = Number(start.chained) + Number(start.beyond)
+      const invalid = (id: number) => ({ events, valid: false as const, first_invalid_id: id })
       let prev = ''
       let expectedId = 1
       for (let after = 0; ;) {
@@ -84,17 +98,16 @@ export function createAuditStore (db: SqlDialect): AuditStore {
           let event: AuditEvent | undefined
           try { event = eventOf(row) } catch { event = undefined }
           // An id skipped means an event removed: the first one after the gap is where the chain breaks.
-          if (id !== expectedId || row.prev_hash !== prev || event === undefined || chainHash(prev, event) !== row.hash) {
-            return { events, valid: false, first_invalid_id: id }
-          }
+          if (id !== expectedId || row.prev_hash !== prev || event === undefined || chainHash(prev, event) !== row.hash) return invalid(id)
           prev = row.hash
           expectedId = id + 1
         }
         after = Number(rows[rows.length - 1]?.id)
       }
-      // The newest events removed: the head still names them.
-      if (expectedId - 1 !== lastId || prev !== (head?.last_hash ?? '')) return { events, valid: false, first_invalid_id: expectedId }
-      return { events, valid: true }
+      // The newest events removed: the head still names them, and the first of them is where the chain breaks.
+      if (expectedId - 1 !== lastId || prev !== start.last_hash) return invalid(expectedId)
+      if (start.stray !== null) return invalid(Number(start.stray))
+      return { events, valid: true as const }
     }
   }
 }
