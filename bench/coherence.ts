@@ -16,12 +16,13 @@
  * after), else on one SQLite file. Redis: a throwaway redis-server (a private port), so no
  * other deployment's keys or commands are counted.
  */
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import mysql from 'mysql2/promise'
 import { freePort, throwawayRedis } from '../scripts/lib/throwaway'
 import type { Server } from '../scripts/lib/server'
-import { scratchMysql } from '../test/support/servers'
 import { option, pinLoadGenerator, postJson, signIn, startService, textOption } from './common'
 
 pinLoadGenerator(__filename, process.argv.slice(2))
@@ -130,6 +131,23 @@ async function run (instances: number, databaseUrl: string): Promise<Run> {
     for (const { server } of servers) await server.stop()
     await redis.kill()
   }
+}
+
+/** A database of the run's own on the MySQL server `server` names (benchmarks may not use test/support). */
+async function scratchMysql (server: string): Promise<{ url: string, drop: () => Promise<void> }> {
+  const name = `bookstore_test_coherence_${randomUUID().replaceAll('-', '').slice(0, 8)}`
+  const run = async (sql: string): Promise<void> => {
+    const conn = await mysql.createConnection(server)
+    try {
+      await conn.query(sql)
+    } finally {
+      await conn.end()
+    }
+  }
+  await run(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
+  const url = new URL(server)
+  url.pathname = `/${name}`
+  return { url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS \`${name}\``) }
 }
 
 async function main (): Promise<void> {
