@@ -130,7 +130,7 @@ function check (t: Test, label: string, run: Load, instances: Array<[string, Fas
 
 async function suite (t: Test, databaseUrl: () => Promise<string>): Promise<void> {
   t.test('one instance: concurrent writers and readers never look like a lost cache', async (t) => {
-    const a = await build(t, { redisUrl: await redisFor(t), databaseUrl: await databaseUrl(), cacheNamespace: `load-${randomUUID()}`, ...(process.env.DEBUG_LOG === '1' ? { logLevel: 'warn' } : {}) })
+    const a = await build(t, { redisUrl: await redisFor(t), databaseUrl: await databaseUrl(), cacheNamespace: `load-${randomUUID()}` })
     const run = await load(a, a)
     check(t, 'one instance', run, [['A', a]], a, a)
   })
