@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { createCircuitBreaker, type CircuitState } from '../../src/cache/breaker'
-import { createCoherentCache } from '../../src/cache/coherent'
+import { createCoherentCache, type CoherenceStats } from '../../src/cache/coherent'
 import { followExternalWrites } from '../../src/cache/external-writes'
 import { createMemoryCache } from '../../src/cache/memory'
 import { createRedisCache } from '../../src/cache/redis'
@@ -12,6 +12,8 @@ declare module 'fastify' {
     cache: KeyValueCache
     /** Redis only: the circuit breaker's state and counts (the in-process cache has none). */
     cacheCircuit?: { state: () => CircuitState, stats: () => { passed: number, shortCircuited: number } }
+    /** Redis only: what the coherence guard has seen (losses, and per namespace reads, hits, refusals). */
+    cacheCoherence?: { stats: () => CoherenceStats }
   }
 }
 
@@ -37,8 +39,10 @@ export default fp(async function cachePlugin (fastify) {
     const direct = createRedisCache(redis, { namespace: fastify.config.cacheNamespace })
     const breaker = createCircuitBreaker(direct, { log })
     // A write's invalidation goes to Redis even while the circuit is open (src/cache/coherent.ts).
-    cache = createCoherentCache(breaker.cache, { log, direct })
+    const coherent = createCoherentCache(breaker.cache, { log, direct })
+    cache = coherent.cache
     fastify.decorate('cacheCircuit', { state: breaker.state, stats: breaker.stats })
+    fastify.decorate('cacheCoherence', { stats: coherent.stats })
   }
   fastify.decorate('cache', cache)
   fastify.addHook('onClose', async () => {

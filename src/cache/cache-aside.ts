@@ -149,7 +149,7 @@ export function createCacheAside<T> ({
         return hit
       }
       onResult('miss')
-      // A generation is a UUID: no colon in it.
+      // A generation (a UUID, in Redis behind its stamp and a dot) has no colon in it.
       const id = `${found.generation}:${key}`
       let flight = flights.get(id)
       if (flight === undefined) {

@@ -16,16 +16,34 @@ interface CoherenceOptions {
   retryMinMs?: number
   /** ...up to this. */
   retryMaxMs?: number
-  /** Superseded generations remembered per namespace (a restored one is recognised). */
-  retiredKept?: number
+}
+
+type LossCause = 'failed' | 'reset' | 'wentBack'
+
+/** What the guard has seen since it was made: for tests, benchmarks and whoever asks why the cache is cold. */
+export interface CoherenceStats {
+  /** Times the cache was found lost while this instance trusted it: one `cache lost` warning each. */
+  losses: number
+  /**
+   * Every time a loss was found, trusted or not, by what told: a failed or timed-out call, a
+   * dropped connection, or Redis answering a stamp below one it had answered before.
+   */
+  found: Record<LossCause, number>
+  /** Per namespace: generation reads Redis answered, those that found a live entry, and reads refused because the namespace was not trusted. */
+  namespaces: Record<string, { reads: number, hits: number, refused: number }>
 }
 
 interface Space {
   ttlSeconds: number
-  /** The last generation this instance saw current. */
-  current: string | undefined
-  /** Generations this instance saw superseded, each with the send sequence number at that moment. */
-  retired: Map<string, number>
+  /**
+   * The highest stamp Redis has answered for this namespace since the cache was last lost (0:
+   * none yet). Redis had it before this instance heard of it, so any later command sees it or
+   * a higher one, unless Redis went back.
+   */
+  floor: number
+  reads: number
+  hits: number
+  refused: number
 }
 
 /** Each generation-scoped entry is stored behind its own deadline (8 bytes, ms since the epoch). */
@@ -50,9 +68,19 @@ const HEADER_BYTES = 8
  *    Other instances that can still reach the cache serve the entries made before the write
  *    only until their TTL ends: no longer than CACHE_TTL_SECONDS (session checks: their
  *    own, shorter TTL) after the write, since every entry was made before it.
- * 3. Redis answering a generation this instance saw superseded (a read sent after it knew)
- *    can only mean Redis went back in time (a restore, a promoted replica that lagged, with
- *    no dropped connection seen here): it is a loss, and the read is not used.
+ * 3. Redis answering a generation whose stamp (src/cache/redis.ts: Redis' own, growing order
+ *    of a namespace's generations) is below one it had already answered this instance before
+ *    the read was sent can only mean Redis went back in time (a restore, a promoted replica
+ *    that lagged, with no dropped connection seen here): it is a loss, and the read is not
+ *    used. Only stamps whose answer had arrived before the read left count, and an answer
+ *    arrives after Redis stored what it says: whatever order this instance's commands, or
+ *    another instance's, reach Redis in, a read that left later is served a stamp at least as
+ *    high. Concurrent writes and reads can therefore never look like a loss (issue 21: an
+ *    earlier check kept the generations this process had seen replaced, in the order it
+ *    handled answers, which is not the order Redis served them in; under write load it took
+ *    several reads a second for a restore and threw the cache away each time). An instance that
+ *    never saw the newer generation cannot tell it was lost; point 1 still covers every
+ *    restore or failover that drops the connection, as they all do without a proxy between.
  * 4. Each entry carries its own deadline, checked here with this clock: whatever TTL Redis
  *    restores or a replica keeps, no entry is used past the TTL it was written with.
  */
@@ -60,11 +88,11 @@ export function createCoherentCache (inner: KeyValueCache, {
   log,
   direct = inner,
   retryMinMs = 50,
-  retryMaxMs = 500,
-  retiredKept = 1000
-}: CoherenceOptions): KeyValueCache {
+  retryMaxMs = 500
+}: CoherenceOptions): { cache: KeyValueCache, stats: () => CoherenceStats } {
   let epoch = 0
-  let seq = 0
+  let losses = 0
+  const found: Record<LossCause, number> = { failed: 0, reset: 0, wentBack: 0 }
   let healthy = true
   let closed = false
   let attempt = 0
@@ -74,15 +102,20 @@ export function createCoherentCache (inner: KeyValueCache, {
   const pending = new Map<string, Promise<void>>()
   // Made once (see breaker.ts): while untrusted, every read is refused with one of these.
   const notYet = new CacheUnavailableError(`${inner.name} is not trusted: not yet invalidated since it was lost`)
-  const wentBack = new CacheUnavailableError(`${inner.name} went back to a superseded generation`)
+  const wentBack = new CacheUnavailableError(`${inner.name} went back to an older generation`)
   const lostDuring = new CacheUnavailableError(`${inner.name} was lost during the read`)
 
-  function lose (why: string, err?: unknown): void {
+  function lose (cause: LossCause, why: string, err?: unknown): void {
+    found[cause]++
     epoch++
     trusted.clear()
+    // What Redis answered before is no bound on what it holds now: the generations made from
+    // here on start the floors again, even if Redis' clock (a promoted replica's) is behind.
+    for (const s of spaces.values()) s.floor = 0
     if (closed) return
     if (healthy) {
       healthy = false
+      losses++
       if (err instanceof CacheUnavailableError) log.warn({ cache: inner.name }, `cache lost (${why}); not trusted until every cached namespace is invalidated`)
       else log.warn({ err, cache: inner.name }, `cache lost (${why}); not trusted until every cached namespace is invalidated`)
     }
@@ -124,39 +157,33 @@ export function createCoherentCache (inner: KeyValueCache, {
   function space (ns: string, ttlSeconds: number): Space {
     let found = spaces.get(ns)
     if (found === undefined) {
-      found = { ttlSeconds, current: undefined, retired: new Map() }
+      found = { ttlSeconds, floor: 0, reads: 0, hits: 0, refused: 0 }
       spaces.set(ns, found)
     }
     found.ttlSeconds = Math.max(found.ttlSeconds, ttlSeconds)
     return found
   }
 
-  function advance (s: Space, generation: string): void {
-    if (s.current === generation) return
-    if (s.current !== undefined) {
-      s.retired.set(s.current, seq)
-      if (s.retired.size > retiredKept) {
-        const oldest = s.retired.keys().next().value
-        if (oldest !== undefined) s.retired.delete(oldest)
-      }
-    }
-    s.current = generation
+  function raise (s: Space, stamp: number | undefined): void {
+    if (stamp !== undefined && stamp > s.floor) s.floor = stamp
   }
 
-  /** Stores `next` as the generation; trusted when no loss came in between. */
-  async function invalidate (ns: string, next: string, via: KeyValueCache = inner): Promise<void> {
+  /** Stores a generation made of `next`; trusted when no loss came in between. Resolves to its stamp. */
+  async function invalidate (ns: string, next: string, via: KeyValueCache = inner): Promise<number | undefined> {
     const s = spaces.get(ns)
     if (s === undefined) throw new Error(`unknown cache namespace ${ns}`)
     const at = epoch
-    seq++
+    let stamp: number | undefined
     try {
-      await via.startGeneration(ns, next, s.ttlSeconds)
+      stamp = await via.startGeneration(ns, next, s.ttlSeconds)
     } catch (err) {
-      lose('an invalidation failed', err)
+      lose('failed', 'an invalidation failed', err)
       throw err
     }
-    advance(s, next)
-    if (at === epoch) trusted.add(ns)
+    if (at !== epoch) return stamp
+    raise(s, stamp)
+    trusted.add(ns)
+    return stamp
   }
 
   /** One invalidation in flight per namespace, shared by every read that finds it untrusted. */
@@ -164,7 +191,7 @@ export function createCoherentCache (inner: KeyValueCache, {
     if (trusted.has(ns)) return Promise.resolve()
     let inFlight = pending.get(ns)
     if (inFlight === undefined) {
-      inFlight = invalidate(ns, randomUUID()).finally(() => pending.delete(ns))
+      inFlight = invalidate(ns, randomUUID()).then(() => {}).finally(() => pending.delete(ns))
       pending.set(ns, inFlight)
     }
     return inFlight
@@ -174,12 +201,12 @@ export function createCoherentCache (inner: KeyValueCache, {
     try {
       return await run()
     } catch (err) {
-      lose(`${what} failed`, err)
+      lose('failed', `${what} failed`, err)
       throw err
     }
   }
 
-  inner.onReset?.(() => { lose('the connection closed') })
+  inner.onReset?.(() => { lose('reset', 'the connection closed') })
 
   const cache: KeyValueCache = {
     name: inner.name,
@@ -195,23 +222,35 @@ export function createCoherentCache (inner: KeyValueCache, {
       if (!trusted.has(ns)) {
         // A retry is scheduled: the last invalidation failed, so reads do not try again each
         // (the background retry does, within retryMaxMs); otherwise this read invalidates first.
-        if (timer !== undefined) throw notYet
+        if (timer !== undefined) {
+          s.refused++
+          throw notYet
+        }
         await ensureTrusted(ns)
-        if (!trusted.has(ns)) throw notYet
+        if (!trusted.has(ns)) {
+          s.refused++
+          throw notYet
+        }
       }
       const at = epoch
-      const sent = ++seq
+      // Taken before the read leaves: every stamp in it was already in Redis (point 3).
+      const floor = s.floor
       const read = await passing('a read', () => inner.readGeneration(ns, key, fresh, generationTtlSeconds))
-      const retiredAt = s.retired.get(read.generation)
-      if (retiredAt !== undefined && sent > retiredAt) {
-        lose('it answered a superseded generation: restored from older data')
+      if (at !== epoch) {
+        s.refused++
+        throw lostDuring
+      }
+      if (read.stamp !== undefined && read.stamp < floor) {
+        s.refused++
+        lose('wentBack', 'it answered a generation older than one it had answered before: restored from older data')
         throw wentBack
       }
-      if (at !== epoch) throw lostDuring
-      advance(s, read.generation)
+      raise(s, read.stamp)
       const value = read.value
       const live = value !== undefined && value.length >= HEADER_BYTES && value.readDoubleBE(0) > Date.now()
-      return { generation: read.generation, value: live ? value.subarray(HEADER_BYTES) : undefined }
+      s.reads++
+      if (live) s.hits++
+      return { generation: read.generation, value: live ? value.subarray(HEADER_BYTES) : undefined, stamp: read.stamp }
     },
 
     async writeGeneration (ns, generation, key, value, ttlSeconds) {
@@ -224,7 +263,7 @@ export function createCoherentCache (inner: KeyValueCache, {
 
     async startGeneration (ns, next, generationTtlSeconds) {
       space(ns, generationTtlSeconds)
-      await invalidate(ns, next, direct)
+      return await invalidate(ns, next, direct)
     },
 
     /** Readiness: the cache answers, and every namespace has been invalidated since it was last lost. */
@@ -239,5 +278,10 @@ export function createCoherentCache (inner: KeyValueCache, {
       await inner.close()
     }
   }
-  return cache
+  const stats = (): CoherenceStats => ({
+    losses,
+    found: { ...found },
+    namespaces: Object.fromEntries([...spaces].map(([ns, { reads, hits, refused }]) => [ns, { reads, hits, refused }]))
+  })
+  return { cache, stats }
 }

@@ -18,23 +18,67 @@ return {count, ttl}
 `
 
 /**
+ * Every generation is stored as `<stamp>.<token>`: the token is the caller's fresh UUID, never
+ * reused; the stamp is Redis' own order of the namespace's generations, so that an instance can
+ * tell from an answer alone whether Redis went back to older data (src/cache/coherent.ts).
+ * A new generation's stamp is greater than its predecessor's and than Redis' clock (TIME, in
+ * microseconds): it grows with every invalidation while the generation key lives, and a
+ * generation made after the key expired or was evicted still starts above every earlier one
+ * (the clock has moved on since), so neither is mistaken for a restore. Only Redis going back
+ * brings a lower stamp: a restore from an older RDB or AOF, a promoted replica that lacked the
+ * newer generation. Redis assigns it inside the script that stores the generation, so how
+ * this process's commands or another instance's interleave plays no part.
+ *
+ * Microseconds since the epoch stay below 2^53 (exact in Lua's doubles) until the year 2255;
+ * '%.0f' writes them out whole (tostring would give 1.7e+15).
+ */
+const NEXT_STAMP = `
+local function stampOf (generation)
+  if not generation then return nil end
+  return tonumber(string.match(generation, '^(%d+)%.'))
+end
+local function nextGeneration (previous, token)
+  local now = redis.call('TIME')
+  local stamp = tonumber(now[1]) * 1000000 + tonumber(now[2])
+  local last = stampOf(previous)
+  if last ~= nil and last >= stamp then stamp = last + 1 end
+  return string.format('%.0f', stamp) .. '.' .. token
+end
+`
+
+/**
  * The generation and the entry under it in one round trip: the generation is read (or a fresh
  * one stored) and the entry key built from it inside Redis. The entry's key is computed, not
  * declared in KEYS: fine on one Redis (or a primary with replicas), not on Redis Cluster.
  */
-const READ_GENERATION = `
+const READ_GENERATION = `${NEXT_STAMP}
 local generation = redis.call('GET', KEYS[1])
 if not generation then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  generation = ARGV[1]
+  generation = nextGeneration(false, ARGV[1])
+  redis.call('SET', KEYS[1], generation, 'PX', ARGV[2])
 end
 return {generation, redis.call('GET', ARGV[3] .. generation .. ':' .. ARGV[4])}
 `
+
+/** A new generation, stamped above the one it replaces; one key, so one hash slot. */
+const START_GENERATION = `${NEXT_STAMP}
+local generation = nextGeneration(redis.call('GET', KEYS[1]), ARGV[1])
+redis.call('SET', KEYS[1], generation, 'PX', ARGV[2])
+return generation
+`
+
+/** The stamp of a generation as the scripts above store it; none for one stored otherwise (by an older release). */
+function stampOf (generation: string): number | undefined {
+  const match = /^(\d+)\./.exec(generation)
+  return match === null ? undefined : Number(match[1])
+}
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** READ_GENERATION, defined on the client by createRedisCache (EVALSHA, EVAL on a cold cache). */
     bookstoreReadGenerationBuffer (generationKey: string, fresh: string, generationTtlMs: number, entryPrefix: string, key: string): Result<[Buffer, Buffer | null], Context>
+    /** START_GENERATION: the generation stored. */
+    bookstoreStartGeneration (generationKey: string, fresh: string, generationTtlMs: number): Result<string, Context>
   }
 }
 
@@ -63,6 +107,7 @@ export function createRedisCache (client: Redis, { namespace = 'bookstore' }: Re
   const prefix = `${namespace}:`
   const k = (key: string): string => prefix + key
   client.defineCommand('bookstoreReadGeneration', { numberOfKeys: 1, lua: READ_GENERATION })
+  client.defineCommand('bookstoreStartGeneration', { numberOfKeys: 1, lua: START_GENERATION })
   const ms = (seconds: number): number => Math.max(1, Math.round(seconds * 1000))
 
   return {
@@ -91,13 +136,14 @@ export function createRedisCache (client: Redis, { namespace = 'bookstore' }: Re
     },
     async readGeneration (ns, key, fresh, generationTtlSeconds) {
       const [generation, value] = await client.bookstoreReadGenerationBuffer(k(generationKey(ns)), fresh, ms(generationTtlSeconds), `${k(ns)}:`, key)
-      return { generation: generation.toString(), value: value ?? undefined }
+      const text = generation.toString()
+      return { generation: text, value: value ?? undefined, stamp: stampOf(text) }
     },
     async writeGeneration (ns, generation, key, value, ttlSeconds) {
       await client.set(k(entryKey(ns, generation, key)), value, 'PX', ms(ttlSeconds))
     },
     async startGeneration (ns, next, generationTtlSeconds) {
-      await client.set(k(generationKey(ns)), next, 'PX', ms(generationTtlSeconds))
+      return stampOf(await client.bookstoreStartGeneration(k(generationKey(ns)), next, ms(generationTtlSeconds)))
     },
     async ping () {
       const answer = await client.ping()

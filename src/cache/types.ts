@@ -2,6 +2,13 @@
 interface GenerationRead {
   generation: string
   value: Buffer | undefined
+  /**
+   * Where the backend keeps one (Redis, src/cache/redis.ts): the generation's stamp, a number
+   * the backend gave it that is greater than every earlier generation's of the namespace for
+   * as long as the backend keeps its data. A stamp below one the backend already answered can
+   * only mean it went back to older data (src/cache/coherent.ts). Absent in process.
+   */
+  stamp?: number
 }
 
 /**
@@ -21,14 +28,18 @@ export interface KeyValueCache {
   peek (key: string): Promise<{ count: number, ttlMs: number }>
   del (key: string): Promise<void>
   /**
-   * One round trip: the current generation of `namespace` (storing `fresh` as it when there
-   * is none, for `generationTtlSeconds`) and the entry `key` of that generation.
+   * One round trip: the current generation of `namespace` (storing one made of `fresh` when
+   * there is none, for `generationTtlSeconds`) and the entry `key` of that generation. A
+   * generation is what this answers: `fresh` itself in process, `<stamp>.<fresh>` in Redis.
    */
   readGeneration (namespace: string, key: string, fresh: string, generationTtlSeconds: number): Promise<GenerationRead>
   /** Stores an entry under a generation (a superseded generation's entries are never read again). */
   writeGeneration (namespace: string, generation: string, key: string, value: Buffer, ttlSeconds: number): Promise<void>
-  /** Makes `next` the namespace's generation: every entry of the previous one is unreachable at once. */
-  startGeneration (namespace: string, next: string, generationTtlSeconds: number): Promise<void>
+  /**
+   * Makes a generation made of `next` the namespace's: every entry of the previous one is
+   * unreachable at once. Resolves to the new generation's stamp, where the backend keeps one.
+   */
+  startGeneration (namespace: string, next: string, generationTtlSeconds: number): Promise<number | undefined>
   ping (): Promise<void>
   /**
    * Calls `listener` whenever the backend may have lost or restored entries behind this

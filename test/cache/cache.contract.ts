@@ -122,28 +122,52 @@ export function cacheContract (t: Test, open: () => Promise<KeyValueCache>): voi
     const cache = await open()
     const ns = key('books')
     const first = await cache.readGeneration(ns, 'page:1', 'gen-a', 60)
-    t.same(first, { generation: 'gen-a', value: undefined }, 'no generation yet: the fresh one is stored')
-    t.same(await cache.readGeneration(ns, 'page:1', 'gen-b', 60), { generation: 'gen-a', value: undefined }, 'and kept')
+    // In process the generation is the fresh token itself; in Redis, the token behind its stamp.
+    t.match(first.generation, /^(\d+\.)?gen-a$/, 'no generation yet: one made of the fresh token is stored')
+    t.equal(first.value, undefined)
+    t.same(await cache.readGeneration(ns, 'page:1', 'gen-b', 60), first, 'and kept')
 
     const bytes = Buffer.from(JSON.stringify({ title: 'Ça va — 本', quote: '"\'\\' }))
-    await cache.writeGeneration(ns, 'gen-a', 'page:1', bytes, 60)
+    await cache.writeGeneration(ns, first.generation, 'page:1', bytes, 60)
     const hit = await cache.readGeneration(ns, 'page:1', 'gen-c', 60)
-    t.equal(hit.generation, 'gen-a')
+    t.equal(hit.generation, first.generation)
     t.ok(hit.value?.equals(bytes), 'the bytes come back exactly')
     t.equal((await cache.readGeneration(ns, 'page:2', 'gen-c', 60)).value, undefined, 'entries are per key')
 
-    await cache.startGeneration(ns, 'gen-d', 60)
-    t.same(await cache.readGeneration(ns, 'page:1', 'gen-e', 60), { generation: 'gen-d', value: undefined },
-      'a new generation hides every entry of the old one')
-    await cache.writeGeneration(ns, 'gen-a', 'page:1', bytes, 60)
+    const stamp = await cache.startGeneration(ns, 'gen-d', 60)
+    const next = await cache.readGeneration(ns, 'page:1', 'gen-e', 60)
+    t.match(next.generation, /^(\d+\.)?gen-d$/)
+    t.equal(next.value, undefined, 'a new generation hides every entry of the old one')
+    t.equal(next.stamp, stamp, 'the stamp startGeneration gave is the one reads answer')
+    await cache.writeGeneration(ns, first.generation, 'page:1', bytes, 60)
     t.equal((await cache.readGeneration(ns, 'page:1', 'gen-e', 60)).value, undefined, 'even one written late under the old generation')
+  })
+
+  t.test('a backend that stamps generations stamps each new one above the one it replaces', async (t) => {
+    const cache = await open()
+    const ns = key('stamps')
+    const first = await cache.readGeneration(ns, 'page:1', 'gen-a', 60)
+    if (first.stamp === undefined) {
+      t.equal(await cache.startGeneration(ns, 'gen-b', 60), undefined, 'no stamps here (in process nothing can go back)')
+      return
+    }
+    let last = first.stamp
+    for (let i = 0; i < 50; i++) {
+      const stamp = await cache.startGeneration(ns, `gen-${i}`, 60)
+      t.ok(stamp !== undefined && stamp > last, `generation ${i}: ${stamp} > ${last}`)
+      last = stamp ?? last
+    }
+    t.equal((await cache.readGeneration(ns, 'page:1', 'other', 60)).stamp, last)
+    const fresh = await cache.readGeneration(key('stamps-other'), 'page:1', 'gen-z', 60)
+    t.ok(fresh.stamp !== undefined && fresh.stamp >= first.stamp, 'a namespace made later starts above (the clock moved on)')
   })
 
   t.test('a generation entry expires after its TTL', async (t) => {
     const cache = await open()
     const ns = key('ttl-books')
     await cache.startGeneration(ns, 'g', 60)
-    await cache.writeGeneration(ns, 'g', 'book:1', Buffer.from('x'), 1)
+    const { generation } = await cache.readGeneration(ns, 'book:0', 'other', 60)
+    await cache.writeGeneration(ns, generation, 'book:1', Buffer.from('x'), 1)
     t.ok((await cache.readGeneration(ns, 'book:1', 'other', 60)).value !== undefined)
     await sleep(1200)
     t.equal((await cache.readGeneration(ns, 'book:1', 'other', 60)).value, undefined)

@@ -132,12 +132,33 @@ if (!binaryAvailable('redis-server')) {
 
     await look.set(`${namespace}:books:generation`, String(old))
     t.same(await titleOf(a, url), ['New'], 'the old generation, and its entry, are not trusted')
+    t.match(a.cacheCoherence?.stats(), { losses: 1, found: { wentBack: 1, reset: 0 } }, 'told by its stamp, below the one Redis answered before')
     // The instance invalidates in the background (its first retry within 50 ms), then caches again.
     const caught = performance.now()
     while (await look.get(`${namespace}:books:generation`) === old && performance.now() - caught < 3000) await sleep(20)
     t.not(await look.get(`${namespace}:books:generation`), old, `a new generation replaced it within ${Math.round(performance.now() - caught)} ms`)
     t.same(await titleOf(a, url), ['New'])
     t.same(await titleOf(a, url), ['New'])
+  })
+
+  t.test('a generation key that expired or was evicted is not taken for Redis going back', async (t) => {
+    const redis = await throwawayRedis()
+    t.teardown(() => redis.kill())
+    const { a, namespace } = await twoInstances(t, { redisUrl: redis.url })
+    const author = await userWith(a, 2)
+    const created = (await a.inject({ method: 'POST', url: '/books', headers: bearer(author.token), payload: { ...SAMPLE_BOOK, title: 'Kept' } })).json<Book>()
+    const url = `/books/${created.id}`
+    t.same(await titleOf(a, url), ['Kept'])
+    const look = probe(t, redis)
+    const key = `${namespace}:books:generation`
+    const before = String(await look.get(key))
+    t.equal(await look.del(key), 1, 'what an eviction (or the end of its TTL) does')
+    t.same(await titleOf(a, url), ['Kept'])
+    t.same(await titleOf(a, url), ['Kept'])
+    const after = String(await look.get(key))
+    const stamp = (generation: string): number => Number(generation.split('.')[0])
+    t.ok(stamp(after) > stamp(before), `the generation made in its place is stamped above (${stamp(after)} > ${stamp(before)}): Redis' clock moved on`)
+    t.match(a.cacheCoherence?.stats(), { losses: 0, found: { failed: 0, reset: 0, wentBack: 0 } }, 'no loss')
   })
 
   t.test('no entry is used past the TTL it was written with, whatever expiry Redis keeps', async (t) => {
