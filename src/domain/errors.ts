@@ -41,7 +41,18 @@ export const ERROR_STATUS = {
   EMAIL_ALREADY_VERIFIED: 409,
   EMAIL_NOT_VERIFIED: 403,
   TOO_MANY_EMAILS: 429,
-  RESET_TOKEN_INVALID: 400
+  RESET_TOKEN_INVALID: 400,
+  MFA_REQUIRED: 401,
+  // 401 wherever a code stands beside a credential; POST /users/me/totp/confirm answers it 400
+  // (the token is good, the body is wrong): mfaCodeInvalid's `status`.
+  MFA_CODE_INVALID: 401,
+  TOTP_ALREADY_ENABLED: 409,
+  TOTP_NOT_PENDING: 409,
+  PASSKEY_INVALID: 400,
+  PASSKEY_NOT_FOUND: 404,
+  API_KEY_INVALID: 401,
+  API_KEY_NOT_FOUND: 404,
+  TOO_MANY_API_KEYS: 409
 } as const satisfies Record<string, number>
 export type ErrorCode = keyof typeof ERROR_STATUS
 export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[]
@@ -58,10 +69,12 @@ export class AppError extends Error {
     message: string,
     readonly headers: Record<string, string> = {},
     /** Fields the answer carries beyond the one shape's own (readiness names its services). */
-    readonly fields: Record<string, unknown> = {}
+    readonly fields: Record<string, unknown> = {},
+    /** Only where the contract gives one code two statuses (MFA_CODE_INVALID at TOTP confirm). */
+    status?: number
   ) {
     super(message)
-    this.statusCode = ERROR_STATUS[code]
+    this.statusCode = status ?? ERROR_STATUS[code]
   }
 }
 
@@ -130,6 +143,23 @@ export const tooManyEmails = (retryAfterSeconds: number): AppError =>
   })
 export const resetTokenInvalid = (): AppError =>
   new AppError('RESET_TOKEN_INVALID', 'This reset token is unknown, used or expired; ask for a new one')
+
+/** A right password (or reset token) of an account with TOTP on, and no code. Not a failure. */
+export const mfaRequired = (): AppError => new AppError('MFA_REQUIRED', 'a second factor is required', BEARER)
+/**
+ * A wrong, reused or used-up TOTP or recovery code: 401 beside a credential (sign-in, disable,
+ * reset confirm), 400 at confirm, where the signed-in user's body is what is wrong.
+ */
+export const mfaCodeInvalid = ({ status = 401 }: { status?: 400 | 401 } = {}): AppError =>
+  new AppError('MFA_CODE_INVALID', 'The code is not valid', status === 401 ? BEARER : {}, {}, status)
+export const totpAlreadyEnabled = (): AppError => new AppError('TOTP_ALREADY_ENABLED', 'TOTP is enabled already; disable it first')
+export const totpNotPending = (): AppError => new AppError('TOTP_NOT_PENDING', 'No TOTP secret is waiting for confirmation; POST /users/me/totp first')
+export const passkeyInvalid = (): AppError => new AppError('PASSKEY_INVALID', 'The passkey response does not verify')
+export const passkeyNotFound = (): AppError => new AppError('PASSKEY_NOT_FOUND', 'Passkey not found')
+/** An unknown, revoked or expired API key: the Flask design's word for a token that may not be used. */
+export const apiKeyInvalid = (): AppError => new AppError('API_KEY_INVALID', INVALID_TOKEN, BAD_TOKEN)
+export const apiKeyNotFound = (): AppError => new AppError('API_KEY_NOT_FOUND', 'API key not found')
+export const tooManyApiKeys = (): AppError => new AppError('TOO_MANY_API_KEYS', 'A user may hold at most 20 live API keys; revoke one first')
 
 /** Readiness: which configured backing services answer; the message names those that do not. */
 export const notReady = (services: Record<string, 'up' | 'down'>): AppError => {

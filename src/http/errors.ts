@@ -1,7 +1,8 @@
 import { STATUS_CODES } from 'node:http'
 import { Type, type TSchema } from '@sinclair/typebox'
 import {
-  AppError, ERROR_STATUS, cannotLowerOwnLevel, emailTaken, forbidden, idempotencyKeyInUse, idempotencyKeyReused, invalidCredentials, invalidInput, lastAdmin, notFound, notReady, preconditionFailed, refreshTokenInvalid, refreshTokenReused, shuttingDown, signInThrottled, tokenExpired, tokenRequired, tokenRevoked, tokenUndecodable, breachedPassword, type ErrorCode, verificationTokenInvalid, emailAlreadyVerified, emailNotVerified, tooManyEmails, resetTokenInvalid
+  AppError, ERROR_STATUS, cannotLowerOwnLevel, emailTaken, forbidden, idempotencyKeyInUse, idempotencyKeyReused, invalidCredentials, invalidInput, lastAdmin, notFound, notReady, preconditionFailed, refreshTokenInvalid, refreshTokenReused, shuttingDown, signInThrottled, tokenExpired, tokenRequired, tokenRevoked, tokenUndecodable, breachedPassword, type ErrorCode, verificationTokenInvalid, emailAlreadyVerified, emailNotVerified, tooManyEmails, resetTokenInvalid,
+  mfaRequired, mfaCodeInvalid, totpAlreadyEnabled, totpNotPending, passkeyInvalid, passkeyNotFound, apiKeyInvalid, apiKeyNotFound, tooManyApiKeys
 } from '../domain/errors'
 import { idOf, type HeaderDoc } from '../schemas/common'
 import { ErrorResponse, NotReadyResponse } from '../schemas/error'
@@ -120,7 +121,16 @@ const WHEN: Record<OperationCode, string> = {
   EMAIL_ALREADY_VERIFIED: 'the address is verified already',
   EMAIL_NOT_VERIFIED: 'verified addresses are required and this user\'s is not',
   TOO_MANY_EMAILS: 'too many messages asked for within the hour; see Retry-After',
-  RESET_TOKEN_INVALID: 'the reset token is unknown, used or expired'
+  RESET_TOKEN_INVALID: 'the reset token is unknown, used or expired',
+  MFA_REQUIRED: 'the password (or reset token) is right and the account has TOTP on: send `code`',
+  MFA_CODE_INVALID: 'the TOTP or recovery code is wrong, used before, or used up',
+  TOTP_ALREADY_ENABLED: 'TOTP is on already',
+  TOTP_NOT_PENDING: 'no TOTP secret waits for confirmation',
+  PASSKEY_INVALID: 'the passkey response does not verify (challenge, origin, relying party, flags or signature)',
+  PASSKEY_NOT_FOUND: 'no such passkey of yours',
+  API_KEY_INVALID: 'an unknown, revoked or expired API key',
+  API_KEY_NOT_FOUND: 'no such API key of yours',
+  TOO_MANY_API_KEYS: 'the user holds 20 live API keys already'
 }
 
 /** Read by the catalogue's tests. */
@@ -170,7 +180,16 @@ const EXAMPLE: Record<OperationCode, () => AppError> = {
   EMAIL_ALREADY_VERIFIED: emailAlreadyVerified,
   EMAIL_NOT_VERIFIED: emailNotVerified,
   TOO_MANY_EMAILS: () => tooManyEmails(3600),
-  RESET_TOKEN_INVALID: resetTokenInvalid
+  RESET_TOKEN_INVALID: resetTokenInvalid,
+  MFA_REQUIRED: mfaRequired,
+  MFA_CODE_INVALID: () => mfaCodeInvalid(),
+  TOTP_ALREADY_ENABLED: totpAlreadyEnabled,
+  TOTP_NOT_PENDING: totpNotPending,
+  PASSKEY_INVALID: passkeyInvalid,
+  PASSKEY_NOT_FOUND: passkeyNotFound,
+  API_KEY_INVALID: apiKeyInvalid,
+  API_KEY_NOT_FOUND: apiKeyNotFound,
+  TOO_MANY_API_KEYS: tooManyApiKeys
 }
 
 /**
