@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { sharedRedis } from '../external/redis'
 import { normaliseEmail } from '../../src/schemas/user'
+import { createAccountService, type AccountService } from '../../src/services/accounts'
 import { createAuthService, type AuthService } from '../../src/services/auth'
 import { createBookService, type BookService } from '../../src/services/books'
 import { createPasswordHasher } from '../../src/services/passwords'
@@ -8,12 +9,15 @@ import { createReadiness } from '../../src/services/readiness'
 import { createReviewService, type ReviewService } from '../../src/services/reviews'
 import { createSessionService, type SessionService } from '../../src/services/sessions'
 import { createSignInThrottle } from '../../src/services/throttle'
+import { createPasswordCheck } from '../../src/services/password-check'
 import { createUserService, type UserService } from '../../src/services/users'
 
 declare module 'fastify' {
   interface FastifyInstance {
     books: BookService
     users: UserService
+    /** Verification, password reset, email change. */
+    accounts: AccountService
     /** Sign-in and refresh: the token pair. */
     auth: AuthService
     sessions: SessionService
@@ -50,7 +54,24 @@ export default fp(async function servicesPlugin (fastify) {
   fastify.decorate('sessions', sessions)
   const hasher = createPasswordHasher(config.argon2, { maxQueue: config.shedPasswordQueue })
   const throttle = createSignInThrottle({ counters: cache, maxFailures: config.signinMaxFailures, windowMinutes: config.signinWindowMinutes, log })
-  fastify.decorate('users', createUserService({ sessions, users: stores.users, hasher, throttle, log }))
+  const checkPassword = createPasswordCheck({ users: stores.users, hasher, throttle })
+  const nudge = (): void => { fastify.mail.nudge() }
+  const accounts = createAccountService({
+    stores,
+    hasher,
+    throttle,
+    sessions,
+    checkPassword,
+    nudge,
+    publicUrl: config.publicUrl,
+    verifyEmailHours: config.verifyEmailHours,
+    resetTokenMinutes: config.resetTokenMinutes,
+    log: log.child({ module: 'accounts' })
+  })
+  fastify.decorate('accounts', accounts)
+  // Password-reset requests answered before their work is done finish before the stores close.
+  fastify.addHook('onClose', async () => { await accounts.drain() })
+  fastify.decorate('users', createUserService({ users: stores.users, atomic: stores.atomic, hasher, checkPassword, sessions, accounts, nudge, log }))
   fastify.decorate('auth', createAuthService({
     users: stores.users,
     hasher,

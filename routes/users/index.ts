@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import type { preValidationAsyncHookHandler } from 'fastify'
 import { Permission } from '../../src/domain/permission'
 import { IdParams, LOCATION, PageQuery, listOf, ref } from '../../src/schemas/common'
+import { requestContext } from '../../src/http/context'
 import { errors } from '../../src/http/errors'
 import { RefreshBody } from '../../src/schemas/session'
 import { TokenResponse } from '../../src/schemas/token'
@@ -23,7 +24,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     preValidation: normaliseEmailField,
     schema: {
       tags: ['users'],
-      summary: 'Sign up (every new account is a User)',
+      summary: 'Sign up (every new account is a User); a message with a verification token goes to the address',
       body: SignUpBody,
       response: {
         201: ref(Account, 'The new account, at permission level User', LOCATION),
@@ -31,7 +32,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request, reply) => {
-    const user = await fastify.users.signUp(request.body.email, request.body.password)
+    const user = await fastify.users.signUp(request.body.email, request.body.password, requestContext(request))
     request.log.info({ userId: user.id }, 'user signed up')
     return reply.code(201).header('location', `/users/${user.id}`).send({ id: user.id, email: user.email })
   })
@@ -71,7 +72,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/sign-out', {
-    onRequest: [fastify.requirePermission(Permission.User)],
+    onRequest: [fastify.requirePermission(Permission.User, { allowUnverified: true })],
     schema: {
       tags: ['users'],
       summary: "End the session of this request's token",
@@ -120,7 +121,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: ref(User, 'The user at its new level'), ...errors('USER_NOT_FOUND', 'CANNOT_LOWER_OWN_PERMISSION', 'LAST_ADMIN') }
     }
   }, async (request) => {
-    const user = await fastify.users.setPermission(request.user.user_id, request.params.id, request.body.permission)
+    const user = await fastify.users.setPermission(request.user.user_id, request.params.id, request.body.permission, requestContext(request))
     request.log.info({ userId: user.id, permission: user.permission, by: request.user.user_id }, 'permission changed')
     return user
   })
