@@ -1,3 +1,4 @@
+import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
@@ -326,4 +327,15 @@ t.test('REQUIRE_VERIFIED_EMAIL: unverified users may only reach the routes that 
   const after = await app.inject({ method: 'PUT', url: '/users/me/password', headers: bearer(token), payload: { current_password: user.password, new_password: 'a brand new passphrase' } })
   t.equal(after.statusCode, 204, 'verified: the next request is admitted')
   t.equal((await post(app, '/users/sign-out', undefined, token)).statusCode, 204)
+})
+
+t.test('closing the app waits for the reset requests already answered', async (t) => {
+  // One SQLite file for two apps in turn: the second reads what the first did before it closed.
+  const databaseUrl = `sqlite:${path.join(t.testdir(), 'bookstore.db')}`
+  const app = await build(t, { databaseUrl })
+  const user = await signUp(app)
+  t.equal((await post(app, '/users/password-reset', { email: user.email })).statusCode, 202)
+  await app.close()
+  const after = await build(t, { databaseUrl })
+  t.equal((await events(after, user.id, 'user.password_reset_requested')).length, 1)
 })
