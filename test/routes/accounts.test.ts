@@ -339,3 +339,18 @@ t.test('closing the app waits for the reset requests already answered', async (t
   const after = await build(t, { databaseUrl })
   t.equal((await events(after, user.id, 'user.password_reset_requested')).length, 1)
 })
+
+t.test('the mail limits hold for requests racing each other (decided in SQL under the user row lock)', async (t) => {
+  const app = await build(t)
+  const user = await signUp(app)
+  const token = await signIn(app, user.email, user.password)
+  const answers = await Promise.all(Array.from({ length: 8 }, () => post(app, '/users/me/verify-email', undefined, token)))
+  t.same(answers.map((r) => r.statusCode).sort(), [202, 202, 202, 202, 202, 429, 429, 429])
+
+  const other = await signUp(app)
+  await Promise.all(Array.from({ length: 6 }, () => post(app, '/users/password-reset', { email: other.email })))
+  await settled(app)
+  await waitForMail(app, other.email, /Reset/, { count: 3 })
+  await sleep(300)
+  t.equal((await mailbox(app)).filter((m) => m.to.includes(other.email) && /Reset/.test(m.subject)).length, 3)
+})
