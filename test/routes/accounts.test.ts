@@ -335,9 +335,12 @@ t.test('closing the app waits for the reset requests already answered', async (t
   const app = await build(t, { databaseUrl })
   const user = await signUp(app)
   t.equal((await post(app, '/users/password-reset', { email: user.email })).statusCode, 202)
+  await app.accounts.drain()
+  t.equal((await events(app, user.id, 'user.password_reset_requested')).length, 1, 'drain waits for it')
+  t.equal((await post(app, '/users/password-reset', { email: user.email })).statusCode, 202)
   await app.close()
   const after = await build(t, { databaseUrl })
-  t.equal((await events(after, user.id, 'user.password_reset_requested')).length, 1)
+  t.equal((await events(after, user.id, 'user.password_reset_requested')).length, 2, 'close waited for the second')
 })
 
 t.test('the mail limits hold for requests racing each other (decided in SQL under the user row lock)', async (t) => {
