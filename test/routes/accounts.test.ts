@@ -120,11 +120,12 @@ t.test('POST /users/me/verify-email: a new token supersedes the old; 5 an hour; 
 })
 
 t.test('password reset: 202 either way, a token that sets a new password once, sessions end', async (t) => {
-  const app = await build(t)
+  const app = await build(t, { signinMaxFailures: 3 })
   const user = await signUp(app)
   const session = await startSession(app, user.email, user.password)
   // A few failed sign-ins: the reset clears them.
   for (let i = 0; i < 3; i++) await post(app, '/users/sign-in', { email: user.email, password: 'not the password at all' })
+  t.equal((await post(app, '/users/sign-in', { email: user.email, password: user.password })).statusCode, 429, 'throttled')
 
   const unknown = await post(app, '/users/password-reset', { email: uniqueEmail('nobody') })
   const known = await post(app, '/users/password-reset', { email: `  ${user.email.toUpperCase()} ` })
@@ -151,7 +152,7 @@ t.test('password reset: 202 either way, a token that sets a new password once, s
   const old = await app.inject({ method: 'GET', url: '/users/me', headers: bearer(session.token) })
   t.equal(old.statusCode, 401, 'every session ended')
   t.equal(old.json<{ code: string }>().code, 'TOKEN_REVOKED')
-  const fresh = await signIn(app, user.email, 'a brand new passphrase')
+  const fresh = await signIn(app, user.email, 'a brand new passphrase') // the throttle was cleared
   t.equal((await me(app, fresh)).email_verified, true, 'the address counts as verified')
   const notice = await waitForMail(app, user.email, /Password changed/)
   t.equal(notice.token, undefined, 'no token in the notice')
