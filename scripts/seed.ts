@@ -24,6 +24,8 @@ export interface Catalogue {
 }
 
 export const SEED_EMAIL = 'seed@bookstore.invalid'
+/** What the seed's sign-up records in the audit log: no request, no one signed in. */
+const SEED_CONTEXT = { ip: '127.0.0.1', requestId: 'npm run seed', actorId: null }
 export const CATALOGUE_FILE = path.join(projectRoot, 'scripts', 'seed-catalogue.json')
 
 export function readCatalogue (file = CATALOGUE_FILE): Catalogue {
@@ -66,7 +68,7 @@ export async function seed (fastify: FastifyInstance, catalogue = readCatalogue(
 
   // Reviews belong to a user: one seed account that nobody can sign in to (random password).
   const seedUser = await fastify.stores.users.findByEmail(SEED_EMAIL) ??
-    await fastify.users.signUp(SEED_EMAIL, randomBytes(24).toString('base64url'))
+    await fastify.users.signUp(SEED_EMAIL, randomBytes(24).toString('base64url'), SEED_CONTEXT)
   const actor = { user_id: seedUser.id, user_name: seedUser.email, permission: Permission.User }
   for (const review of catalogue.reviews) {
     const bookId = ids.get(review.book_title)

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
-import { forbidden, tokenExpired, tokenRequired, tokenRevoked, tokenUndecodable } from '../../src/domain/errors'
-import type { Permission } from '../../src/domain/permission'
+import { emailNotVerified, forbidden, tokenExpired, tokenRequired, tokenRevoked, tokenUndecodable } from '../../src/domain/errors'
+import { Permission } from '../../src/domain/permission'
 import { TokenClaims } from '../../src/schemas/token'
 import { CLOCK_TOLERANCE_MS, keyId } from '../external/jwt'
 
@@ -10,9 +10,12 @@ declare module 'fastify' {
   interface FastifyInstance {
     /**
      * An onRequest hook admitting a valid token of a live session whose user's stored level is
-     * at least `level`. It sets `request.user`, with `permission` the stored level.
+     * at least `level`. It sets `request.user`, with `permission` the stored level. With
+     * REQUIRE_VERIFIED_EMAIL on, a user whose address is not verified is 403
+     * EMAIL_NOT_VERIFIED, unless the route says `{ allowUnverified: true }` (the routes an
+     * unverified user needs to verify, look at, secure or leave the account).
      */
-    requirePermission (level: Permission): onRequestAsyncHookHandler
+    requirePermission (level: Permission, options?: PermissionOptions): onRequestAsyncHookHandler
     /**
      * An onRequest hook for every route that hashes or verifies a password: a full argon2
      * queue sheds the request (503) before its body is read or validated, so a flood of shed
@@ -20,6 +23,11 @@ declare module 'fastify' {
      */
     admitPasswordWork: onRequestAsyncHookHandler
   }
+}
+
+export interface PermissionOptions {
+  /** Admit a user whose address is not verified even with REQUIRE_VERIFIED_EMAIL on. */
+  allowUnverified?: boolean
 }
 
 const BEARER = /^bearer\s+(\S+)\s*$/i
@@ -78,7 +86,10 @@ export default fp(async function authPlugin (fastify) {
     return claims
   }
 
-  fastify.decorate('requirePermission', function requirePermission (level: Permission): onRequestAsyncHookHandler {
+  const { requireVerifiedEmail } = fastify.config
+
+  fastify.decorate('requirePermission', function requirePermission (level: Permission, options: PermissionOptions = {}): onRequestAsyncHookHandler {
+    const verifiedOnly = requireVerifiedEmail && options.allowUnverified !== true && level >= Permission.User
     return async function permissionHook (request) {
       const claims = authenticate(request)
       // The level and the session as stored now, not as the token says: one lookup.
@@ -88,6 +99,8 @@ export default fp(async function authPlugin (fastify) {
       }
       request.user = { ...claims, permission: access.permission }
       if (access.permission < level) throw forbidden()
+      // Read by the same lookup as the level: the rule costs no query of its own.
+      if (verifiedOnly && !access.email_verified) throw emailNotVerified()
     }
   })
 

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { sharedRedis } from '../external/redis'
 import { normaliseEmail } from '../../src/schemas/user'
 import { createAuditService, type AuditService } from '../../src/services/audit'
+import { createAccountService, type AccountService } from '../../src/services/accounts'
 import { createAuthService, type AuthService } from '../../src/services/auth'
 import { createBookService, type BookService } from '../../src/services/books'
 import { createLeavingService, type LeavingService } from '../../src/services/leaving'
@@ -10,12 +11,15 @@ import { createReadiness } from '../../src/services/readiness'
 import { createReviewService, type ReviewService } from '../../src/services/reviews'
 import { createSessionService, type SessionService } from '../../src/services/sessions'
 import { createSignInThrottle } from '../../src/services/throttle'
+import { createPasswordCheck } from '../../src/services/password-check'
 import { createUserService, type UserService } from '../../src/services/users'
 
 declare module 'fastify' {
   interface FastifyInstance {
     books: BookService
     users: UserService
+    /** Verification, password reset, email change. */
+    accounts: AccountService
     /** Sign-in and refresh: the token pair. */
     auth: AuthService
     sessions: SessionService
@@ -58,7 +62,24 @@ export default fp(async function servicesPlugin (fastify) {
   fastify.decorate('sessions', sessions)
   const hasher = createPasswordHasher(config.argon2, { maxQueue: config.shedPasswordQueue })
   const throttle = createSignInThrottle({ counters: cache, maxFailures: config.signinMaxFailures, windowMinutes: config.signinWindowMinutes, log })
-  const users = createUserService({ sessions, users: stores.users, hasher, throttle, log })
+  const checkPassword = createPasswordCheck({ users: stores.users, hasher, throttle })
+  const nudge = (): void => { fastify.mail.nudge() }
+  const accounts = createAccountService({
+    stores,
+    hasher,
+    throttle,
+    sessions,
+    checkPassword,
+    nudge,
+    publicUrl: config.publicUrl,
+    verifyEmailHours: config.verifyEmailHours,
+    resetTokenMinutes: config.resetTokenMinutes,
+    log: log.child({ module: 'accounts' })
+  })
+  fastify.decorate('accounts', accounts)
+  // Password-reset requests answered before their work is done finish before the stores close.
+  fastify.addHook('onClose', async () => { await accounts.drain() })
+  const users = createUserService({ users: stores.users, atomic: stores.atomic, hasher, checkPassword, sessions, accounts, nudge, log })
   fastify.decorate('users', users)
   fastify.decorate('auth', createAuthService({
     users: stores.users,
@@ -73,6 +94,7 @@ export default fp(async function servicesPlugin (fastify) {
   fastify.decorate('reviews', createReviewService({ reviews: stores.reviews, books }))
   fastify.decorate('leaving', createLeavingService({
     users,
+    checkPassword,
     sessions,
     reviews: stores.reviews,
     // With MONGODB_URL set, reviews live there (plugins/app/stores.ts), outside the SQL transaction.

@@ -25,7 +25,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     preValidation: normaliseEmailField,
     schema: {
       tags: ['users'],
-      summary: 'Sign up (every new account is a User)',
+      summary: 'Sign up (every new account is a User); a message with a verification token goes to the address',
       body: SignUpBody,
       response: {
         201: ref(Account, 'The new account, at permission level User', LOCATION),
@@ -33,7 +33,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request, reply) => {
-    const user = await fastify.users.signUp(request.body.email, request.body.password)
+    const user = await fastify.users.signUp(request.body.email, request.body.password, requestContext(request))
     request.log.info({ userId: user.id }, 'user signed up')
     return reply.code(201).header('location', `/users/${user.id}`).send({ id: user.id, email: user.email })
   })
@@ -73,7 +73,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/sign-out', {
-    onRequest: [fastify.requirePermission(Permission.User)],
+    onRequest: [fastify.requirePermission(Permission.User, { allowUnverified: true })],
     schema: {
       tags: ['users'],
       summary: "End the session of this request's token",
@@ -93,7 +93,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'List users by id, optionally matching the email (Admin)',
       security: [{ bearerAuth: [] }],
       querystring: PageQuery,
-      response: { 200: listOf(User, 'A page of users, by id') }
+      response: { 200: listOf(User, 'A page of users, by id'), ...errors('EMAIL_NOT_VERIFIED') }
     }
   }, async (request) => {
     const { o = 0, limit = fastify.config.pageSize, q } = request.query
@@ -107,7 +107,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'One user (Admin)',
       security: [{ bearerAuth: [] }],
       params: IdParams,
-      response: { 200: ref(User, 'The user, with its permission level'), ...errors('USER_NOT_FOUND') }
+      response: { 200: ref(User, 'The user, with its permission level'), ...errors('USER_NOT_FOUND', 'EMAIL_NOT_VERIFIED') }
     }
   }, async (request) => fastify.users.get(request.params.id))
 
@@ -119,10 +119,10 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       params: IdParams,
       body: PermissionBody,
-      response: { 200: ref(User, 'The user at its new level'), ...errors('USER_NOT_FOUND', 'CANNOT_LOWER_OWN_PERMISSION', 'LAST_ADMIN') }
+      response: { 200: ref(User, 'The user at its new level'), ...errors('USER_NOT_FOUND', 'CANNOT_LOWER_OWN_PERMISSION', 'LAST_ADMIN', 'EMAIL_NOT_VERIFIED') }
     }
   }, async (request) => {
-    const user = await fastify.users.setPermission(request.user.user_id, request.params.id, request.body.permission)
+    const user = await fastify.users.setPermission(request.user.user_id, request.params.id, request.body.permission, requestContext(request))
     request.log.info({ userId: user.id, permission: user.permission, by: request.user.user_id }, 'permission changed')
     return user
   })

@@ -15,7 +15,8 @@ export const User = Type.Object({
   id: Id(),
   email: Type.String(),
   permission: PermissionLevel,
-  created_at: Timestamp
+  created_at: Timestamp,
+  email_verified: Type.Boolean({ description: 'Whether the address has been proven by a token sent to it' })
 }, { $id: 'User', title: 'User' })
 export type User = Static<typeof User>
 
@@ -50,6 +51,30 @@ export const SignInBody = Type.Object({
   email: Type.String({ minLength: 1, maxLength: 254, pattern: NOT_ONLY_SPACE, description: 'Trimmed before it is checked or compared' }),
   password: Type.String({ minLength: 1, maxLength: 128 })
 }, { additionalProperties: false, examples: [{ email: 'reader@example.com', password: 'a long and unusual passphrase' }] })
+
+/** A token from a message, as its `Token:` line shows it (base64url of 32 bytes is 43 characters). */
+const MailToken = Type.String({ minLength: 1, maxLength: 128, description: 'The token from the message (its link or its `Token:` line)' })
+const NewPassword = Type.String({ minLength: 8, maxLength: 128, description: '8 to 128 characters, not on the common breached-password list' })
+const ADDRESS = { format: 'email', maxLength: 254 } as const
+
+export const VerifyEmailBody = Type.Object({ token: MailToken }, {
+  additionalProperties: false, examples: [{ token: 'q3Jx0n7hZbYvT1c5WkR9uA2sLm8dFe4gHi6jKo0pQrs' }]
+})
+
+export const PasswordResetBody = Type.Object({
+  email: Type.String({ ...ADDRESS, description: 'Trimmed and lower-cased before it is checked' })
+}, { additionalProperties: false, examples: [{ email: 'reader@example.com' }] })
+
+export const PasswordResetConfirmBody = Type.Object({
+  token: MailToken,
+  new_password: NewPassword,
+  code: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'A TOTP or recovery code, for an account with TOTP on' }))
+}, { additionalProperties: false, examples: [{ token: 'q3Jx0n7hZbYvT1c5WkR9uA2sLm8dFe4gHi6jKo0pQrs', new_password: 'another long and unusual passphrase' }] })
+
+export const EmailChangeBody = Type.Object({
+  password: Type.String({ minLength: 1, maxLength: 128 }),
+  new_email: Type.String({ ...ADDRESS, description: 'Trimmed and lower-cased before it is checked; must be free' })
+}, { additionalProperties: false, examples: [{ password: 'a long and unusual passphrase', new_email: 'new-address@example.com' }] })
 
 export const PermissionBody = Type.Object({
   permission: PermissionLevel

@@ -7,6 +7,7 @@ import type { ReviewStore } from '../stores/types'
 import { auditEntry } from './audit'
 import type { SessionService } from './sessions'
 import type { UserService } from './users'
+import type { PasswordCheck } from './password-check'
 
 /** The replayable successes of idempotent requests (plugins/app/idempotency.ts), which may hold the address. */
 interface IdempotencyRecords {
@@ -14,7 +15,9 @@ interface IdempotencyRecords {
 }
 
 interface Deps {
-  users: Pick<UserService, 'get' | 'confirmPassword'>
+  users: Pick<UserService, 'get'>
+  /** The current-password check every such route shares (src/services/password-check.ts). */
+  checkPassword: PasswordCheck
   sessions: Pick<SessionService, 'list' | 'forgetSessions'>
   /** The review store in use: MongoDB's, or the SQL one. */
   reviews: ReviewStore
@@ -41,7 +44,7 @@ interface Deps {
  * next request, on every instance), and reviews and records are swept once more, for a
  * request of the user's that was already past its permission check.
  */
-export function createLeavingService ({ users, sessions, reviews, reviewsApart, atomic, idempotency, log }: Deps) {
+export function createLeavingService ({ users, checkPassword, sessions, reviews, reviewsApart, atomic, idempotency, log }: Deps) {
   async function remove (userId: number, ctx: RequestContext): Promise<void> {
     const now = new Date().toISOString()
     const sessionIds = await atomic(async (s) => {
@@ -83,7 +86,7 @@ export function createLeavingService ({ users, sessions, reviews, reviewsApart, 
      * change (a wrong one, or too many, deletes nothing).
      */
     async deleteOwn (userId: number, password: string, ctx: RequestContext): Promise<void> {
-      await users.confirmPassword(userId, password)
+      await checkPassword(userId, password)
       await remove(userId, ctx)
     },
 

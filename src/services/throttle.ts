@@ -39,6 +39,11 @@ export function createSignInThrottle ({ counters, maxFailures, windowMinutes, lo
       if (result === undefined) await guarded('update', () => counters.incr(key, windowSeconds), undefined)
       else if (seen.count > 0) await guarded('reset', () => counters.del(key), undefined)
       return result
+    },
+
+    /** Forgets the email's failures: a password reset proved the address, and the old guesses are moot. */
+    async clear (email: string): Promise<void> {
+      await guarded('reset', () => counters.del(failureKey(email)), undefined)
     }
   }
 }

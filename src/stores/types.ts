@@ -12,7 +12,7 @@ import type { AuditEntry, AuditEvent, AuditEventType } from '../schemas/audit'
  */
 export interface UserStore {
   /** Inserts; a duplicate email (already normalised) rejects with EMAIL_TAKEN, enforced by a unique index. */
-  create (input: { email: string, password_hash: string, permission: Permission }): Promise<User>
+  create (input: { email: string, password_hash: string, permission: Permission, email_verified?: boolean }): Promise<User>
   findByEmail (email: string): Promise<UserRecord | undefined>
   get (id: number): Promise<User | undefined>
   /**
@@ -31,6 +31,16 @@ export interface UserStore {
    * the deletion by the same guard as setPermission.
    */
   delete (id: number): Promise<boolean>
+  /** The current address counts as verified. */
+  markVerified (id: number): Promise<void>
+  /** The address becomes `email`, verified; one another account holds rejects with EMAIL_TAKEN (the unique index). */
+  setVerifiedEmail (id: number, email: string): Promise<void>
+  /**
+   * Locks the user's row until the caller's transaction ends (a no-op write) and reads it:
+   * inside stores.atomic, a count-then-write (the per-user mail limits) is serialized with
+   * every other one for that user, on every instance. Undefined when there is no such user.
+   */
+  lock (id: number): Promise<User | undefined>
 }
 
 export interface Page {
@@ -50,6 +60,8 @@ export interface Page {
 export interface SessionAccess {
   user_id: number
   permission: Permission
+  /** Whether the user's address is verified (REQUIRE_VERIFIED_EMAIL). */
+  email_verified: boolean
   /** Ended sessions stay ended; a live one until this instant (ISO 8601). */
   ended: boolean
   expires_at: string

@@ -232,7 +232,8 @@ t.test('the OpenAPI document', async (t) => {
         t.ok(isErrorShape(op.responses[String(status)]?.content?.['application/json']?.schema),
           `${key} ${status} is an ErrorResponse, or a component made of one and more fields`)
       }
-      for (const status of documented.filter((s) => s >= 200 && s < 300 && s !== 204)) {
+      // 204 and the contract's 202s (a message is on its way) have no body.
+      for (const status of documented.filter((s) => s >= 200 && s < 300 && s !== 204 && s !== 202)) {
         // A success body is a named component too, or a list of one: never a copy inlined.
         const schema = op.responses[String(status)]?.content?.['application/json']?.schema as (Schema & { items?: Schema }) | undefined
         const ref = schema?.$ref ?? (schema?.type === 'array' ? schema.items?.$ref : undefined)
@@ -306,7 +307,8 @@ t.test('the OpenAPI document', async (t) => {
       check(entry, 'as a User', await fastify.inject({ ...base, headers: auth(tokens.user), ...withBody }))
       const asAdmin = await fastify.inject({ ...base, headers: auth(tokens.admin), ...withBody })
       check(entry, 'as an Admin', asAdmin)
-      if (example !== undefined) t.not(asAdmin.statusCode, 400, `${entry.key}: the documented example is a valid body`)
+      // A valid body may still be refused for what it says (an example token is no live token: 400 *_TOKEN_INVALID).
+      if (example !== undefined) t.not(asAdmin.statusCode === 400 ? asAdmin.json<{ code: string }>().code : '', 'VALIDATION_ERROR', `${entry.key}: the documented example is a valid body`)
       check(entry, 'as an Admin, again', await fastify.inject({ ...base, headers: auth(tokens.admin), ...withBody }))
 
       if (op.requestBody !== undefined) {

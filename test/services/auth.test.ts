@@ -9,7 +9,7 @@ import { createAuthService } from '../../src/services/auth'
 import type { PasswordHasher } from '../../src/services/passwords'
 import type { SignInThrottle } from '../../src/services/throttle'
 
-const ACCOUNT: UserRecord = { id: 7, email: 'reader@example.com', permission: Permission.Author, created_at: '2026-01-01T00:00:00.000Z', password_hash: 'hash of right' }
+const ACCOUNT: UserRecord = { id: 7, email: 'reader@example.com', permission: Permission.Author, created_at: '2026-01-01T00:00:00.000Z', email_verified: true, password_hash: 'hash of right' }
 const SESSION = { id: 'session-1', user_id: ACCOUNT.id, created_at: ACCOUNT.created_at, last_used_at: ACCOUNT.created_at, expires_at: '2026-02-01T00:00:00.000Z' }
 
 /** Every collaborator as a plain object that records what it was asked. */
@@ -33,7 +33,8 @@ function setUp ({ stale = false, queueFull = false } = {}) {
       const result = await check()
       asked.push(result === undefined ? 'counted a failure' : 'counted a success')
       return result
-    }
+    },
+    clear: async (email) => { asked.push(`clear ${email}`) }
   }
   const auth = createAuthService({
     users: {
@@ -46,7 +47,7 @@ function setUp ({ stale = false, queueFull = false } = {}) {
       start: async (userId, ctx) => { asked.push(`start ${userId} for ${ctx.requestId}`); return { session: SESSION, refreshToken: 'first refresh' } },
       refresh: async (token, ctx) => {
         asked.push(`refresh ${token} for ${ctx.requestId}`)
-        const now: User = { id: ACCOUNT.id, email: ACCOUNT.email, permission: Permission.Admin, created_at: ACCOUNT.created_at }
+        const now: User = { id: ACCOUNT.id, email: ACCOUNT.email, permission: Permission.Admin, created_at: ACCOUNT.created_at, email_verified: true }
         return { session: SESSION, refreshToken: 'next refresh', user: now }
       }
     },

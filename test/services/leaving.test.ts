@@ -33,14 +33,14 @@ async function setUp (t: Test, { apartFails = false, recordsFail = false } = {})
         const user = await stores.users.get(id)
         if (user === undefined) throw new Error('no user')
         return user
-      },
-      confirmPassword: async (id, password) => {
-        asked.push(`password of ${id}`)
-        if (password !== 'right') throw wrongCurrentPassword()
-        const user = await stores.users.get(id)
-        if (user === undefined) throw new Error('no user')
-        return user
       }
+    },
+    checkPassword: async (id, password) => {
+      asked.push(`password of ${id}`)
+      if (password !== 'right') throw wrongCurrentPassword()
+      const user = await stores.users.get(id)
+      if (user === undefined) throw new Error('no user')
+      return user
     },
     sessions: {
       list: async () => [],

@@ -70,4 +70,26 @@ export function userStoreContract (t: Test, open: () => Promise<UserStore>): voi
     // b may be the last Admin of this database now (or not, when it is shared): either answer is the guard's.
     await users.delete(b.id).then((done) => t.equal(done, true), (err: { code?: string }) => t.equal(err.code, 'LAST_ADMIN'))
   })
+
+  t.test('a new account is unverified unless created verified; markVerified and setVerifiedEmail prove an address', async (t) => {
+    const users = await open()
+    const created = await users.create({ email: uniqueEmail(), password_hash: 'x', permission: Permission.User })
+    t.equal(created.email_verified, false)
+    t.equal((await users.get(created.id))?.email_verified, false)
+    const admin = await users.create({ email: uniqueEmail(), password_hash: 'x', permission: Permission.Admin, email_verified: true })
+    t.equal((await users.findByEmail(admin.email))?.email_verified, true)
+
+    await users.markVerified(created.id)
+    t.same(await users.get(created.id), { ...created, email_verified: true })
+    t.same(await users.lock(created.id), { ...created, email_verified: true }, 'lock reads the row')
+    t.equal(await users.lock(2147483000), undefined)
+
+    const moved = uniqueEmail('moved')
+    const other = await users.create({ email: uniqueEmail(), password_hash: 'x', permission: Permission.User })
+    await users.setVerifiedEmail(other.id, moved)
+    t.same(await users.get(other.id), { ...other, email: moved, email_verified: true })
+    t.equal(await users.findByEmail(other.email), undefined, 'the old address is free')
+    await t.rejects(users.setVerifiedEmail(created.id, moved), { code: 'EMAIL_TAKEN', statusCode: 409 })
+    t.equal((await users.get(created.id))?.email, created.email)
+  })
 }

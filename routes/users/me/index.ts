@@ -1,21 +1,33 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import type { preValidationAsyncHookHandler } from 'fastify'
 import { lastAdmin, wrongCurrentPassword } from '../../../src/domain/errors'
-import { requestContext } from '../../../src/http/context'
 import { Permission } from '../../../src/domain/permission'
 import { listOf, ref, type HeaderDoc } from '../../../src/schemas/common'
+import { accepted } from '../../../src/http/accepted'
+import { requestContext } from '../../../src/http/context'
 import { errors } from '../../../src/http/errors'
 import { PasswordChangeBody, Session, SessionIdParams } from '../../../src/schemas/session'
-import { AccountExport, DeleteAccountBody, User } from '../../../src/schemas/user'
+import { AccountExport, DeleteAccountBody, EmailChangeBody, User, normaliseEmail } from '../../../src/schemas/user'
 
 const ATTACHMENT: Record<string, HeaderDoc> = {
   'Content-Disposition': { type: 'string', description: 'attachment; filename="bookstore-export.json"' }
 }
 
-/** The signed-in user's own account: who they are, their password, their sessions, leaving. */
+/** The new address is normalised before the schema checks it, as at sign-up. */
+const normaliseNewEmail: preValidationAsyncHookHandler = async (request) => {
+  const body = request.body as { new_email?: unknown } | null | undefined
+  if (typeof body === 'object' && body !== null && typeof body.new_email === 'string') body.new_email = normaliseEmail(body.new_email)
+}
+
+/**
+ * The signed-in user's own account: who they are, their password, address and sessions, and
+ * leaving. The routes an unverified user needs to look at, verify, secure, move or delete the
+ * account say `allowUnverified` (REQUIRE_VERIFIED_EMAIL).
+ */
 const me: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
-    onRequest: [fastify.requirePermission(Permission.User)],
+    onRequest: [fastify.requirePermission(Permission.User, { allowUnverified: true })],
     schema: {
       tags: ['users'],
       summary: 'The signed-in user',
@@ -33,17 +45,51 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       body: PasswordChangeBody,
       response: {
         204: Type.Null({ description: 'Changed; this session stays, every other one has ended' }),
-        ...errors('USER_NOT_FOUND', wrongCurrentPassword(), 'PASSWORD_TOO_COMMON', 'TOO_MANY_SIGN_IN_FAILURES')
+        ...errors('USER_NOT_FOUND', wrongCurrentPassword(), 'PASSWORD_TOO_COMMON', 'TOO_MANY_SIGN_IN_FAILURES', 'EMAIL_NOT_VERIFIED')
       }
     }
   }, async (request, reply) => {
     const { user_id: userId, sid } = request.user
-    await fastify.users.changePassword(userId, sid, request.body.current_password, request.body.new_password)
+    await fastify.users.changePassword(userId, sid, request.body.current_password, request.body.new_password, requestContext(request))
     return reply.code(204).send(null)
   })
 
+  fastify.post('/verify-email', {
+    onRequest: [fastify.requirePermission(Permission.User, { allowUnverified: true })],
+    schema: {
+      tags: ['users'],
+      summary: 'Send a new verification message (earlier tokens stop working); at most 5 an hour',
+      security: [{ bearerAuth: [] }],
+      response: {
+        202: Type.Null({ description: 'Accepted, empty body: a message with a new verification token goes to the address' }),
+        ...errors('USER_NOT_FOUND', 'EMAIL_ALREADY_VERIFIED', 'TOO_MANY_EMAILS')
+      }
+    }
+  }, async (request, reply) => {
+    await fastify.accounts.resendVerification(request.user.user_id)
+    return accepted(reply)
+  })
+
+  fastify.post('/email', {
+    onRequest: [fastify.requirePermission(Permission.User, { allowUnverified: true }), fastify.admitPasswordWork],
+    preValidation: normaliseNewEmail,
+    schema: {
+      tags: ['users'],
+      summary: 'Ask to move the account to another address: a token goes to it, a notice to the current one',
+      security: [{ bearerAuth: [] }],
+      body: EmailChangeBody,
+      response: {
+        202: Type.Null({ description: 'Accepted, empty body: the email changes once the token sent to the new address is used' }),
+        ...errors('USER_NOT_FOUND', wrongCurrentPassword(), 'TOO_MANY_SIGN_IN_FAILURES', 'EMAIL_TAKEN')
+      }
+    }
+  }, async (request, reply) => {
+    await fastify.accounts.requestEmailChange(request.user.user_id, request.body.password, request.body.new_email)
+    return accepted(reply)
+  })
+
   fastify.get('/sessions', {
-    onRequest: [fastify.requirePermission(Permission.User)],
+    onRequest: [fastify.requirePermission(Permission.User, { allowUnverified: true })],
     schema: {
       tags: ['users'],
       summary: "The signed-in user's live sessions, newest first",
@@ -53,7 +99,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => fastify.sessions.list(request.user.user_id, request.user.sid))
 
   fastify.delete('/sessions', {
-    onRequest: [fastify.requirePermission(Permission.User)],
+    onRequest: [fastify.requirePermission(Permission.User, { allowUnverified: true })],
     schema: {
       tags: ['users'],
       summary: 'End every session of the signed-in user, this one too',
@@ -67,7 +113,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.delete('/sessions/:id', {
-    onRequest: [fastify.requirePermission(Permission.User)],
+    onRequest: [fastify.requirePermission(Permission.User, { allowUnverified: true })],
     schema: {
       tags: ['users'],
       summary: 'End one of the signed-in user\'s sessions',
@@ -95,7 +141,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.delete('/', {
-    onRequest: [fastify.requirePermission(Permission.User), fastify.admitPasswordWork],
+    onRequest: [fastify.requirePermission(Permission.User, { allowUnverified: true }), fastify.admitPasswordWork],
     schema: {
       tags: ['users'],
       summary: 'Delete the signed-in user\'s account and everything that names it; the password is asked again',

@@ -6,7 +6,7 @@ import type { SqlDialect } from './dialect'
 const COLUMNS = 'id, user_id, created_at, last_used_at, expires_at'
 
 interface SessionRow { id: string, user_id: number, created_at: string, last_used_at: string, expires_at: string }
-interface AccessRow { user_id: number, permission: number, expires_at: string, ended_at: string | null }
+interface AccessRow { user_id: number, permission: number, email_verified: number | boolean, expires_at: string, ended_at: string | null }
 
 /** Sessions in the SQL database: the one place a refresh token's hash is spent. */
 export function createSessionStore (db: SqlDialect): SessionStore {
@@ -52,12 +52,12 @@ export function createSessionStore (db: SqlDialect): SessionStore {
     },
 
     async access (id): Promise<SessionAccess | undefined> {
-      const row = await db.get<AccessRow>(`SELECT s.user_id, u.permission, s.expires_at, s.ended_at FROM sessions s
+      const row = await db.get<AccessRow>(`SELECT s.user_id, u.permission, u.email_verified, s.expires_at, s.ended_at FROM sessions s
         JOIN users u ON u.id = s.user_id WHERE s.id = ?`, [id])
       if (row === undefined) return undefined
       const permission = Number(row.permission)
       if (!isPermission(permission)) throw new Error(`user ${row.user_id} has permission ${row.permission}, which is no level`)
-      return { user_id: Number(row.user_id), permission, ended: row.ended_at !== null, expires_at: db.fromDbTime(row.expires_at) }
+      return { user_id: Number(row.user_id), permission, email_verified: Number(row.email_verified) === 1, ended: row.ended_at !== null, expires_at: db.fromDbTime(row.expires_at) }
     },
 
     async listLive (userId, now) {
