@@ -331,5 +331,123 @@ export const migrations: Migration[] = [
       ) ENGINE=InnoDB`,
       "INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, '')"
     ]
+  },
+  {
+    version: 6,
+    name: 'second factors and API keys',
+    // user_totp: one row per user with a secret, pending until confirmed; last_step is the
+    // newest time step accepted, so a code is refused after its first use on every instance.
+    // The secret is kept as it is: a TOTP check needs it (the contract asks hashes of tokens,
+    // keys and recovery codes, which are checked by comparing digests).
+    // recovery_codes: SHA-256 digests; a used one keeps its row (used_at) until TOTP is off.
+    // passkeys: credential_id is the authenticator's id (base64url), public_key its COSE key.
+    // webauthn_challenges: a digest of each challenge, spent by one conditional UPDATE, so a
+    // challenge is single use across instances. api_keys: only a SHA-256 of the key.
+    // Everything an account owns goes with it (foreign keys), challenges without a user too
+    // when they expire (src/services/passkeys.ts sweeps).
+    sqlite: [
+      `CREATE TABLE user_totp (
+        user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+        secret TEXT NOT NULL,
+        enabled_at TEXT,
+        last_step INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+      )`,
+      `CREATE TABLE recovery_codes (
+        code_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        used_at TEXT
+      )`,
+      'CREATE INDEX recovery_codes_user ON recovery_codes (user_id)',
+      `CREATE TABLE passkeys (
+        id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        credential_id TEXT NOT NULL,
+        public_key BLOB NOT NULL,
+        counter INTEGER NOT NULL DEFAULT 0,
+        transports TEXT NOT NULL DEFAULT '[]',
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT
+      )`,
+      'CREATE UNIQUE INDEX passkeys_credential ON passkeys (credential_id)',
+      'CREATE INDEX passkeys_user ON passkeys (user_id, created_at)',
+      `CREATE TABLE webauthn_challenges (
+        challenge_hash TEXT PRIMARY KEY,
+        user_id INTEGER REFERENCES users (id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT
+      )`,
+      'CREATE INDEX webauthn_challenges_expiry ON webauthn_challenges (expires_at)',
+      `CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        key_hash TEXT NOT NULL,
+        name TEXT NOT NULL,
+        permission INTEGER NOT NULL CHECK (permission BETWEEN 1 AND 3),
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at TEXT
+      )`,
+      'CREATE UNIQUE INDEX api_keys_hash ON api_keys (key_hash)',
+      'CREATE INDEX api_keys_user ON api_keys (user_id, created_at)'
+    ],
+    mysql: [
+      `CREATE TABLE user_totp (
+        user_id INT UNSIGNED NOT NULL PRIMARY KEY,
+        secret VARCHAR(128) CHARACTER SET ascii NOT NULL,
+        enabled_at DATETIME(3) NULL,
+        last_step BIGINT UNSIGNED NOT NULL DEFAULT 0,
+        created_at DATETIME(3) NOT NULL,
+        CONSTRAINT user_totp_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE recovery_codes (
+        code_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+        user_id INT UNSIGNED NOT NULL,
+        used_at DATETIME(3) NULL,
+        KEY recovery_codes_user (user_id),
+        CONSTRAINT recovery_codes_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE passkeys (
+        id CHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+        user_id INT UNSIGNED NOT NULL,
+        credential_id VARCHAR(1400) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+        public_key BLOB NOT NULL,
+        counter BIGINT UNSIGNED NOT NULL DEFAULT 0,
+        transports VARCHAR(255) CHARACTER SET ascii NOT NULL DEFAULT '[]',
+        name VARCHAR(400) NOT NULL,
+        created_at DATETIME(3) NOT NULL,
+        last_used_at DATETIME(3) NULL,
+        UNIQUE KEY passkeys_credential (credential_id(255)),
+        KEY passkeys_user (user_id, created_at),
+        CONSTRAINT passkeys_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE webauthn_challenges (
+        challenge_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+        user_id INT UNSIGNED NULL,
+        purpose VARCHAR(32) CHARACTER SET ascii NOT NULL,
+        expires_at DATETIME(3) NOT NULL,
+        used_at DATETIME(3) NULL,
+        KEY webauthn_challenges_expiry (expires_at),
+        CONSTRAINT webauthn_challenges_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE api_keys (
+        id CHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+        user_id INT UNSIGNED NOT NULL,
+        key_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+        name VARCHAR(400) NOT NULL,
+        permission TINYINT UNSIGNED NOT NULL,
+        created_at DATETIME(3) NOT NULL,
+        expires_at DATETIME(3) NOT NULL,
+        last_used_at DATETIME(3) NULL,
+        revoked_at DATETIME(3) NULL,
+        UNIQUE KEY api_keys_hash (key_hash),
+        KEY api_keys_user (user_id, created_at),
+        CONSTRAINT api_keys_permission_range CHECK (permission BETWEEN 1 AND 3),
+        CONSTRAINT api_keys_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`
+    ]
   }
 ]
