@@ -307,6 +307,8 @@ if (helm === undefined) {
       ['several pods on an in-process cache', ['--set', jwt, '--set', mysql], /more than one pod needs a shared Redis/],
       ['a grace period shorter than the drain', ['-f', ciValues('single-pod'), '--set', 'terminationGracePeriodSeconds=12'], /terminationGracePeriodSeconds \(12\) must be above preStopSleepSeconds \(5\) \+ the service's 10 s drain/],
       ['SHED_RSS_MB at the memory limit', ['-f', ciValues('single-pod'), '--set', 'config.SHED_RSS_MB=320'], /SHED_RSS_MB \(320\) must be below the memory limit \(320 Mi\)/],
+      ['a misspelt value (values.schema.json)', ['-f', ciValues('single-pod'), '--set', 'replicacount=3'], /additional properties 'replicacount' not allowed/],
+      ['a mistyped value (values.schema.json)', ['-f', ciValues('single-pod'), '--set', 'preStopSleepSeconds=soon'], /preStopSleepSeconds'?: got string, want integer/],
       ['inline secrets beside an existing Secret', ['-f', ciValues('existing-secret'), '--set', jwt], /secrets\.JWT_SECRET is set beside secrets\.existingSecret/]
     ]
     for (const [what, args, message] of cases) {
