@@ -167,8 +167,9 @@ if (helm === undefined) {
     t.same(container.readinessProbe.httpGet, { path: '/health/ready', port: 'http' }, 'readiness on /health/ready')
     t.same(container.livenessProbe.httpGet, { path: '/health/live', port: 'http' }, 'liveness on /health/live')
     t.same(container.startupProbe.httpGet, { path: '/health/live', port: 'http' }, 'start-up on /health/live')
-    t.ok(container.startupProbe.periodSeconds * container.startupProbe.failureThreshold > 60,
-      'the start-up probe outlasts STARTUP_WAIT_SECONDS (60): a slow database is waited for, not restarted')
+    const startupWait = (ConfigSchema.properties.startupWaitSeconds as { default: number }).default
+    t.ok(container.startupProbe.periodSeconds * container.startupProbe.failureThreshold > 3 * startupWait,
+      `the start-up probe outlasts the waits for MySQL, MongoDB and Redis in turn (3 x ${startupWait} s): slow backends are waited for, not restarted`)
     const app = await build(t)
     for (const probe of [container.readinessProbe, container.livenessProbe, container.startupProbe]) {
       const res = await app.inject({ method: 'GET', url: probe.httpGet.path })

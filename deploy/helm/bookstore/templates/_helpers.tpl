@@ -128,9 +128,6 @@ Deployment, so no manifest renders with a configuration that cannot work.
 {{- end }}
 {{- end }}
 {{- end }}
-{{- if and .Values.autoscaling.enabled (lt (int .Values.autoscaling.minReplicas) 2) .Values.podDisruptionBudget.enabled }}
-{{- fail "bookstore: autoscaling.minReplicas below 2 with a PodDisruptionBudget would block node drains: raise minReplicas or disable podDisruptionBudget" }}
-{{- end }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (add (int .Values.preStopSleepSeconds) 10) }}
 {{- fail (printf "bookstore: terminationGracePeriodSeconds (%d) must be above preStopSleepSeconds (%d) + the service's 10 s drain" (int .Values.terminationGracePeriodSeconds) (int .Values.preStopSleepSeconds)) }}
 {{- end }}
