@@ -15,7 +15,7 @@ export const PasskeyIdParams = Type.Object({
 })
 
 /** No body, or `{}`: nothing to choose. */
-export const NoOptionsBody = Type.Optional(Type.Object({}, { additionalProperties: false }))
+export const NoOptionsBody = Type.Object({}, { additionalProperties: false, description: 'Nothing to choose: no body, or {}' })
 
 const B64URL = { pattern: '^[A-Za-z0-9_-]*$', maxLength: 16384 }
 const Base64Url = (description: string) => Type.String({ ...B64URL, description })

@@ -112,7 +112,7 @@ export function createPasskeyService<S> ({ passkeys, atomic, rpId, origins, sign
           name,
           now: at
         })
-        if (record !== undefined) await s.audit.append(auditEntry('passkey.added', ctx, { userId, details: { passkey_id: record.id } }), at)
+        if (record !== undefined) await s.audit.append(auditEntry('passkey.added', ctx, { userId, details: { id: record.id } }), at)
         return record
       })
       if (created === undefined) throw passkeyInvalid()
@@ -128,7 +128,7 @@ export function createPasskeyService<S> ({ passkeys, atomic, rpId, origins, sign
       const at = now()
       const removed = await atomic(async (s) => {
         const gone = await s.passkeys.remove(userId, id)
-        if (gone) await s.audit.append(auditEntry('passkey.removed', ctx, { userId, details: { passkey_id: id } }), at)
+        if (gone) await s.audit.append(auditEntry('passkey.removed', ctx, { userId, details: { id } }), at)
         return gone
       })
       if (!removed) throw passkeyNotFound()

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import type { RegistrationResponseJSON } from '@simplewebauthn/server'
 import { Permission } from '../../../../src/domain/permission'
 import { requestContext } from '../../../../src/http/context'
+import { noBodyAsEmpty } from '../../../../src/http/empty-body'
 import { errors } from '../../../../src/http/errors'
 import { LOCATION, listOf, ref } from '../../../../src/schemas/common'
 import { CreationOptions, NoOptionsBody, Passkey, PasskeyIdParams, PasskeyRegistrationBody } from '../../../../src/schemas/passkey'
@@ -12,6 +13,7 @@ const passkeys: FastifyPluginAsyncTypebox = async (fastify) => {
   const onRequest = [fastify.requirePermission(Permission.User)]
 
   fastify.post('/options', {
+    preValidation: noBodyAsEmpty,
     onRequest,
     schema: {
       tags: ['users'],

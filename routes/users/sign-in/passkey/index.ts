@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
 import { requestContext } from '../../../../src/http/context'
+import { noBodyAsEmpty } from '../../../../src/http/empty-body'
 import { errors } from '../../../../src/http/errors'
 import { ref } from '../../../../src/schemas/common'
 import { NoOptionsBody, PasskeySignInBody, RequestOptions } from '../../../../src/schemas/passkey'
@@ -11,6 +12,7 @@ const passkeySignIn: FastifyPluginAsyncTypebox = async (fastify) => {
   const rateLimit = { max: fastify.config.authRateLimit, timeWindow: 60_000 }
 
   fastify.post('/options', {
+    preValidation: noBodyAsEmpty,
     config: { rateLimit },
     schema: {
       tags: ['users'],
