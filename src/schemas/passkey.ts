@@ -15,7 +15,7 @@ export const PasskeyIdParams = Type.Object({
 })
 
 /** No body, or `{}`: nothing to choose. */
-export const NoOptionsBody = Type.Object({}, { additionalProperties: false, description: 'Nothing to choose: no body, or {}' })
+export const NoOptionsBody = Type.Object({}, { additionalProperties: false, description: 'Nothing to choose: no body, or {}', examples: [{}] })
 
 const B64URL = { pattern: '^[A-Za-z0-9_-]*$', maxLength: 16384 }
 const Base64Url = (description: string) => Type.String({ ...B64URL, description })
@@ -52,14 +52,41 @@ export const AuthenticationCredential = Type.Object({
   }, { additionalProperties: true })
 }, { additionalProperties: true, description: 'AuthenticationResponseJSON: what credential.toJSON() gives after navigator.credentials.get()' })
 
+/** The shape of what a browser posts (a real one comes from credential.toJSON(); these values verify nothing). */
+const CREDENTIAL_ID = 'hWc0Xx0v8pcCYWJzhxAe-w'
 export const PasskeyRegistrationBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 100, description: '1 to 100 characters' }),
   credential: RegistrationCredential
-}, { additionalProperties: false })
+}, {
+  additionalProperties: false,
+  examples: [{
+    name: 'Laptop',
+    credential: {
+      id: CREDENTIAL_ID,
+      rawId: CREDENTIAL_ID,
+      type: 'public-key',
+      response: { clientDataJSON: 'eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIn0', attestationObject: 'o2NmbXRkbm9uZQ', transports: ['internal'] },
+      clientExtensionResults: {},
+      authenticatorAttachment: 'platform'
+    }
+  }]
+})
 
 export const PasskeySignInBody = Type.Object({
   credential: AuthenticationCredential
-}, { additionalProperties: false })
+}, {
+  additionalProperties: false,
+  examples: [{
+    credential: {
+      id: CREDENTIAL_ID,
+      rawId: CREDENTIAL_ID,
+      type: 'public-key',
+      response: { clientDataJSON: 'eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0', authenticatorData: 'SZYN5YgOjGh0NBcPZHZgW4_krrmihjLHmVzzuoMdl2MFAAAAAQ', signature: 'MEUCIQDexample', userHandle: 'dXNlci0x' },
+      clientExtensionResults: {},
+      authenticatorAttachment: 'platform'
+    }
+  }]
+})
 
 /** PublicKeyCredentialCreationOptionsJSON / RequestOptionsJSON, as @simplewebauthn/server builds them. */
 export const CreationOptions = Type.Object({
