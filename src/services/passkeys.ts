@@ -35,6 +35,13 @@ interface Deps<S> {
   log: FastifyBaseLogger
 }
 
+/**
+ * Why a ceremony failed, for the log: @simplewebauthn/server's message with any quoted long
+ * base64url value (a challenge, which may still be live for its owner) left out.
+ */
+const reasonOf = (err: unknown): string =>
+  (err instanceof Error ? err.message : String(err)).replace(/"[A-Za-z0-9_-]{16,}"/g, '"…"').slice(0, 300)
+
 /** Only this digest of a challenge is stored: a read of the table gives no usable challenge. */
 const challengeHash = (challenge: string): string => createHash('sha256').update(challenge, 'utf8').digest('hex')
 
@@ -96,7 +103,7 @@ export function createPasskeyService<S> ({ passkeys, atomic, rpId, origins, sign
         if (!result.verified) throw passkeyInvalid()
         credentialInfo = result.registrationInfo.credential
       } catch (err) {
-        log.info({ userId, reason: err instanceof Error ? err.message : String(err) }, 'passkey registration did not verify')
+        log.info({ userId, reason: reasonOf(err) }, 'passkey registration did not verify')
         throw passkeyInvalid()
       }
       const info = credentialInfo
@@ -164,7 +171,7 @@ export function createPasskeyService<S> ({ passkeys, atomic, rpId, origins, sign
         if (!result.verified) throw invalidCredentials()
         newCounter = result.authenticationInfo.newCounter
       } catch (err) {
-        log.info({ userId: passkey.user_id, reason: err instanceof Error ? err.message : String(err) }, 'passkey sign-in did not verify')
+        log.info({ userId: passkey.user_id, reason: reasonOf(err) }, 'passkey sign-in did not verify')
         throw invalidCredentials()
       }
       // A rival sign-in with the same or a later counter got there first: a cloned authenticator or a replay.
