@@ -116,6 +116,27 @@ function allowedOrigins (value: string | undefined): string[] {
   return origins
 }
 
+/**
+ * WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS, each defaulting to what APP_URL names. Every origin must
+ * be the RP ID or a subdomain of it, or no browser would ever sign for it: refused at start-up.
+ */
+function webauthn ({ webauthnRpId, webauthnOrigins }: Settings, base: string): { rpId: string, origins: string[] } {
+  const app = new URL(base)
+  const rpId = (webauthnRpId ?? app.hostname).toLowerCase()
+  const origins = webauthnOrigins === undefined ? [app.origin] : list(webauthnOrigins)
+  for (const origin of origins) {
+    let parsed: URL | undefined
+    try { parsed = new URL(origin) } catch { parsed = undefined }
+    if (parsed === undefined || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(`Invalid configuration: WEBAUTHN_ORIGINS (webauthnOrigins) has ${JSON.stringify(origin)}, which is not an origin such as https://app.example.com`)
+    }
+    if (parsed.hostname !== rpId && !parsed.hostname.endsWith(`.${rpId}`)) {
+      throw new ConfigError(`Invalid configuration: WEBAUTHN_ORIGINS (webauthnOrigins) has ${JSON.stringify(origin)}, whose host is not WEBAUTHN_RP_ID (${rpId}) or a subdomain of it`)
+    }
+  }
+  return { rpId, origins }
+}
+
 /** proxy-addr's names, an address, or an address/prefix. */
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
 function proxyAddress (item: string): boolean {
@@ -253,7 +274,8 @@ export function loadConfig ({ env = {}, overrides = {}, defaults = {} }: LoadOpt
     database: databaseTarget(merged.databaseUrl),
     allowedOrigins: allowedOrigins(merged.corsOrigins),
     proxyTrust: proxyTrust(merged.trustProxy),
-    publicUrl: publicUrl(merged)
+    publicUrl: publicUrl(merged),
+    webauthn: webauthn(merged, publicUrl(merged))
   }
 
   checkSecrets(config)

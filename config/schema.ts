@@ -45,6 +45,10 @@ export const ConfigSchema = Type.Object({
   mailDir: Type.String({ minLength: 1, env: 'MAIL_DIR', default: './data/mail' }),
   verifyEmailHours: Type.Number({ exclusiveMinimum: 0, maximum: 8760, env: 'VERIFY_EMAIL_HOURS', default: 48 }),
   resetTokenMinutes: Type.Number({ exclusiveMinimum: 0, maximum: 10080, env: 'RESET_TOKEN_MINUTES', default: 30 }),
+  /** The passkeys' relying party (a registrable domain of the origins); unset: APP_URL's host name (config/load.ts). */
+  webauthnRpId: Type.Optional(Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$', env: 'WEBAUTHN_RP_ID' })),
+  /** Comma-separated origins a passkey ceremony may come from; unset: APP_URL's origin. Checked in config/load.ts. */
+  webauthnOrigins: Type.Optional(Type.String({ minLength: 1, env: 'WEBAUTHN_ORIGINS' })),
   /** Unverified users may not use routes that need User or more (but the few that let them verify or leave). */
   requireVerifiedEmail: Type.Boolean({ env: 'REQUIRE_VERIFIED_EMAIL', default: false }),
   /** argon2id cost; raising it makes sign-in rehash old passwords. Not settable from env. */
@@ -120,4 +124,6 @@ export type Config = Settings & {
   readonly proxyTrust: boolean | number | string[]
   /** APP_URL without a trailing slash, or the service's own base URL when it is unset. */
   readonly publicUrl: string
+  /** The relying party and accepted origins of passkey ceremonies, defaults filled from publicUrl. */
+  readonly webauthn: { readonly rpId: string, readonly origins: readonly string[] }
 }

@@ -3,9 +3,10 @@ import { sharedRedis } from '../external/redis'
 import { normaliseEmail } from '../../src/schemas/user'
 import { createAuditService, type AuditService } from '../../src/services/audit'
 import { createAccountService, type AccountService } from '../../src/services/accounts'
-import { createAuthService, type AuthService } from '../../src/services/auth'
+import { createAuthService, type AuthService, type SignedIn } from '../../src/services/auth'
 import { createBookService, type BookService } from '../../src/services/books'
 import { createLeavingService, type LeavingService } from '../../src/services/leaving'
+import { createPasskeyService, type PasskeyService } from '../../src/services/passkeys'
 import { createPasswordHasher } from '../../src/services/passwords'
 import { createReadiness } from '../../src/services/readiness'
 import { createReviewService, type ReviewService } from '../../src/services/reviews'
@@ -26,6 +27,8 @@ declare module 'fastify' {
     reviews: ReviewService
     /** An account's export and deletion. */
     leaving: LeavingService
+    /** Passkeys: registration, and sign-in with one. */
+    passkeys: PasskeyService<SignedIn>
     /** The audit log as Admins read it (events are appended by the services whose changes they record). */
     audit: AuditService
     /** Which configured backing services answer now (GET /health/ready). */
@@ -91,11 +94,21 @@ export default fp(async function servicesPlugin (fastify) {
     accessTokenSeconds: config.accessTokenMinutes * 60,
     log
   }))
+  const passkeys = createPasskeyService({
+    passkeys: stores.passkeys,
+    atomic: stores.atomic,
+    rpId: config.webauthn.rpId,
+    origins: config.webauthn.origins,
+    signIn: (userId, ctx) => fastify.auth.signInVerified(userId, ctx, 'passkey'),
+    log: log.child({ module: 'passkeys' })
+  })
+  fastify.decorate('passkeys', passkeys)
   fastify.decorate('reviews', createReviewService({ reviews: stores.reviews, books }))
   fastify.decorate('leaving', createLeavingService({
     users,
     checkPassword,
     sessions,
+    passkeys,
     reviews: stores.reviews,
     // With MONGODB_URL set, reviews live there (plugins/app/stores.ts), outside the SQL transaction.
     reviewsApart: config.mongodbUrl === undefined ? undefined : stores.reviews,

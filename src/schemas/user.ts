@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Permission, PERMISSION_LEVELS } from '../domain/permission'
 import { Id, Timestamp, idOf } from './common'
+import { Passkey } from './passkey'
 import { Review } from './review'
 import { Session } from './session'
 
@@ -97,6 +98,6 @@ export const AccountExport = Type.Object({
   sessions: Type.Array(Type.Unsafe<Session>(Type.Ref(idOf(Session))), { description: 'As GET /users/me/sessions lists them' }),
   reviews: Type.Array(Type.Unsafe<Review>(Type.Ref(idOf(Review))), { description: 'Every review the user wrote, newest first' }),
   api_keys: NotYet('API keys'),
-  passkeys: NotYet('passkeys')
+  passkeys: Type.Array(Type.Unsafe<Passkey>(Type.Ref(idOf(Passkey))), { description: 'As GET /users/me/passkeys lists them' })
 }, { $id: 'AccountExport', title: 'AccountExport' })
 export type AccountExport = Static<typeof AccountExport>

@@ -14,7 +14,7 @@ import type { SignInThrottle } from './throttle'
 type SignAccessToken = (claims: AccessClaims) => string
 
 interface Deps {
-  users: Pick<UserStore, 'findByEmail' | 'setPasswordHash'>
+  users: Pick<UserStore, 'findByEmail' | 'setPasswordHash' | 'get'>
   hasher: PasswordHasher
   throttle: SignInThrottle
   sessions: Pick<SessionService, 'start' | 'refresh'>
@@ -28,7 +28,7 @@ interface Deps {
 }
 
 /** A token pair, and the session it belongs to (for the caller's log; never answered). */
-interface SignedIn {
+export interface SignedIn {
   tokens: TokenResponse
   sessionId: string
 }
@@ -87,6 +87,18 @@ export function createAuthService ({ users, hasher, throttle, sessions, audit, s
     async signIn (email: string, password: string, ctx: RequestContext): Promise<SignedIn> {
       const user = await checkPassword(email, password, ctx)
       const { session, refreshToken } = await sessions.start(user.id, ctx)
+      return tokenPair(user, session.id, refreshToken)
+    },
+
+    /**
+     * A sign-in whose credential was checked elsewhere (a passkey, src/services/passkeys.ts):
+     * the same session start and answer as a password's, user.signed_in with `method`. A user
+     * deleted meanwhile is the same INVALID_CREDENTIALS as an unknown credential.
+     */
+    async signInVerified (userId: number, ctx: RequestContext, method: 'passkey'): Promise<SignedIn> {
+      const user = await users.get(userId)
+      if (user === undefined) throw invalidCredentials()
+      const { session, refreshToken } = await sessions.start(user.id, ctx, method)
       return tokenPair(user, session.id, refreshToken)
     },
 

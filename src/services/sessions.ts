@@ -83,17 +83,17 @@ export function createSessionService ({ sessions, users, atomic, cache, timeoutM
 
   return {
     /**
-     * A sign-in by password: a new session lasting REFRESH_TOKEN_DAYS, its first refresh
-     * token, and user.signed_in, in one transaction. The user is the actor: the request that
-     * signs in has no signed-in user yet.
+     * A sign-in (by password or passkey, `method`): a new session lasting REFRESH_TOKEN_DAYS,
+     * its first refresh token, and user.signed_in, in one transaction. The user is the actor:
+     * the request that signs in has no signed-in user yet.
      */
-    async start (userId: number, ctx: RequestContext): Promise<{ session: SessionRecord, refreshToken: string }> {
+    async start (userId: number, ctx: RequestContext, method: 'password' | 'passkey' = 'password'): Promise<{ session: SessionRecord, refreshToken: string }> {
       const { id, refreshToken } = newSession()
       const at = now()
       const expiresAt = new Date(Date.parse(at) + refreshTokenDays * DAY_MS).toISOString()
       const session = await atomic(async (s) => {
         const created = await s.sessions.create({ id, user_id: userId, token_hash: refreshTokenHash(refreshToken), now: at, expires_at: expiresAt })
-        await s.audit.append(auditEntry('user.signed_in', { ...ctx, actorId: userId }, { userId, details: { method: 'password' } }), at)
+        await s.audit.append(auditEntry('user.signed_in', { ...ctx, actorId: userId }, { userId, details: { method } }), at)
         return created
       })
       return { session, refreshToken }

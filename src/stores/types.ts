@@ -204,3 +204,48 @@ export interface Backend {
   ping (): Promise<void>
   close (): Promise<void>
 }
+
+/** A registered passkey as stored: the public half of an authenticator's credential. */
+export interface PasskeyRecord {
+  id: string
+  user_id: number
+  /** The authenticator's credential id, base64url. */
+  credential_id: string
+  /** Its COSE public key. */
+  public_key: Uint8Array<ArrayBuffer>
+  /** The last signature counter seen (0: an authenticator that keeps none). */
+  counter: number
+  transports: string[]
+  name: string
+  created_at: string
+  last_used_at: string | null
+}
+
+/** What a WebAuthn challenge was issued for: it is spent only by the same ceremony. */
+export type WebAuthnPurpose = 'register' | 'sign_in'
+
+/** Passkeys and the challenges of their ceremonies (src/services/passkeys.ts). */
+export interface PasskeyStore {
+  /** Undefined when the credential id is registered already (to anyone). */
+  create (input: Omit<PasskeyRecord, 'last_used_at' | 'created_at'> & { now: string }): Promise<PasskeyRecord | undefined>
+  /** The user's passkeys, oldest first. */
+  list (userId: number): Promise<PasskeyRecord[]>
+  findByCredentialId (credentialId: string): Promise<PasskeyRecord | undefined>
+  /** Whether the user had this passkey (another user's id is no different from an unknown one). */
+  remove (userId: number, id: string): Promise<boolean>
+  /**
+   * A sign-in with it: the new counter and last_used_at, only if the counter moves forward
+   * (or both are 0, an authenticator without a counter). False when another sign-in with the
+   * same or a later counter came first: a cloned or replayed assertion.
+   */
+  recordUse (id: string, counter: number, now: string): Promise<boolean>
+  /** Stores a challenge's digest; user_id null for a sign-in, whose user is not known yet. */
+  saveChallenge (input: { challenge_hash: string, user_id: number | null, purpose: WebAuthnPurpose, expires_at: string }): Promise<void>
+  /**
+   * Spends a live challenge of this purpose (and user, when one is given) by one conditional
+   * UPDATE: of two uses, on any instance, one wins. False when unknown, used, expired or another's.
+   */
+  spendChallenge (challengeHash: string, purpose: WebAuthnPurpose, userId: number | null, now: string): Promise<boolean>
+  /** Deletes challenges that expired before `now`; how many. */
+  sweepChallenges (now: string): Promise<number>
+}

@@ -190,3 +190,16 @@ t.test('CORS_ORIGINS, TRUST_PROXY and METRICS_PORT', async (t) => {
   ]
   for (const [env, message] of bad) t.throws(() => loadConfig({ env }), message, JSON.stringify(env))
 })
+
+t.test('WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS: from APP_URL unless set; origins must belong to the RP ID', async (t) => {
+  t.same(loadConfig({ env: { APP_URL: 'https://shop.example.com/store/' } }).webauthn, { rpId: 'shop.example.com', origins: ['https://shop.example.com'] })
+  t.same(loadConfig({ env: { HOST: '127.0.0.1', PORT: '3000' } }).webauthn, { rpId: '127.0.0.1', origins: ['http://127.0.0.1:3000'] }, 'unset APP_URL: the base URL')
+  t.same(loadConfig({ env: { APP_URL: 'https://shop.example.com', WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://shop.example.com, https://example.com' } }).webauthn,
+    { rpId: 'example.com', origins: ['https://shop.example.com', 'https://example.com'] })
+  const bad: Array<[Record<string, string>, RegExp]> = [
+    [{ APP_URL: 'https://shop.example.com', WEBAUTHN_ORIGINS: 'https://evil.example.org' }, /^Invalid configuration: WEBAUTHN_ORIGINS \(webauthnOrigins\) has "https:\/\/evil\.example\.org", whose host is not WEBAUTHN_RP_ID \(shop\.example\.com\)/],
+    [{ WEBAUTHN_ORIGINS: 'https://a.example.com/path' }, /^Invalid configuration: WEBAUTHN_ORIGINS \(webauthnOrigins\) has "https:\/\/a\.example\.com\/path", which is not an origin/],
+    [{ WEBAUTHN_RP_ID: 'exa mple.com' }, /^Invalid configuration: WEBAUTHN_RP_ID \(webauthnRpId\)/]
+  ]
+  for (const [env, message] of bad) t.throws(() => loadConfig({ env }), message, JSON.stringify(env))
+})

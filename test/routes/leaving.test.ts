@@ -374,8 +374,13 @@ t.test('after a deletion no copy of the address stays anywhere: SQL tables, Mong
   for (const purpose of ['verify_email', 'reset_password'] as const) {
     await app.stores.tokens.issue({ token_hash: createHash('sha256').update(randomBytes(32)).digest('hex'), user_id: user.id, purpose, email, now: new Date().toISOString(), expires_at: later })
   }
+  // A passkey, and a registration challenge still pending (the user's handle, not the address, goes to authenticators).
+  const passkeyOptions = await app.inject({ method: 'POST', url: '/users/me/passkeys/options', headers: bearer(token) })
+  t.equal(passkeyOptions.statusCode, 200)
+  const pendingChallenge = createHash('sha256').update(passkeyOptions.json<{ challenge: string }>().challenge).digest('hex')
+  await app.stores.passkeys.create({ id: randomBytes(16).toString('hex'), user_id: user.id, credential_id: randomBytes(16).toString('base64url'), public_key: new Uint8Array([1, 2, 3]), counter: 0, transports: [], name: 'Leaving laptop', now: new Date().toISOString() })
   for (let i = 0; i < 2; i++) t.equal((await signInWith(app, email, 'not the password')).statusCode, 401)
-  t.equal((await exportOf(app, token)).statusCode, 200)
+  t.equal((await exportOf(app, token)).json<{ passkeys: unknown[] }>().passkeys.length, 1, 'the export lists the passkey')
   t.equal((await me(app, token)).statusCode, 200, 'a session check that may now be cached')
 
   const before = await whereIs(app, email, sqliteFile)
@@ -386,6 +391,8 @@ t.test('after a deletion no copy of the address stays anywhere: SQL tables, Mong
 
   t.equal((await deleteMe(app, token)).statusCode, 204)
   t.same(await whereIs(app, email, sqliteFile), [], 'no table, collection, key or value holds the address')
+  t.same(await app.stores.passkeys.list(user.id), [], 'the passkeys went with the account')
+  t.equal(await app.stores.passkeys.spendChallenge(pendingChallenge, 'register', user.id, new Date().toISOString()), false, 'and its pending challenge')
   t.same((await me(app, token)).json(), REVOKED)
   t.equal((await app.inject({ url: `/books/${bookId}/reviews?limit=100` })).json<Review[]>().length, 1, 'the bystander\'s review stays')
   t.equal((await me(app, bystander.token)).statusCode, 200, 'and the bystander')

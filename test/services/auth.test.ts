@@ -39,7 +39,8 @@ function setUp ({ stale = false, queueFull = false } = {}) {
   const auth = createAuthService({
     users: {
       findByEmail: async (email) => email === ACCOUNT.email ? ACCOUNT : undefined,
-      setPasswordHash: async (id, hash) => { asked.push(`store ${id} ${hash}`) }
+      setPasswordHash: async (id, hash) => { asked.push(`store ${id} ${hash}`) },
+      get: async () => undefined
     },
     hasher,
     throttle,

@@ -28,6 +28,7 @@ async function setUp (t: Test, { apartFails = false, recordsFail = false } = {})
     }
   }
   const leaving = createLeavingService({
+    passkeys: { list: async () => [] },
     users: {
       get: async (id) => {
         const user = await stores.users.get(id)

@@ -1,6 +1,7 @@
 import type { Backend } from '../types'
 
-export type SqlValue = string | number | null
+/** A bound parameter; a Buffer only for BLOB columns (a passkey's public key). */
+export type SqlValue = string | number | null | Buffer
 
 interface RunResult {
   /** Rows the statement changed. */

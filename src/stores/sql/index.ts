@@ -1,9 +1,10 @@
-import type { AccountTokenStore, AuditStore, BookStore, OutboxStore, ReviewStore, SessionStore, UserStore } from '../types'
+import type { AccountTokenStore, AuditStore, BookStore, OutboxStore, PasskeyStore, ReviewStore, SessionStore, UserStore } from '../types'
 import { createAccountTokenStore } from './account-tokens'
 import { createAuditStore } from './audit'
 import { createBookStore } from './books'
 import type { SqlDialect, SqlExecutor } from './dialect'
 import { createOutboxStore } from './outbox'
+import { createPasskeyStore } from './passkeys'
 import { createReviewStore } from './reviews'
 import { createSessionStore } from './sessions'
 import { createUserStore } from './users'
@@ -18,6 +19,8 @@ export interface SqlStoreSet {
   tokens: AccountTokenStore
   outbox: OutboxStore
   audit: AuditStore
+  /** Passkeys and the challenges of their ceremonies. */
+  passkeys: PasskeyStore
 }
 
 export interface SqlStores extends SqlStoreSet {
@@ -48,7 +51,8 @@ function storeSet (db: SqlDialect): SqlStoreSet {
     sessions: createSessionStore(db),
     tokens: createAccountTokenStore(db),
     outbox: createOutboxStore(db),
-    audit: createAuditStore(db)
+    audit: createAuditStore(db),
+    passkeys: createPasskeyStore(db)
   }
 }
 
