@@ -1,4 +1,4 @@
-import type { AccountTokenStore, AuditStore, BookStore, OutboxStore, ReviewStore, SessionStore, UserStore } from '../types'
+import type { AccountTokenStore, AuditStore, BookStore, OutboxStore, ReviewStore, SessionStore, TotpStore, UserStore } from '../types'
 import { createAccountTokenStore } from './account-tokens'
 import { createAuditStore } from './audit'
 import { createBookStore } from './books'
@@ -6,6 +6,7 @@ import type { SqlDialect, SqlExecutor } from './dialect'
 import { createOutboxStore } from './outbox'
 import { createReviewStore } from './reviews'
 import { createSessionStore } from './sessions'
+import { createTotpStore } from './totp'
 import { createUserStore } from './users'
 
 /** Every store the SQL database holds, bound to one connection or to one transaction. */
@@ -18,6 +19,8 @@ export interface SqlStoreSet {
   tokens: AccountTokenStore
   outbox: OutboxStore
   audit: AuditStore
+  /** TOTP secrets and recovery codes. */
+  totp: TotpStore
 }
 
 export interface SqlStores extends SqlStoreSet {
@@ -48,7 +51,8 @@ function storeSet (db: SqlDialect): SqlStoreSet {
     sessions: createSessionStore(db),
     tokens: createAccountTokenStore(db),
     outbox: createOutboxStore(db),
-    audit: createAuditStore(db)
+    audit: createAuditStore(db),
+    totp: createTotpStore(db)
   }
 }
 
