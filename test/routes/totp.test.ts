@@ -130,6 +130,16 @@ t.test('TOTP routes', async (t) => {
     t.ok(events.every((e) => !JSON.stringify(e.details).includes(next) && !JSON.stringify(e.details).includes(first)), 'no code in the log')
   })
 
+  t.test('one code sent twice at once: one sign-in, one MFA_CODE_INVALID', async (t) => {
+    await awayFromStepEdge()
+    const user = await withTotp(app)
+    for (const code of [await codeAt(user.secret, 1), user.recovery[0] ?? '']) {
+      const answers = await Promise.all([0, 1].map(async () => signInWith(app, { email: user.email, password: PASSWORD, code })))
+      t.same(answers.map((r) => r.statusCode).sort(), [200, 401], code.includes('-') ? 'a recovery code' : 'a TOTP code')
+      t.same(answers.find((r) => r.statusCode === 401)?.json(), INVALID)
+    }
+  })
+
   t.test('the window: a step two away is refused; after the last accepted step only', async (t) => {
     await awayFromStepEdge()
     const user = await withTotp(app, -1)
