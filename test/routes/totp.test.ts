@@ -207,6 +207,16 @@ t.test('TOTP routes', async (t) => {
     t.equal((await signInWith(app, { email: user.email, password: newPassword, code: user.recovery[0] })).statusCode, 200)
   })
 
+  t.test('wrong codes at reset confirm count as failed sign-ins', async (t) => {
+    const user = await withTotp(app)
+    await app.inject({ method: 'POST', url: '/users/password-reset', payload: { email: user.email } })
+    const { token } = await waitForMail(app, user.email, /Reset/)
+    const reset = (code: string) => app.inject({ method: 'POST', url: '/users/password-reset/confirm', payload: { token, new_password: 'yet another long passphrase', code } })
+    for (let i = 0; i < 4; i++) t.same((await reset('zzzz-zzzz-zzzz-zzzz')).json(), INVALID, `wrong ${i + 1}`)
+    t.same((await reset(user.recovery[0] ?? '')).json(), THROTTLED, 'past the limit')
+    t.same((await signInWith(app, { email: user.email, password: PASSWORD, code: user.recovery[1] })).json(), THROTTLED, 'sign-in too')
+  })
+
   t.test('a reset of an account without TOTP needs no code', async (t) => {
     const user = await signUp(app)
     await app.inject({ method: 'POST', url: '/users/password-reset', payload: { email: user.email } })
