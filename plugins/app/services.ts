@@ -12,6 +12,7 @@ import { createReadiness } from '../../src/services/readiness'
 import { createReviewService, type ReviewService } from '../../src/services/reviews'
 import { createSessionService, type SessionService } from '../../src/services/sessions'
 import { createSignInThrottle } from '../../src/services/throttle'
+import { createTotpService, type TotpService } from '../../src/services/totp'
 import { createPasswordCheck } from '../../src/services/password-check'
 import { createUserService, type UserService } from '../../src/services/users'
 
@@ -25,6 +26,8 @@ declare module 'fastify' {
     auth: AuthService
     sessions: SessionService
     reviews: ReviewService
+    /** TOTP as a second factor: set up, confirm, disable. */
+    totp: TotpService
     /** An account's export and deletion. */
     leaving: LeavingService
     /** Passkeys: registration, and sign-in with one. */
@@ -67,6 +70,8 @@ export default fp(async function servicesPlugin (fastify) {
   const throttle = createSignInThrottle({ counters: cache, maxFailures: config.signinMaxFailures, windowMinutes: config.signinWindowMinutes, log })
   const checkPassword = createPasswordCheck({ users: stores.users, hasher, throttle })
   const nudge = (): void => { fastify.mail.nudge() }
+  const totp = createTotpService({ stores, checkPassword, throttle, log: log.child({ module: 'totp' }) })
+  fastify.decorate('totp', totp)
   const accounts = createAccountService({
     stores,
     hasher,
@@ -77,7 +82,8 @@ export default fp(async function servicesPlugin (fastify) {
     publicUrl: config.publicUrl,
     verifyEmailHours: config.verifyEmailHours,
     resetTokenMinutes: config.resetTokenMinutes,
-    log: log.child({ module: 'accounts' })
+    log: log.child({ module: 'accounts' }),
+    secondFactor: totp
   })
   fastify.decorate('accounts', accounts)
   // Password-reset requests answered before their work is done finish before the stores close.
@@ -92,7 +98,8 @@ export default fp(async function servicesPlugin (fastify) {
     audit: stores.audit,
     sign: (claims) => fastify.jwt.sign(claims),
     accessTokenSeconds: config.accessTokenMinutes * 60,
-    log
+    log,
+    secondFactor: totp
   }))
   const passkeys = createPasskeyService({
     passkeys: stores.passkeys,

@@ -82,6 +82,7 @@ export default fp(async function storesPlugin (fastify) {
     outbox: guardStore(stores.outbox, sql.name, backendTimeoutMs),
     audit: guardStore(stores.audit, sql.name, backendTimeoutMs, { unbounded: ['verify'] }),
     passkeys: guardStore(stores.passkeys, sql.name, backendTimeoutMs),
+    totp: guardStore(stores.totp, sql.name, backendTimeoutMs),
     // The transaction as a whole is bounded: its statements run unguarded inside it.
     atomic: guardStore({ atomic: stores.atomic }, sql.name, backendTimeoutMs).atomic,
     reviews,

@@ -48,11 +48,11 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       body: SignInBody,
       response: {
         200: ref(TokenResponse, 'An access token, a refresh token, and whom they are for'),
-        ...errors('INVALID_CREDENTIALS', 'TOO_MANY_SIGN_IN_FAILURES')
+        ...errors('INVALID_CREDENTIALS', 'MFA_REQUIRED', 'MFA_CODE_INVALID', 'TOO_MANY_SIGN_IN_FAILURES')
       }
     }
   }, async (request) => {
-    const { tokens, sessionId } = await fastify.auth.signIn(request.body.email, request.body.password, requestContext(request))
+    const { tokens, sessionId } = await fastify.auth.signIn(request.body.email, request.body.password, request.body.code, requestContext(request))
     request.log.info({ userId: tokens.user.id, sessionId }, 'signed in')
     return tokens
   })

@@ -17,7 +17,8 @@ export const User = Type.Object({
   email: Type.String(),
   permission: PermissionLevel,
   created_at: Timestamp,
-  email_verified: Type.Boolean({ description: 'Whether the address has been proven by a token sent to it' })
+  email_verified: Type.Boolean({ description: 'Whether the address has been proven by a token sent to it' }),
+  totp_enabled: Type.Boolean({ description: 'Whether sign-in asks for a TOTP code (a confirmed authenticator)' })
 }, { $id: 'User', title: 'User' })
 export type User = Static<typeof User>
 
@@ -46,11 +47,15 @@ export const SignUpBody = Type.Object({
  * email of spaces alone is "no email": the document says so instead of accepting it on paper
  * and answering 400 (schemathesis found `"\t"`).
  */
+/** A TOTP code or a recovery code, wherever one stands beside a credential. */
+export const MfaCode = Type.String({ minLength: 1, maxLength: 64, description: 'A TOTP code (6 digits) or an unused recovery code; only asked of an account with TOTP on' })
+
 const NOT_ONLY_SPACE = String.raw`[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]`
 
 export const SignInBody = Type.Object({
   email: Type.String({ minLength: 1, maxLength: 254, pattern: NOT_ONLY_SPACE, description: 'Trimmed before it is checked or compared' }),
-  password: Type.String({ minLength: 1, maxLength: 128 })
+  password: Type.String({ minLength: 1, maxLength: 128 }),
+  code: Type.Optional(MfaCode)
 }, { additionalProperties: false, examples: [{ email: 'reader@example.com', password: 'a long and unusual passphrase' }] })
 
 /** A token from a message, as its `Token:` line shows it (base64url of 32 bytes is 43 characters). */
@@ -69,7 +74,7 @@ export const PasswordResetBody = Type.Object({
 export const PasswordResetConfirmBody = Type.Object({
   token: MailToken,
   new_password: NewPassword,
-  code: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'A TOTP or recovery code, for an account with TOTP on' }))
+  code: Type.Optional(MfaCode)
 }, { additionalProperties: false, examples: [{ token: 'q3Jx0n7hZbYvT1c5WkR9uA2sLm8dFe4gHi6jKo0pQrs', new_password: 'another long and unusual passphrase' }] })
 
 export const EmailChangeBody = Type.Object({

@@ -6,7 +6,7 @@ import { breachedPassword, emailAlreadyVerified, emailTaken, notFound, resetToke
 import { emailChangeNoticeMessage, passwordChangedMessage, passwordResetMessage, verifyEmailMessage, verifyNewEmailMessage, type MessageBody } from '../mail/messages'
 import type { User } from '../schemas/user'
 import type { SqlStores, SqlStoreSet } from '../stores/sql'
-import type { AccountTokenPurpose } from '../stores/types'
+import type { AccountTokenPurpose, TotpStore } from '../stores/types'
 import { auditEntry } from './audit'
 import type { PasswordHasher } from './passwords'
 import type { SessionService } from './sessions'
@@ -29,6 +29,11 @@ interface Deps {
   verifyEmailHours: number
   resetTokenMinutes: number
   log: FastifyBaseLogger
+  /**
+   * The TOTP code a reset confirm needs when the account has TOTP on (src/services/totp.ts):
+   * throws MFA_REQUIRED or MFA_CODE_INVALID (counted by the per-email throttle).
+   */
+  secondFactor: { require: (user: Pick<User, 'id' | 'email'>, code: string | undefined, totp: TotpStore) => Promise<void> }
 }
 
 /** POST /users/me/verify-email: messages a user may ask for within the hour (the sign-up's not counted). */
@@ -51,7 +56,7 @@ const later = (at: string, ms: number): string => new Date(Date.parse(at) + ms).
  * Verification, password reset and email change: every change, the mail it causes and its
  * audit event commit in one transaction (stores.atomic); the worker is nudged after the commit.
  */
-export function createAccountService ({ stores, hasher, throttle, sessions, checkPassword, nudge, publicUrl, verifyEmailHours, resetTokenMinutes, log }: Deps) {
+export function createAccountService ({ stores, hasher, throttle, sessions, checkPassword, nudge, publicUrl, verifyEmailHours, resetTokenMinutes, log, secondFactor }: Deps) {
   const now = (): string => new Date().toISOString()
   const verifyMinutes = verifyEmailHours * 60
   /** Password-reset work answered before it is done: close() waits for it (drain). */
@@ -180,11 +185,8 @@ export function createAccountService ({ stores, hasher, throttle, sessions, chec
      * POST /users/password-reset/confirm. The password is checked and hashed before the token
      * is spent, so a refused password leaves the token usable.
      */
-    async confirmPasswordReset (token: string, newPassword: string, _code: string | undefined, ctx: RequestContext): Promise<void> {
+    async confirmPasswordReset (token: string, newPassword: string, code: string | undefined, ctx: RequestContext): Promise<void> {
       if (isBreachedPassword(newPassword)) throw breachedPassword()
-      // TOTP seam (a later issue): when the token's user has TOTP on, `code` is checked here,
-      // before the token is spent, so a wrong or missing code (401 MFA_CODE_INVALID /
-      // MFA_REQUIRED) leaves the token usable. Until then `code` is accepted and ignored.
       const passwordHash = await hasher.hash(newPassword, { mayShed: false })
       const user = await stores.atomic(async (s) => {
         const at = now()
@@ -193,6 +195,9 @@ export function createAccountService ({ stores, hasher, throttle, sessions, chec
         const found = await s.users.get(used.user_id)
         // A token sent to an address the account no longer has speaks for no one.
         if (found === undefined || (used.email !== null && used.email !== found.email)) throw resetTokenInvalid()
+        // With TOTP on, a code too. A missing or wrong one throws, rolling back the spending of
+        // the token (it stays usable); a right one is spent with the reset, in this transaction.
+        if (found.totp_enabled) await secondFactor.require(found, code, s.totp)
         await s.users.setPasswordHash(found.id, passwordHash)
         await s.tokens.spendAll(found.id, 'reset_password', at)
         // The token reached this address: it is proven.

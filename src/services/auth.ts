@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RequestContext } from '../domain/context'
-import { invalidCredentials } from '../domain/errors'
+import { invalidCredentials, mfaCodeInvalid, mfaRequired } from '../domain/errors'
+import type { AuditDetails } from '../schemas/audit'
 import type { AccessClaims, TokenResponse } from '../schemas/token'
 import type { User } from '../schemas/user'
 import type { AuditStore, UserStore } from '../stores/types'
@@ -25,6 +26,11 @@ interface Deps {
   /** What the signer gives an access token to live; answered as `expires_in`. */
   accessTokenSeconds: number
   log: FastifyBaseLogger
+  /**
+   * The second step for an account with TOTP on (src/services/totp.ts): spends the code if
+   * it is right, within the sign-in's throttle attempt.
+   */
+  secondFactor: { spend: (userId: number, code: string) => Promise<boolean> }
 }
 
 /** A token pair, and the session it belongs to (for the caller's log; never answered). */
@@ -38,7 +44,7 @@ export interface SignedIn {
  * under the per-email throttle) and refresh. A further step of sign-in (a second factor, a
  * passkey) belongs between the credential check and the session's start.
  */
-export function createAuthService ({ users, hasher, throttle, sessions, audit, sign, accessTokenSeconds, log }: Deps) {
+export function createAuthService ({ users, hasher, throttle, sessions, audit, sign, accessTokenSeconds, log, secondFactor }: Deps) {
   /** The one answer of sign-in and refresh. */
   function tokenPair (user: User, sessionId: string, refreshToken: string): SignedIn {
     const token = sign({ user_id: user.id, user_name: user.email, permission: user.permission, jti: randomUUID(), sid: sessionId })
@@ -50,21 +56,36 @@ export function createAuthService ({ users, hasher, throttle, sessions, audit, s
    * (a dummy hash is checked, and either failure is recorded, user_id null for no account).
    * Failures are counted per email whether or not it exists. An attempt the throttle refuses
    * (429) checks nothing and records nothing: the failures that led to it are in the log.
+   *
+   * With TOTP on, the code is checked after a right password in the same throttle attempt:
+   * none is MFA_REQUIRED, thrown out of the attempt so it is neither counted nor clears the
+   * count; a wrong, reused or used-up one is a counted failure. Only both together clear it,
+   * so a known password cannot be used to reset the count while codes are guessed.
    */
-  async function checkPassword (email: string, password: string, ctx: RequestContext): Promise<User> {
+  async function checkPassword (email: string, password: string, code: string | undefined, ctx: RequestContext): Promise<User> {
     let accountId: number | null = null
+    const outcome = { wrongCode: false }
     const record = await throttle.attempt(email, async () => {
       const found = await users.findByEmail(email)
       accountId = found?.id ?? null
       const ok = found === undefined
         ? await hasher.verifyDummy(password)
         : await hasher.verify(found.password_hash, password)
-      return ok ? found : undefined
+      if (!ok || found === undefined) return undefined
+      if (found.totp_enabled) {
+        if (code === undefined) throw mfaRequired()
+        if (!await secondFactor.spend(found.id, code)) {
+          outcome.wrongCode = true
+          return undefined
+        }
+      }
+      return found
     })
     if (record === undefined) {
       // No actor: the request proved no identity. The address is never recorded.
-      await audit.append(auditEntry('user.sign_in_failed', { ...ctx, actorId: null }, { userId: accountId, details: { method: 'password' } }), new Date().toISOString())
-      throw invalidCredentials()
+      const details: AuditDetails = outcome.wrongCode ? { method: 'password', factor: 'totp' } : { method: 'password' }
+      await audit.append(auditEntry('user.sign_in_failed', { ...ctx, actorId: null }, { userId: accountId, details }), new Date().toISOString())
+      throw outcome.wrongCode ? mfaCodeInvalid() : invalidCredentials()
     }
     if (hasher.needsRehash(record.password_hash)) {
       await users.setPasswordHash(record.id, await hasher.hash(password, { mayShed: false }))
@@ -83,9 +104,12 @@ export function createAuthService ({ users, hasher, throttle, sessions, audit, s
       hasher.admit()
     },
 
-    /** `email` as normaliseEmail (src/schemas/user.ts) leaves it. Starts a session (user.signed_in). */
-    async signIn (email: string, password: string, ctx: RequestContext): Promise<SignedIn> {
-      const user = await checkPassword(email, password, ctx)
+    /**
+     * `email` as normaliseEmail (src/schemas/user.ts) leaves it; `code` is asked for only when
+     * the account has TOTP on. Starts a session (user.signed_in).
+     */
+    async signIn (email: string, password: string, code: string | undefined, ctx: RequestContext): Promise<SignedIn> {
+      const user = await checkPassword(email, password, code, ctx)
       const { session, refreshToken } = await sessions.start(user.id, ctx)
       return tokenPair(user, session.id, refreshToken)
     },

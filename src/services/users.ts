@@ -120,7 +120,7 @@ export function createUserService ({ users, atomic, hasher, checkPassword, sessi
       if (!user.email_verified) await users.markVerified(user.id)
       if (user.permission === Permission.Admin) {
         if (!user.email_verified) await sessions.forgetUser(user.id)
-        return { id: user.id, email: user.email, permission: user.permission, created_at: user.created_at, email_verified: true }
+        return { id: user.id, email: user.email, permission: user.permission, created_at: user.created_at, email_verified: true, totp_enabled: user.totp_enabled }
       }
       const promoted = await users.setPermission(user.id, Permission.Admin)
       if (promoted === undefined) throw notFound('user')

@@ -198,6 +198,41 @@ export interface AccountTokenStore {
   spendAll (userId: number, purpose: AccountTokenPurpose, now: string): Promise<void>
 }
 
+/** A user's TOTP authenticator: pending (enabled false) until a first code confirms it. */
+export interface TotpRecord {
+  user_id: number
+  /** Base32, as the authenticator app was given it: a code check needs the secret itself. */
+  secret: string
+  enabled: boolean
+  /** The newest time step accepted (0 for none): a code of this step or an earlier one is refused. */
+  last_step: number
+}
+
+/**
+ * TOTP secrets and recovery codes (only SHA-256 digests of these; src/services/totp.ts
+ * hashes). Every spending of a code is one conditional UPDATE, so of two instances taking
+ * the same code at once only one accepts it.
+ */
+export interface TotpStore {
+  get (userId: number): Promise<TotpRecord | undefined>
+  /** Stores `secret` as the user's pending one, replacing a pending secret; false (nothing changes) when TOTP is on. */
+  setPending (userId: number, secret: string, now: string): Promise<boolean>
+  /**
+   * Turns TOTP on if `secret` is still the pending one and `step` is after its last step,
+   * and gives the user these recovery code digests in place of any earlier ones. False
+   * (nothing changes) when it is not pending, was replaced, or the step is spent.
+   */
+  enable (userId: number, secret: string, step: number, recoveryCodeHashes: readonly string[], now: string): Promise<boolean>
+  /** Forgets the user's secret and recovery codes; false when there was no secret. */
+  disable (userId: number): Promise<boolean>
+  /** Records `step` as accepted if TOTP is on and the step is after the last one accepted; false otherwise (a replay). */
+  acceptStep (userId: number, step: number): Promise<boolean>
+  /** Spends one unused recovery code of the user's, if TOTP is on; false when unknown or used. */
+  spendRecoveryCode (userId: number, codeHash: string, now: string): Promise<boolean>
+  /** The user's unused recovery codes. */
+  recoveryCodesLeft (userId: number): Promise<number>
+}
+
 /** A database connection the readiness probe pings and the app closes. */
 export interface Backend {
   readonly name: string

@@ -40,7 +40,7 @@ t.test('sign-up sends a verification message; its token verifies the address onc
   const app = await build(t)
   const user = await signUp(app)
   const token = await signIn(app, user.email, user.password)
-  t.same(await me(app, token), { id: user.id, email: user.email, permission: 1, created_at: (await me(app, token)).created_at, email_verified: false })
+  t.same(await me(app, token), { id: user.id, email: user.email, permission: 1, created_at: (await me(app, token)).created_at, email_verified: false, totp_enabled: false })
 
   const message = await waitForMail(app, user.email, /Verify/)
   t.match(message.text, /^Token: [A-Za-z0-9_-]{43}$/m, 'the token on a line of its own, 256 bits base64url')
@@ -301,7 +301,7 @@ t.test('PATCH /users/:id records user.permission_changed with from and to', asyn
   const admin = await signIn(app, ADMIN.email, ADMIN.password)
   const res = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, headers: bearer(admin), payload: { permission: 2 } })
   t.equal(res.statusCode, 200)
-  t.same(res.json(), { id: user.id, email: user.email, permission: 2, created_at: res.json<User>().created_at, email_verified: false })
+  t.same(res.json(), { id: user.id, email: user.email, permission: 2, created_at: res.json<User>().created_at, email_verified: false, totp_enabled: false })
   const [event] = await events(app, user.id, 'user.permission_changed')
   t.match(event, { user_id: user.id, details: { from: 1, to: 2 } })
   t.not(event?.actor_id, null)

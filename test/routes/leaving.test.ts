@@ -5,6 +5,7 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
 import { MongoClient } from 'mongodb'
+import { generate } from 'otplib'
 import t from 'tap'
 import { sharedRedis } from '../../plugins/external/redis'
 import type { Review } from '../../src/schemas/review'
@@ -382,6 +383,12 @@ t.test('after a deletion no copy of the address stays anywhere: SQL tables, Mong
   for (let i = 0; i < 2; i++) t.equal((await signInWith(app, email, 'not the password')).statusCode, 401)
   t.equal((await exportOf(app, token)).json<{ passkeys: unknown[] }>().passkeys.length, 1, 'the export lists the passkey')
   t.equal((await me(app, token)).statusCode, 200, 'a session check that may now be cached')
+  // TOTP on, one recovery code spent: a secret and recovery code rows of the account's.
+  const { secret } = (await app.inject({ method: 'POST', url: '/users/me/totp', headers: bearer(token) })).json<{ secret: string }>()
+  const confirmed = await app.inject({ method: 'POST', url: '/users/me/totp/confirm', headers: bearer(token), payload: { code: await generate({ secret }) } })
+  t.equal(confirmed.statusCode, 200)
+  const [recovery = ''] = confirmed.json<{ recovery_codes: string[] }>().recovery_codes
+  t.equal((await app.inject({ method: 'POST', url: '/users/sign-in', payload: { email, password: PASSWORD, code: recovery } })).statusCode, 200)
 
   const before = await whereIs(app, email, sqliteFile)
   t.ok(before.includes('users.email'), `the search finds the address while the account lives: ${before.join(', ')}`)
@@ -389,10 +396,14 @@ t.test('after a deletion no copy of the address stays anywhere: SQL tables, Mong
   t.ok(before.includes('outbox.recipient'), 'in the outbox')
   if (sharedRedis(app) !== undefined) t.ok(before.some((place) => place.startsWith('redis ')), 'and in the recorded idempotent creation')
 
+  t.same(await whereIs(app, secret.toLowerCase(), sqliteFile), ['user_totp.secret'], 'the search finds the TOTP secret while the account lives')
+
   t.equal((await deleteMe(app, token)).statusCode, 204)
   t.same(await whereIs(app, email, sqliteFile), [], 'no table, collection, key or value holds the address')
   t.same(await app.stores.passkeys.list(user.id), [], 'the passkeys went with the account')
   t.equal(await app.stores.passkeys.spendChallenge(pendingChallenge, 'register', user.id, new Date().toISOString()), false, 'and its pending challenge')
+  t.same([await app.stores.totp.get(user.id), await app.stores.totp.recoveryCodesLeft(user.id)], [undefined, 0], 'nor its TOTP secret or recovery codes')
+  t.same(await whereIs(app, secret.toLowerCase(), sqliteFile), [], 'the secret is nowhere')
   t.same((await me(app, token)).json(), REVOKED)
   t.equal((await app.inject({ url: `/books/${bookId}/reviews?limit=100` })).json<Review[]>().length, 1, 'the bystander\'s review stays')
   t.equal((await me(app, bystander.token)).statusCode, 200, 'and the bystander')

@@ -283,7 +283,7 @@ t.test('GET /users and GET /users/:id (Admin)', async (t) => {
   t.equal(res.statusCode, 200)
   const body = res.json<Array<Record<string, unknown>>>()
   t.same(body.map((u) => u.id), found.map((u) => u.id), 'q is a case-insensitive substring of the email; by id')
-  t.same(body[0], { id: found[0]?.id, email: found[0]?.email, permission: 1, created_at: body[0]?.created_at, email_verified: false })
+  t.same(body[0], { id: found[0]?.id, email: found[0]?.email, permission: 1, created_at: body[0]?.created_at, email_verified: false, totp_enabled: false })
   t.same((await list(`q=${tag}&o=1&limit=1`)).json<Array<{ id: number }>>().map((u) => u.id), [found[1]?.id], 'o and limit page it')
   t.same((await list('q=%25')).json(), [], 'no pattern syntax: % is a plain character')
   t.equal((await list('')).json<unknown[]>().length, 5, 'limit defaults to PAGE_SIZE')
@@ -291,7 +291,7 @@ t.test('GET /users and GET /users/:id (Admin)', async (t) => {
 
   const one = await app.inject({ url: `/users/${found[0]?.id ?? 0}`, headers: bearer(admin.token) })
   t.equal(one.statusCode, 200)
-  t.same(one.json(), { id: found[0]?.id, email: found[0]?.email, permission: 1, created_at: one.json().created_at, email_verified: false })
+  t.same(one.json(), { id: found[0]?.id, email: found[0]?.email, permission: 1, created_at: one.json().created_at, email_verified: false, totp_enabled: false })
   const missing = await app.inject({ url: '/users/999999', headers: bearer(admin.token) })
   t.same(missing.json(), errorBody(404, 'USER_NOT_FOUND', 'Not Found', 'User not found'))
 

@@ -15,7 +15,7 @@ t.test('POST /users', async (t) => {
     t.equal(res.headers.location, `/users/${body.id}`)
     const token = await signIn(app, tag.toLowerCase(), 'a fine long passphrase')
     const me = await app.inject({ url: '/users/me', headers: bearer(token) })
-    t.same(me.json(), { id: body.id, email: tag.toLowerCase(), permission: 1, created_at: me.json().created_at, email_verified: false })
+    t.same(me.json(), { id: body.id, email: tag.toLowerCase(), permission: 1, created_at: me.json().created_at, email_verified: false, totp_enabled: false })
   })
 
   t.test('a second sign-up with the same email in any case is 409', async (t) => {
@@ -168,7 +168,7 @@ t.test('GET /users/me', async (t) => {
   const user = await userWith(app, 1)
   const res = await app.inject({ url: '/users/me', headers: bearer(user.token) })
   t.equal(res.statusCode, 200)
-  t.same(res.json(), { id: user.id, email: user.email, permission: 1, created_at: res.json().created_at, email_verified: false })
+  t.same(res.json(), { id: user.id, email: user.email, permission: 1, created_at: res.json().created_at, email_verified: false, totp_enabled: false })
   t.match(res.json().created_at, ISO_UTC)
 
   const none = await userWith(app, 0)
@@ -190,7 +190,7 @@ t.test('PATCH /users/:id', async (t) => {
   t.test('an Admin sets a level and the user is answered', async (t) => {
     const res = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, headers: bearer(adminToken), payload: { permission: 2 } })
     t.equal(res.statusCode, 200)
-    t.same(res.json(), { id: user.id, email: user.email, permission: 2, created_at: res.json().created_at, email_verified: false })
+    t.same(res.json(), { id: user.id, email: user.email, permission: 2, created_at: res.json().created_at, email_verified: false, totp_enabled: false })
     const token = await signIn(app, user.email, user.password)
     t.equal(app.jwt.decode<{ permission: number }>(token)?.permission, 2, 'the next token carries the new level')
   })

@@ -43,7 +43,7 @@ const passwordReset: FastifyPluginAsyncTypebox = async (fastify) => {
       body: PasswordResetConfirmBody,
       response: {
         204: Type.Null({ description: 'The password is changed and every session of the account has ended' }),
-        ...errors('RESET_TOKEN_INVALID', 'PASSWORD_TOO_COMMON')
+        ...errors('RESET_TOKEN_INVALID', 'PASSWORD_TOO_COMMON', 'MFA_REQUIRED', 'MFA_CODE_INVALID', 'TOO_MANY_SIGN_IN_FAILURES')
       }
     }
   }, async (request, reply) => {

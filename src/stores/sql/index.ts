@@ -1,4 +1,4 @@
-import type { AccountTokenStore, AuditStore, BookStore, OutboxStore, PasskeyStore, ReviewStore, SessionStore, UserStore } from '../types'
+import type { AccountTokenStore, AuditStore, BookStore, OutboxStore, PasskeyStore, ReviewStore, SessionStore, TotpStore, UserStore } from '../types'
 import { createAccountTokenStore } from './account-tokens'
 import { createAuditStore } from './audit'
 import { createBookStore } from './books'
@@ -7,6 +7,7 @@ import { createOutboxStore } from './outbox'
 import { createPasskeyStore } from './passkeys'
 import { createReviewStore } from './reviews'
 import { createSessionStore } from './sessions'
+import { createTotpStore } from './totp'
 import { createUserStore } from './users'
 
 /** Every store the SQL database holds, bound to one connection or to one transaction. */
@@ -21,6 +22,8 @@ export interface SqlStoreSet {
   audit: AuditStore
   /** Passkeys and the challenges of their ceremonies. */
   passkeys: PasskeyStore
+  /** TOTP secrets and recovery codes. */
+  totp: TotpStore
 }
 
 export interface SqlStores extends SqlStoreSet {
@@ -52,7 +55,8 @@ function storeSet (db: SqlDialect): SqlStoreSet {
     tokens: createAccountTokenStore(db),
     outbox: createOutboxStore(db),
     audit: createAuditStore(db),
-    passkeys: createPasskeyStore(db)
+    passkeys: createPasskeyStore(db),
+    totp: createTotpStore(db)
   }
 }
 

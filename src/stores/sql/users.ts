@@ -4,15 +4,17 @@ import type { User, UserRecord } from '../../schemas/user'
 import type { UserStore } from '../types'
 import type { SqlDialect, SqlExecutor, SqlValue } from './dialect'
 
-interface UserRow { id: number, email: string, password_hash: string, permission: number, created_at: string, email_verified: number | boolean }
+interface UserRow { id: number, email: string, password_hash: string, permission: number, created_at: string, email_verified: number | boolean, totp_enabled: number | boolean }
 
-const COLUMNS = 'id, email, permission, created_at, email_verified'
+// totp_enabled is read in the same statement as the user: GET /users/me stays one look-up.
+const COLUMNS = 'id, email, permission, created_at, email_verified, ' +
+  'EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = users.id AND t.enabled_at IS NOT NULL) AS totp_enabled'
 
 export function createUserStore (db: SqlDialect): UserStore {
   const userOf = (row: UserRow): User => {
     // The column's CHECK keeps it in range; this keeps the type honest.
     if (!isPermission(row.permission)) throw new Error(`user ${row.id} has permission ${row.permission}, which is no level`)
-    return { id: Number(row.id), email: row.email, permission: row.permission, created_at: db.fromDbTime(row.created_at), email_verified: Number(row.email_verified) === 1 }
+    return { id: Number(row.id), email: row.email, permission: row.permission, created_at: db.fromDbTime(row.created_at), email_verified: Number(row.email_verified) === 1, totp_enabled: Number(row.totp_enabled) === 1 }
   }
   const byId = async (id: number): Promise<User | undefined> => {
     const row = await db.get<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = ?`, [id])
@@ -48,7 +50,7 @@ export function createUserStore (db: SqlDialect): UserStore {
       try {
         const { insertId } = await db.run('INSERT INTO users (email, password_hash, permission, created_at, email_verified) VALUES (?, ?, ?, ?, ?)',
           [email, hash, permission, db.toDbTime(createdAt), verified ? 1 : 0])
-        return { id: insertId, email, permission, created_at: createdAt, email_verified: verified }
+        return { id: insertId, email, permission, created_at: createdAt, email_verified: verified, totp_enabled: false }
       } catch (err) {
         if (db.isUniqueViolation(err)) throw emailTaken()
         throw err
