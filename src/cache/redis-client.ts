@@ -37,16 +37,18 @@ export const REDIS_CLIENT_OPTIONS = {
 /**
  * Through Sentinels: the same, and the Sentinels asked for the master's address on every
  * (re)connect. ioredis checks that the server it reaches is a master (ROLE), so after a
- * promotion the next connection goes to the new one; the failover detector listens to the
- * Sentinels' +switch-master and drops the old connection at once instead of waiting for it
- * to fail.
+ * promotion the next connection goes to the new one. A master demoted while this client
+ * stays connected (a manual failover, or a thawed old master the Sentinels made a replica)
+ * answers writes with READONLY: that drops the connection, and the reconnect asks again.
+ * ioredis' failoverDetector is not used: its Sentinel connections have no error listener, so
+ * a Sentinel that goes away writes "Unhandled error event" to stderr past the logger.
  */
 const SENTINEL_OPTIONS = {
   sentinelCommandTimeout: 500,
   sentinelRetryStrategy: (times: number) => Math.min(times * 100, 1000),
-  failoverDetector: true,
   // Sentinels learnt from the ones configured are used too, should those go away.
-  updateSentinels: true
+  updateSentinels: true,
+  reconnectOnError: (err: Error) => err.message.startsWith('READONLY')
 } satisfies RedisOptions
 
 /**
