@@ -326,7 +326,9 @@ export async function throwawayCluster ({ nodeTimeoutMs = 1000 } = {}): Promise<
     for (const node of nodes) {
       try {
         if (redisCli(node.port, ['cluster', 'info']).includes('cluster_state:ok')) return node
-      } catch {}
+      } catch {
+        // A killed or frozen node: ask the next.
+      }
     }
     throw new Error('no node answers')
   }
