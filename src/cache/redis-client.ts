@@ -112,18 +112,33 @@ function newClient (target: RedisTarget): RedisClient {
   }
 }
 
-/** See SENTINEL_PROBE_MS. Stopped by stop(), which the owner calls before closing the client. */
+/**
+ * See SENTINEL_PROBE_MS. Only a ready connection is probed and dropped: one being opened is
+ * ioredis' own business (its ready check times out like any command against a frozen
+ * server), and dropping it while the Sentinels are being asked makes ioredis give up for
+ * good (status 'end'). Should it give up anyway (every Sentinel unreachable), it is started
+ * again, as the single-server client retries for ever. Stopped by stop(), which the owner
+ * calls before closing the client.
+ */
 function watchSentinelMaster (client: Redis, log: FastifyBaseLogger): () => void {
   let failures = 0
   let probing = false
   const timer = setInterval(() => {
-    if (probing || client.status === 'wait' || client.status === 'end') return
+    if (probing) return
+    if (client.status === 'end') {
+      log.warn('redis client gave up connecting through the sentinels; starting it again')
+      client.connect().catch(() => {})
+      return
+    }
+    if (client.status !== 'ready') {
+      failures = 0
+      return
+    }
     probing = true
-    const probe = client.status === 'ready' ? client.ping().then(() => true, () => false) : Promise.resolve(false)
-    void probe.then((ok) => {
+    void client.ping().then(() => true, () => false).then((ok) => {
       probing = false
       failures = ok ? 0 : failures + 1
-      if (failures < SENTINEL_PROBE_FAILURES || client.status === 'reconnecting') return
+      if (failures < SENTINEL_PROBE_FAILURES || client.status !== 'ready') return
       failures = 0
       log.warn('redis master not answering; reconnecting through the sentinels')
       client.disconnect(true)
