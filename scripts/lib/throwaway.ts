@@ -168,7 +168,8 @@ export async function throwawayRedis ({ appendOnly = false }: ThrowawayRedisOpti
 
 /** Runs `redis-cli -p <port> <args>` and returns its output (throws on failure). */
 export function redisCli (port: number, args: string[]): string {
-  const run = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 })
+  // Short: spawnSync holds the caller's event loop for as long as a frozen server keeps it waiting.
+  const run = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 2000 })
   if (run.status !== 0) throw new Error(`redis-cli ${args.join(' ')} on ${port}: ${run.stderr || run.stdout}`)
   return run.stdout
 }
@@ -282,8 +283,8 @@ export interface ThrowawayCluster {
   readonly nodes: readonly Throwaway[]
   /** The node serving `slot` as master now, as the nodes themselves say. */
   masterOf (slot: number): Throwaway
-  /** The replica of `master`. */
-  replicaOf (master: Throwaway): Throwaway
+  /** The replica of `master`, once the Cluster lists one. */
+  replicaOf (master: Throwaway): Promise<Throwaway>
   /** Resolves once `slot` is served by a master other than `old` and the cluster is ok; returns it. */
   takenOver (slot: number, old: Throwaway, ms?: number): Promise<Throwaway>
   dispose (): Promise<void>
@@ -318,12 +319,15 @@ export async function throwawayCluster ({ nodeTimeoutMs = 1000 } = {}): Promise<
   }
   /** CLUSTER SHARDS is 7.0+; CLUSTER SLOTS answers on every version: lines of start, end, then master ip, port, id, then replicas. */
   const slots = (from: Throwaway): Array<{ start: number, end: number, ports: number[] }> => {
-    const out = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(from.port), '--json', 'cluster', 'slots'], { encoding: 'utf8' })
+    const out = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(from.port), '--json', 'cluster', 'slots'], { encoding: 'utf8', timeout: 2000 })
     const rows = JSON.parse(out.stdout) as Array<[number, number, ...Array<[string, number, string]>]>
     return rows.map(([start, end, ...served]) => ({ start, end, ports: served.map((s) => s[1]) }))
   }
-  const askable = (): Throwaway => {
+  // spawnSync blocks the caller's event loop (and a load running in it) while a frozen node
+  // does not answer: the node known to be frozen or dead is never asked.
+  const askable = (skip?: Throwaway): Throwaway => {
     for (const node of nodes) {
+      if (node === skip) continue
       try {
         if (redisCli(node.port, ['cluster', 'info']).includes('cluster_state:ok')) return node
       } catch {
@@ -332,22 +336,27 @@ export async function throwawayCluster ({ nodeTimeoutMs = 1000 } = {}): Promise<
     }
     throw new Error('no node answers')
   }
-  const masterOf = (slot: number): Throwaway => {
-    const range = slots(askable()).find((r) => r.start <= slot && slot <= r.end)
+  const masterOf = (slot: number, skip?: Throwaway): Throwaway => {
+    const range = slots(askable(skip)).find((r) => r.start <= slot && slot <= r.end)
     return byPort(range?.ports[0] ?? 0)
   }
   return {
     nodesSetting: nodes.map((n) => `127.0.0.1:${n.port}`).join(','),
     nodes,
     masterOf,
-    replicaOf (master) {
-      const range = slots(askable()).find((r) => r.ports[0] === master.port)
-      return byPort(range?.ports[1] ?? 0)
+    async replicaOf (master) {
+      // Just after `--cluster create` or a restart, a node may not list the replica yet.
+      let port: number | undefined
+      await until('the master to list a replica', () => {
+        port = slots(askable()).find((r) => r.ports[0] === master.port)?.ports[1]
+        return port !== undefined
+      })
+      return byPort(port ?? 0)
     },
     async takenOver (slot, old, ms = 30_000) {
       let now: Throwaway | undefined
       await until('a replica to take the slot over', () => {
-        now = masterOf(slot)
+        now = masterOf(slot, old)
         return now !== old
       }, ms)
       if (now === undefined) throw new Error('no master')

@@ -11,8 +11,8 @@ import { AUTH_LIMIT, MAX_FAILURES, exercise, workingAgain } from './redis-sentin
  * loopback, three masters with a replica each. Every path that keeps state in Redis works,
  * and no command or script ever touches keys of two slots (no node counts a CROSSSLOT error).
  * Under a read/write load, the master of the book cache's slot is taken over by its replica,
- * once by CLUSTER FAILOVER FORCE on the replica (the old master dropped on the spot) and once
- * by killing the master; each time reads keep answering (0 failed), none is stale, and
+ * once by CLUSTER FAILOVER FORCE on the replica (the old master dropped on the spot), once
+ * by killing the master and once by freezing it (SIGSTOP); each time reads keep answering (0 failed), none is stale, and
  * throttles, idempotency keys and the rate limit work again within 10 s of the takeover.
  */
 
@@ -33,7 +33,7 @@ function crossSlotErrors (nodes: readonly Throwaway[]): number {
 if (!binaryAvailable('redis-server') || !binaryAvailable('redis-cli')) {
   skipSuite(t, 'Redis Cluster suite', 'no redis-server or redis-cli binary on PATH (Debian: apt-get install redis-server)')
 } else {
-  t.test('Redis Cluster: every Redis path in one slot each, then two takeovers under load', { timeout: 240_000 }, async (t) => {
+  t.test('Redis Cluster: every Redis path in one slot each, then three takeovers under load', { timeout: 240_000 }, async (t) => {
     const cluster = await throwawayCluster()
     t.teardown(() => cluster.dispose())
     const namespace = `cluster-${randomUUID()}`
@@ -53,11 +53,15 @@ if (!binaryAvailable('redis-server') || !binaryAvailable('redis-cli')) {
     const booksSlot = Number(redisCli(cluster.nodes[0]?.port ?? 0, ['cluster', 'keyslot', `{${namespace}:books}:generation`]).trim())
 
     const load = startLoad({ writer: send, readers: [send], token: author.token, books, tag, slowMs: 1000, timeoutMs: 5000, maxMs: 200_000 })
+    // A failed step must not leave the load running to its maxMs.
+    let stopped: ReturnType<typeof load.stop> | undefined
+    const stopLoad = (): ReturnType<typeof load.stop> => { stopped ??= load.stop(); return stopped }
+    t.teardown(async () => { await stopLoad() })
     await sleep(2000)
 
     // 1. The replica takes over at once (FORCE: without the master's agreement).
     const first = cluster.masterOf(booksSlot)
-    const firstReplica = cluster.replicaOf(first)
+    const firstReplica = await cluster.replicaOf(first)
     load.mark('forced')
     const forcedAt = Date.now()
     redisCli(firstReplica.port, ['cluster', 'failover', 'force'])
@@ -82,9 +86,33 @@ if (!binaryAvailable('redis-server') || !binaryAvailable('redis-cli')) {
     t.equal(third, first, `killed: the replica serves the slot ${Date.now() - killedAt} ms after the kill`)
     const afterKill = await workingAgain(app, author.token, probeBook, WORKING_AGAIN_MS)
     t.same(afterKill.problems, [], `killed: every Redis path works again ${afterKill.ms} ms after the takeover (bound ${WORKING_AGAIN_MS} ms)`)
+    await sleep(2000)
+
+    // 3. The killed node comes back (as the replica of the slot's master, which the Cluster
+    // remembers), and the master is frozen: it keeps its connections open and answers nothing.
+    load.mark('node back')
+    await second.start()
+    await until('the restarted node to replicate the master', () => redisCli(second.port, ['info', 'replication']).includes('master_link_status:up'))
+    await sleep(2000)
+    load.mark('frozen')
+    first.signal('SIGSTOP')
+    const frozenAt = Date.now()
+    let fourth
+    try {
+      fourth = await cluster.takenOver(booksSlot, first)
+    } finally {
+      load.mark('taken over after freeze')
+    }
+    t.equal(fourth, second, `frozen: the replica serves the slot ${Date.now() - frozenAt} ms after the freeze`)
+    const afterFreeze = await workingAgain(app, author.token, probeBook, WORKING_AGAIN_MS)
+    t.same(afterFreeze.problems, [], `frozen: every Redis path works again ${afterFreeze.ms} ms after the takeover (bound ${WORKING_AGAIN_MS} ms)`)
+    await sleep(2000)
+    load.mark('thawed')
+    first.signal('SIGCONT')
     await sleep(3000)
-    const result = await load.stop()
-    t.equal(crossSlotErrors(cluster.nodes), 0, 'no CROSSSLOT on any node, after the load and both takeovers')
+    t.same(await exercise(app, author.token, probeBook), [], 'thawed (the old master now a replica): every Redis path works')
+    const result = await stopLoad()
+    t.equal(crossSlotErrors(cluster.nodes), 0, 'no CROSSSLOT on any node, after the load and every takeover')
     await app.close()
 
     const phases: Array<[string, string, string]> = [
@@ -92,7 +120,11 @@ if (!binaryAvailable('redis-server') || !binaryAvailable('redis-cli')) {
       ['forced takeover, until done', 'forced', 'taken over'],
       ['after the takeover', 'taken over', 'killed'],
       ['master killed, until taken over', 'killed', 'taken over again'],
-      ['after the takeover', 'taken over again', 'end']
+      ['after the takeover', 'taken over again', 'node back'],
+      ['killed node back as replica', 'node back', 'frozen'],
+      ['master frozen, until taken over', 'frozen', 'taken over after freeze'],
+      ['after the takeover', 'taken over after freeze', 'thawed'],
+      ['old master thawed', 'thawed', 'end']
     ]
     for (const [name, from, to] of phases) {
       const reads = result.window('read', from, to)

@@ -42,6 +42,10 @@ if (!binaryAvailable('redis-server') || !binaryAvailable('redis-cli')) {
     t.same(await exercise(app, author.token, probeBook), [], 'healthy: cache hits and invalidation, Idempotency-Key, sign-in throttle and rate limit work')
 
     const load = startLoad({ writer: send, readers: [send], token: author.token, books, tag, slowMs: 1000, timeoutMs: 5000, maxMs: 200_000 })
+    // A failed step must not leave the load running to its maxMs.
+    let stopped: ReturnType<typeof load.stop> | undefined
+    const stopLoad = (): ReturnType<typeof load.stop> => { stopped ??= load.stop(); return stopped }
+    t.teardown(async () => { await stopLoad() })
     await sleep(2000)
 
     // 1. The master is killed.
@@ -82,7 +86,7 @@ if (!binaryAvailable('redis-server') || !binaryAvailable('redis-cli')) {
     second.signal('SIGCONT')
     await sleep(4000)
     t.same(await exercise(app, author.token, probeBook), [], 'thawed (the old master demoted): every Redis path works')
-    const result = await load.stop()
+    const result = await stopLoad()
     // Before the servers' teardown, so no client is left reconnecting to them.
     await app.close()
 
