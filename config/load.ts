@@ -5,7 +5,7 @@ import Ajv, { type ErrorObject } from 'ajv'
 import addFormats from 'ajv-formats'
 import { parse as parseYaml } from 'yaml'
 import { isBreachedPassword } from './breached-passwords'
-import { ConfigSchema, SECRET_SETTINGS, type Config, type DatabaseTarget, type Settings } from './schema'
+import { ConfigSchema, SECRET_SETTINGS, type Config, type DatabaseTarget, type RedisNode, type RedisTarget, type Settings } from './schema'
 import { projectRoot } from './paths'
 
 export class ConfigError extends Error {
@@ -98,6 +98,53 @@ function databaseTarget (url: string): DatabaseTarget {
   if (url.startsWith('mysql://')) return { kind: 'mysql', url }
   const file = url.slice('sqlite:'.length)
   return { kind: 'sqlite', file: file === ':memory:' ? file : path.resolve(file) }
+}
+
+/** `host:port` as the schema let it through; a port outside 1..65535 is the one thing left to refuse. */
+function redisNodes (value: string, name: string): RedisNode[] {
+  return list(value).map((item) => {
+    const at = item.lastIndexOf(':')
+    const host = item.slice(0, at).replace(/^\[(.*)\]$/, '$1')
+    const port = Number(item.slice(at + 1))
+    if (port < 1 || port > 65535) throw new ConfigError(`Invalid configuration: ${name} has ${JSON.stringify(item)}, whose port is not 1-65535`)
+    return { host, port }
+  })
+}
+
+/**
+ * One of REDIS_URL, REDIS_SENTINELS (with REDIS_SENTINEL_NAME) or REDIS_CLUSTER_NODES: two
+ * would leave it to chance which Redis holds the throttles, so start-up stops instead.
+ */
+function redisTarget (settings: Settings): RedisTarget | undefined {
+  const { redisUrl, redisSentinels, redisSentinelName, redisClusterNodes, redisPassword, redisSentinelPassword } = settings
+  const set = [
+    redisUrl === undefined ? undefined : 'REDIS_URL',
+    redisSentinels === undefined ? undefined : 'REDIS_SENTINELS',
+    redisClusterNodes === undefined ? undefined : 'REDIS_CLUSTER_NODES'
+  ].filter((name) => name !== undefined)
+  if (set.length > 1) throw new ConfigError(`Invalid configuration: set only one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES (${set.join(' and ')} are set)`)
+  if (redisSentinels !== undefined && redisSentinelName === undefined) {
+    throw new ConfigError('Invalid configuration: REDIS_SENTINELS needs REDIS_SENTINEL_NAME (redisSentinelName), the name of the master the Sentinels monitor')
+  }
+  if (redisSentinels === undefined && (redisSentinelName !== undefined || redisSentinelPassword !== undefined)) {
+    throw new ConfigError('Invalid configuration: REDIS_SENTINEL_NAME and REDIS_SENTINEL_PASSWORD are read only with REDIS_SENTINELS')
+  }
+  if (redisPassword !== undefined && redisSentinels === undefined && redisClusterNodes === undefined) {
+    throw new ConfigError('Invalid configuration: REDIS_PASSWORD (redisPassword) is read only with REDIS_SENTINELS or REDIS_CLUSTER_NODES; REDIS_URL carries its own password')
+  }
+  const password = redisPassword === undefined ? {} : { password: redisPassword }
+  if (redisUrl !== undefined) return { kind: 'single', url: redisUrl }
+  if (redisSentinels !== undefined && redisSentinelName !== undefined) {
+    return {
+      kind: 'sentinel',
+      sentinels: redisNodes(redisSentinels, 'REDIS_SENTINELS (redisSentinels)'),
+      name: redisSentinelName,
+      ...password,
+      ...(redisSentinelPassword === undefined ? {} : { sentinelPassword: redisSentinelPassword })
+    }
+  }
+  if (redisClusterNodes !== undefined) return { kind: 'cluster', nodes: redisNodes(redisClusterNodes, 'REDIS_CLUSTER_NODES (redisClusterNodes)'), ...password }
+  return undefined
 }
 
 const list = (value: string | undefined): string[] =>
@@ -272,6 +319,7 @@ export function loadConfig ({ env = {}, overrides = {}, defaults = {} }: LoadOpt
   const config: Config = {
     ...merged,
     database: databaseTarget(merged.databaseUrl),
+    redis: redisTarget(merged),
     allowedOrigins: allowedOrigins(merged.corsOrigins),
     proxyTrust: proxyTrust(merged.trustProxy),
     publicUrl: publicUrl(merged),

@@ -3,6 +3,9 @@ import { Type, type Static } from '@sinclair/typebox'
 /** The sample secret shipped in config/default.yml; production refuses it. */
 export const SAMPLE_JWT_SECRET = 'sample-secret-do-not-use-in-production-0123456789'
 
+/** `host:port[,host:port...]`: a name or IPv4 address, or an IPv6 one in brackets, and a port. */
+const HOST_PORTS = '^\\s*(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9_.-]+):[0-9]{1,5}\\s*(,\\s*(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9_.-]+):[0-9]{1,5}\\s*)*$'
+
 /**
  * Every setting, its type and its limits. The keys are the YAML names; `env` names the
  * environment variable that overrides each, so an error can name what the operator typed.
@@ -15,6 +18,16 @@ export const ConfigSchema = Type.Object({
   databaseUrl: Type.String({ pattern: '^(sqlite:.+|mysql://.+)$', env: 'DATABASE_URL' }),
   mongodbUrl: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://.+', env: 'MONGODB_URL' })),
   redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://.+', env: 'REDIS_URL' })),
+  /** Comma-separated `host:port` of Redis Sentinels (instead of REDIS_URL); with redisSentinelName. */
+  redisSentinels: Type.Optional(Type.String({ pattern: HOST_PORTS, env: 'REDIS_SENTINELS' })),
+  /** The master the Sentinels monitor, by the name in their `sentinel monitor` line. */
+  redisSentinelName: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,128}$', env: 'REDIS_SENTINEL_NAME' })),
+  /** Comma-separated `host:port` of some nodes of a Redis Cluster (instead of REDIS_URL). */
+  redisClusterNodes: Type.Optional(Type.String({ pattern: HOST_PORTS, env: 'REDIS_CLUSTER_NODES' })),
+  /** The Redis servers' password (AUTH) with REDIS_SENTINELS or REDIS_CLUSTER_NODES; REDIS_URL carries its own. */
+  redisPassword: Type.Optional(Type.String({ minLength: 1, env: 'REDIS_PASSWORD' })),
+  /** The Sentinels' own password, when they require one. */
+  redisSentinelPassword: Type.Optional(Type.String({ minLength: 1, env: 'REDIS_SENTINEL_PASSWORD' })),
   // At least 32 bytes, checked in config/load.ts: a length here would count characters.
   jwtSecret: Type.String({ minLength: 1, env: 'JWT_SECRET' }),
   /** Secrets that still verify (chosen by `kid`) during a rotation; comma-separated in the environment. */
@@ -100,7 +113,7 @@ export const ConfigSchema = Type.Object({
  * config/default.yml or a sample env file (config/load.ts). A list is held to it entry by entry,
  * a URL (a name ending in `Url`) by the password in it.
  */
-export const SECRET_SETTINGS = ['jwtSecret', 'jwtPreviousSecrets', 'adminPassword', 'databaseUrl', 'mongodbUrl', 'redisUrl', 'smtpUrl'] as const satisfies ReadonlyArray<keyof Settings>
+export const SECRET_SETTINGS = ['jwtSecret', 'jwtPreviousSecrets', 'adminPassword', 'databaseUrl', 'mongodbUrl', 'redisUrl', 'redisPassword', 'redisSentinelPassword', 'smtpUrl'] as const satisfies ReadonlyArray<keyof Settings>
 
 /** The settings as written: YAML keys, environment variables, overrides. */
 export type Settings = Static<typeof ConfigSchema>
@@ -112,12 +125,27 @@ export const DatabaseTarget = Type.Union([
 ])
 export type DatabaseTarget = Static<typeof DatabaseTarget>
 
+/** One `host:port` of REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
+export interface RedisNode { host: string, port: number }
+
+/**
+ * Which Redis, parsed once from REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES by
+ * config/load.ts (at most one of them is set): one server, a master found through Sentinels,
+ * or a Cluster. src/cache/redis-client.ts makes the client for each.
+ */
+export type RedisTarget =
+  | { kind: 'single', url: string }
+  | { kind: 'sentinel', sentinels: RedisNode[], name: string, password?: string, sentinelPassword?: string }
+  | { kind: 'cluster', nodes: RedisNode[], password?: string }
+
 /**
  * What the app reads: the validated settings, and `database` parsed from `databaseUrl`, so
  * nothing else looks at a URL's prefix (plugins/app/stores.ts switches on `database.kind`).
  */
 export type Config = Settings & {
   readonly database: DatabaseTarget
+  /** Which Redis, if any (unset: the in-process cache). */
+  readonly redis: RedisTarget | undefined
   /** CORS_ORIGINS as a list (empty: no cross-origin access). */
   readonly allowedOrigins: readonly string[]
   /** TRUST_PROXY as Fastify's `trustProxy` takes it (false: X-Forwarded-* change nothing). */

@@ -1,36 +1,36 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../../src/cache/redis-client'
 import { withDeadline } from '../../src/deadline'
 import { startupWait, waitFor } from '../../src/wait-for'
 
 /**
- * The shared Redis client, `fastify.redis`, when REDIS_URL is set; undefined on the embedded
+ * The shared Redis client, `fastify.redis`, when REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES is set; undefined on the embedded
  * default. @fastify/redis types the decorator as always there, so readers ask through this.
  */
-export function sharedRedis (fastify: FastifyInstance): Redis | undefined {
-  return fastify.hasDecorator('redis') ? fastify.redis : undefined
+export function sharedRedis (fastify: FastifyInstance): RedisClient | undefined {
+  return fastify.hasDecorator('redis') ? fastify.redis as RedisClient : undefined
 }
 
 /** One start-up attempt may not hang the wait (a frozen Redis accepts TCP and never answers). */
 const ATTEMPT_TIMEOUT_MS = 3000
 
 /**
- * @fastify/redis, when REDIS_URL is set, with a client made as src/cache/redis-client.ts says
+ * @fastify/redis, when a Redis is configured (config.redis), with a client made as src/cache/redis-client.ts says
  * (how it fails is decided there). Start-up waits, with backoff and a warning per failed
  * attempt, until Redis answers PING, for at most STARTUP_WAIT_SECONDS. The cache, the sign-in throttle and the rate limiter
  * share this one connection.
  */
 export default fp(async function redisClientPlugin (fastify) {
-  const { redisUrl } = fastify.config
-  if (redisUrl === undefined) return
+  const target = fastify.config.redis
+  if (target === undefined) return
   // Required only when configured: the embedded default never holds the Redis client.
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { default: fastifyRedis } = require('@fastify/redis') as typeof import('@fastify/redis')
-  const { createRedisClient } = require('../../src/cache/redis-client') as typeof import('../../src/cache/redis-client')
+  const { createRedisClient, redisAddress } = require('../../src/cache/redis-client') as typeof import('../../src/cache/redis-client')
   /* eslint-enable @typescript-eslint/no-require-imports */
   const log = fastify.log.child({ module: 'redis' })
-  const { client, lastError } = createRedisClient(redisUrl, log)
+  const { client, lastError, stop } = createRedisClient(target, log)
 
   try {
     await waitFor('redis', async () => {
@@ -43,8 +43,9 @@ export default fp(async function redisClientPlugin (fastify) {
       } catch (err) {
         throw client.status === 'ready' ? err : (lastError() ?? err)
       }
-    }, startupWait(fastify, redisUrl, log))
+    }, startupWait(fastify, redisAddress(target), log))
   } catch (err) {
+    stop()
     client.disconnect()
     throw err
   }
@@ -54,6 +55,7 @@ export default fp(async function redisClientPlugin (fastify) {
   // app.close() then fails and the client is left reconnecting for ever.
   await fastify.register(fastifyRedis, { client, closeClient: false })
   fastify.addHook('onClose', async () => {
+    stop()
     if (client.status === 'ready') {
       try {
         await client.quit()

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { cpSync, mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -162,6 +162,209 @@ export async function throwawayRedis ({ appendOnly = false }: ThrowawayRedisOpti
     async dispose () {
       await server.dispose()
       for (const copy of snapshots) rmSync(copy, { recursive: true, force: true })
+    }
+  }
+}
+
+/** Runs `redis-cli -p <port> <args>` and returns its output (throws on failure). */
+export function redisCli (port: number, args: string[]): string {
+  // Short: spawnSync holds the caller's event loop for as long as a frozen server keeps it waiting.
+  const run = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 2000 })
+  if (run.status !== 0) throw new Error(`redis-cli ${args.join(' ')} on ${port}: ${run.stderr || run.stdout}`)
+  return run.stdout
+}
+
+/** Waits until `check` holds, polling; throws naming `what` after `ms`. */
+export async function until (what: string, check: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    let ok = false
+    try { ok = check() } catch { ok = false }
+    if (ok) return
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
+
+/** A node of a throwaway Sentinel setup or Cluster: a redis-server on a free port. */
+async function redisNode (dir: string, extra: string[]): Promise<Throwaway> {
+  const port = await freePort()
+  // A folder each: a replica's full sync writes dump.rdb, which two nodes must not share.
+  const own = path.join(dir, String(port))
+  mkdirSync(own)
+  return throwaway(port, `redis://127.0.0.1:${port}/0`, 'redis-server', [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', own,
+    '--daemonize', 'no', ...extra
+  ])
+}
+
+export interface ThrowawaySentinel {
+  /** The monitored master's name (REDIS_SENTINEL_NAME). */
+  readonly name: string
+  /** REDIS_SENTINELS: the three sentinels' `host:port`. */
+  readonly sentinelsSetting: string
+  /** The master at start, then its replica. */
+  readonly servers: readonly Throwaway[]
+  readonly sentinels: readonly Throwaway[]
+  /** The server the Sentinels currently call master. */
+  master (): Throwaway
+  /** Resolves once every Sentinel names a master other than `old`, and that master says it is one; returns it. */
+  promoted (old: Throwaway, ms?: number): Promise<Throwaway>
+  dispose (): Promise<void>
+}
+
+/**
+ * A master, one replica and three Sentinels (quorum 2), all on loopback, with short timings so
+ * a failover takes a few seconds: a master silent for `downAfterMs` is down, and the promotion
+ * of its replica follows.
+ */
+export async function throwawaySentinel ({ downAfterMs = 1000, failoverTimeoutMs = 3000 } = {}): Promise<ThrowawaySentinel> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-sentinel-'))
+  const name = 'bookstore-main'
+  const master = await redisNode(dir, [])
+  await master.start()
+  const replica = await redisNode(dir, ['--replicaof', '127.0.0.1', String(master.port)])
+  await replica.start()
+  const servers = [master, replica]
+  const sentinels: Throwaway[] = []
+  try {
+    await until('the replica to sync', () => redisCli(replica.port, ['info', 'replication']).includes('master_link_status:up'))
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort()
+      const conf = path.join(dir, `sentinel-${port}.conf`)
+      // Sentinel rewrites its config file as it learns the topology, so each has its own.
+      writeFileSync(conf, [
+        `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
+        `sentinel monitor ${name} 127.0.0.1 ${master.port} 2`,
+        `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
+        `sentinel failover-timeout ${name} ${failoverTimeoutMs}`,
+        `sentinel parallel-syncs ${name} 1`, ''
+      ].join('\n'))
+      const sentinel = throwaway(port, `redis://127.0.0.1:${port}`, 'redis-server', [conf, '--sentinel'])
+      sentinels.push(sentinel)
+      await sentinel.start()
+    }
+    // Ready for a failover once each Sentinel knows the replica and the two other Sentinels.
+    await until('the sentinels to see the replica and each other', () => sentinels.every((s) =>
+      redisCli(s.port, ['sentinel', 'replicas', name]).includes(String(replica.port)) &&
+      redisCli(s.port, ['sentinel', 'sentinels', name]).split('\n').filter((line) => line === 'runid').length === 2))
+  } catch (err) {
+    for (const server of [...servers, ...sentinels]) await server.kill()
+    rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
+  const masterPort = (sentinel: Throwaway): number => Number(redisCli(sentinel.port, ['sentinel', 'get-master-addr-by-name', name]).split('\n')[1])
+  const byPort = (port: number): Throwaway => {
+    const server = servers.find((s) => s.port === port)
+    if (server === undefined) throw new Error(`no server on ${port}`)
+    return server
+  }
+  return {
+    name,
+    sentinelsSetting: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','),
+    servers,
+    sentinels,
+    master: () => byPort(masterPort(sentinels[0] ?? master)),
+    async promoted (old, ms = 30_000) {
+      await until('a promotion', () => sentinels.every((s) => masterPort(s) !== old.port) &&
+        redisCli(masterPort(sentinels[0] ?? master), ['role']).startsWith('master'), ms)
+      return byPort(masterPort(sentinels[0] ?? master))
+    },
+    async dispose () {
+      for (const server of [...sentinels, ...servers]) await server.kill()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+export interface ThrowawayCluster {
+  /** REDIS_CLUSTER_NODES: every node's `host:port`. */
+  readonly nodesSetting: string
+  readonly nodes: readonly Throwaway[]
+  /** The node serving `slot` as master now, as the nodes themselves say. */
+  masterOf (slot: number): Throwaway
+  /** The replica of `master`, once the Cluster lists one. */
+  replicaOf (master: Throwaway): Promise<Throwaway>
+  /** Resolves once `slot` is served by a master other than `old` and the cluster is ok; returns it. */
+  takenOver (slot: number, old: Throwaway, ms?: number): Promise<Throwaway>
+  dispose (): Promise<void>
+}
+
+/** Six nodes (three masters, a replica each) made one Cluster by `redis-cli --cluster create`. */
+export async function throwawayCluster ({ nodeTimeoutMs = 1000 } = {}): Promise<ThrowawayCluster> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-cluster-'))
+  const nodes: Throwaway[] = []
+  try {
+    for (let i = 0; i < 6; i++) {
+      // The bus port is named, not port + 10000, which may lie past 65535 or be taken.
+      const busPort = await freePort()
+      const node = await redisNode(dir, [
+        '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort),
+        '--cluster-node-timeout', String(nodeTimeoutMs)
+      ])
+      nodes.push(node)
+      await node.start()
+    }
+    redisCli(nodes[0]?.port ?? 0, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'])
+    await until('the cluster to be ok', () => nodes.every((n) => redisCli(n.port, ['cluster', 'info']).includes('cluster_state:ok')))
+  } catch (err) {
+    for (const node of nodes) await node.kill()
+    rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
+  const byPort = (port: number): Throwaway => {
+    const node = nodes.find((n) => n.port === port)
+    if (node === undefined) throw new Error(`no node on ${port}`)
+    return node
+  }
+  /** CLUSTER SHARDS is 7.0+; CLUSTER SLOTS answers on every version: lines of start, end, then master ip, port, id, then replicas. */
+  const slots = (from: Throwaway): Array<{ start: number, end: number, ports: number[] }> => {
+    const out = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(from.port), '--json', 'cluster', 'slots'], { encoding: 'utf8', timeout: 2000 })
+    const rows = JSON.parse(out.stdout) as Array<[number, number, ...Array<[string, number, string]>]>
+    return rows.map(([start, end, ...served]) => ({ start, end, ports: served.map((s) => s[1]) }))
+  }
+  // spawnSync blocks the caller's event loop (and a load running in it) while a frozen node
+  // does not answer: the node known to be frozen or dead is never asked.
+  const askable = (skip?: Throwaway): Throwaway => {
+    for (const node of nodes) {
+      if (node === skip) continue
+      try {
+        if (redisCli(node.port, ['cluster', 'info']).includes('cluster_state:ok')) return node
+      } catch {
+        // A killed or frozen node: ask the next.
+      }
+    }
+    throw new Error('no node answers')
+  }
+  const masterOf = (slot: number, skip?: Throwaway): Throwaway => {
+    const range = slots(askable(skip)).find((r) => r.start <= slot && slot <= r.end)
+    return byPort(range?.ports[0] ?? 0)
+  }
+  return {
+    nodesSetting: nodes.map((n) => `127.0.0.1:${n.port}`).join(','),
+    nodes,
+    masterOf,
+    async replicaOf (master) {
+      // Just after `--cluster create` or a restart, a node may not list the replica yet.
+      let port: number | undefined
+      await until('the master to list a replica', () => {
+        port = slots(askable()).find((r) => r.ports[0] === master.port)?.ports[1]
+        return port !== undefined
+      })
+      return byPort(port ?? 0)
+    },
+    async takenOver (slot, old, ms = 30_000) {
+      let now: Throwaway | undefined
+      await until('a replica to take the slot over', () => {
+        now = masterOf(slot, old)
+        return now !== old
+      }, ms)
+      if (now === undefined) throw new Error('no master')
+      return now
+    },
+    async dispose () {
+      for (const node of nodes) await node.kill()
+      rmSync(dir, { recursive: true, force: true })
     }
   }
 }

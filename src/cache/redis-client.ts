@@ -1,5 +1,9 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
+import type { RedisTarget } from '../../config/schema'
+
+/** The shared client: one server or a master found through Sentinels (Redis), or a Cluster. */
+export type RedisClient = Redis | Cluster
 
 /**
  * ioredis' defaults suit a queue worker, not a cache in front of a database: they queue
@@ -30,13 +34,129 @@ export const REDIS_CLIENT_OPTIONS = {
   lazyConnect: true
 } satisfies RedisOptions
 
+/**
+ * Through Sentinels: the same, and the Sentinels asked for the master's address on every
+ * (re)connect. ioredis checks that the server it reaches is a master (ROLE), so after a
+ * promotion the next connection goes to the new one. A master demoted while this client
+ * stays connected (a manual failover, or a thawed old master the Sentinels made a replica)
+ * answers writes with READONLY: that drops the connection, and the reconnect asks again.
+ * ioredis' failoverDetector is not used: its Sentinel connections have no error listener, so
+ * a Sentinel that goes away writes "Unhandled error event" to stderr past the logger.
+ */
+const SENTINEL_OPTIONS = {
+  sentinelCommandTimeout: 500,
+  sentinelRetryStrategy: (times: number) => Math.min(times * 100, 1000),
+  // Sentinels learnt from the ones configured are used too, should those go away.
+  updateSentinels: true,
+  reconnectOnError: (err: Error) => err.message.startsWith('READONLY')
+} satisfies RedisOptions
+
+/**
+ * A Cluster: every node's connection fails as a single client's does; the Cluster object
+ * itself does not queue while it has no slot map either. The slot map is refreshed every
+ * second, so a replica that took over a frozen master's slots (which answers no MOVED) is
+ * found within about a second of the takeover rather than ioredis' 5 s default.
+ */
+const CLUSTER_OPTIONS = {
+  redisOptions: (({ lazyConnect: _lazy, retryStrategy: _retry, ...node }) => node)(REDIS_CLIENT_OPTIONS),
+  enableOfflineQueue: false,
+  enableReadyCheck: true,
+  lazyConnect: true,
+  scaleReads: 'master',
+  slotsRefreshInterval: 1000,
+  slotsRefreshTimeout: 500,
+  // MOVED/ASK during a resharding or takeover: follow a few, then fail like any other error.
+  maxRedirections: 4,
+  retryDelayOnFailover: 100,
+  retryDelayOnClusterDown: 100,
+  retryDelayOnTryAgain: 100,
+  clusterRetryStrategy: (times: number) => Math.min(times * 200, 2000)
+} satisfies ClusterOptions
+
+/**
+ * A master frozen (SIGSTOP, a hung VM) keeps its TCP connections open, so ioredis never
+ * learns that Sentinel promoted another: every command times out for as long as the freeze
+ * lasts. Through Sentinels, a probe each second that fails (or a connection that has not
+ * become ready) this many times in a row drops the connection, and the reconnect asks the
+ * Sentinels where the master is now. One server behind one address gains nothing from it.
+ */
+const SENTINEL_PROBE_MS = 1000
+const SENTINEL_PROBE_FAILURES = 2
+
+/** What the start-up wait names in its log lines: a host, never a password. */
+export function redisAddress (target: RedisTarget): string {
+  if (target.kind === 'single') return target.url
+  const [first] = target.kind === 'sentinel' ? target.sentinels : target.nodes
+  const host = first === undefined ? 'localhost' : first.host.includes(':') ? `[${first.host}]` : first.host
+  return `redis://${host}:${first?.port ?? 6379}`
+}
+
+function newClient (target: RedisTarget): RedisClient {
+  switch (target.kind) {
+    case 'single':
+      return new Redis(target.url, REDIS_CLIENT_OPTIONS)
+    case 'sentinel':
+      return new Redis({
+        ...REDIS_CLIENT_OPTIONS,
+        ...SENTINEL_OPTIONS,
+        sentinels: target.sentinels,
+        name: target.name,
+        ...(target.password === undefined ? {} : { password: target.password }),
+        ...(target.sentinelPassword === undefined ? {} : { sentinelPassword: target.sentinelPassword })
+      })
+    case 'cluster':
+      return new Cluster(target.nodes, {
+        ...CLUSTER_OPTIONS,
+        redisOptions: { ...CLUSTER_OPTIONS.redisOptions, ...(target.password === undefined ? {} : { password: target.password }) }
+      })
+  }
+}
+
+/**
+ * See SENTINEL_PROBE_MS. Only a ready connection is probed and dropped: one being opened is
+ * ioredis' own business (its ready check times out like any command against a frozen
+ * server), and dropping it while the Sentinels are being asked makes ioredis give up for
+ * good (status 'end'). Should it give up anyway (every Sentinel unreachable), it is started
+ * again, as the single-server client retries for ever. Stopped by stop(), which the owner
+ * calls before closing the client.
+ */
+function watchSentinelMaster (client: Redis, log: FastifyBaseLogger): () => void {
+  let failures = 0
+  let probing = false
+  const timer = setInterval(() => {
+    if (probing) return
+    if (client.status === 'end') {
+      log.warn('redis client gave up connecting through the sentinels; starting it again')
+      client.connect().catch(() => {})
+      return
+    }
+    if (client.status !== 'ready') {
+      failures = 0
+      return
+    }
+    probing = true
+    void client.ping().then(() => true, () => false).then((ok) => {
+      probing = false
+      failures = ok ? 0 : failures + 1
+      if (failures < SENTINEL_PROBE_FAILURES || client.status !== 'ready') return
+      failures = 0
+      log.warn('redis master not answering; reconnecting through the sentinels')
+      client.disconnect(true)
+    })
+  }, SENTINEL_PROBE_MS)
+  timer.unref()
+  return () => clearInterval(timer)
+}
+
 /** A dead Redis emits an error per reconnect attempt; log the first, then one per interval. */
 const ERROR_LOG_INTERVAL_MS = 30_000
 
 interface WatchedRedis {
-  client: Redis
+  client: RedisClient
   /** The latest connection error: says more than the "Stream isn't writeable" a command gets. */
   lastError (): Error | undefined
+  /** Stops the background checks; call before closing the client. */
+  stop (): void
 }
 
 /**
@@ -44,13 +164,14 @@ interface WatchedRedis {
  * would crash the process) and logged without flooding: the first, then one per interval
  * with the count of those left out, and one line when the connection is back.
  */
-export function createRedisClient (url: string, log: FastifyBaseLogger): WatchedRedis {
-  const client = new Redis(url, REDIS_CLIENT_OPTIONS)
+export function createRedisClient (target: RedisTarget, log: FastifyBaseLogger): WatchedRedis {
+  const client = newClient(target)
   let lastError: Error | undefined
   let lastLogged = 0
   let suppressed = 0
   let failing = false
-  client.on('error', (err: Error) => {
+  // A Cluster reports each node's connection errors as 'node error'.
+  const onError = (err: Error): void => {
     lastError = err
     failing = true
     const now = Date.now()
@@ -61,7 +182,9 @@ export function createRedisClient (url: string, log: FastifyBaseLogger): Watched
     log.warn({ err, suppressed }, 'redis connection error; reconnecting in the background')
     lastLogged = now
     suppressed = 0
-  })
+  }
+  client.on('error', onError)
+  if (client instanceof Cluster) client.on('node error', onError)
   client.on('ready', () => {
     if (!failing) return
     failing = false
@@ -69,5 +192,6 @@ export function createRedisClient (url: string, log: FastifyBaseLogger): Watched
     log.info({ suppressed }, 'redis connection restored')
     suppressed = 0
   })
-  return { client, lastError: () => lastError }
+  const stop = target.kind === 'sentinel' && client instanceof Redis ? watchSentinelMaster(client, log) : () => {}
+  return { client, lastError: () => lastError, stop }
 }

@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis'
+import { Cluster, type Result } from 'ioredis'
+import type { RedisClient } from './redis-client'
 import { entryKey, generationKey, type KeyValueCache } from './types'
 
 /**
@@ -48,8 +49,10 @@ end
 
 /**
  * The generation and the entry under it in one round trip: the generation is read (or a fresh
- * one stored) and the entry key built from it inside Redis. The entry's key is computed, not
- * declared in KEYS: fine on one Redis (or a primary with replicas), not on Redis Cluster.
+ * one stored) and the entry key built from it inside Redis. Which entry cannot be known before
+ * the generation is read, so KEYS[2] is the namespace's entry prefix, a key of the same hash
+ * slot as the generation (on a Cluster both carry the namespace's hash tag, see keysOf) and as
+ * every entry built from it: the script is routed by declared keys and touches one slot only.
  */
 const READ_GENERATION = `${NEXT_STAMP}
 local generation = redis.call('GET', KEYS[1])
@@ -57,7 +60,7 @@ if not generation then
   generation = nextGeneration(false, ARGV[1])
   redis.call('SET', KEYS[1], generation, 'PX', ARGV[2])
 end
-return {generation, redis.call('GET', ARGV[3] .. generation .. ':' .. ARGV[4])}
+return {generation, redis.call('GET', KEYS[2] .. generation .. ':' .. ARGV[3])}
 `
 
 /** A new generation, stamped above the one it replaces; one key, so one hash slot. */
@@ -76,7 +79,7 @@ function stampOf (generation: string): number | undefined {
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** READ_GENERATION, defined on the client by createRedisCache (EVALSHA, EVAL on a cold cache). */
-    bookstoreReadGenerationBuffer (generationKey: string, fresh: string, generationTtlMs: number, entryPrefix: string, key: string): Result<[Buffer, Buffer | null], Context>
+    bookstoreReadGenerationBuffer (generationKey: string, entryPrefix: string, fresh: string, generationTtlMs: number, key: string): Result<[Buffer, Buffer | null], Context>
     /** START_GENERATION: the generation stored. */
     bookstoreStartGeneration (generationKey: string, fresh: string, generationTtlMs: number): Result<string, Context>
   }
@@ -103,10 +106,19 @@ function replies (results: [Error | null, unknown][] | null): unknown[] {
  * frozen); callers decide what a failure means. close() leaves the client to its owner
  * (plugins/external/redis.ts), which quits it once when the app closes.
  */
-export function createRedisCache (client: Redis, { namespace = 'bookstore' }: RedisCacheOptions = {}): KeyValueCache {
+export function createRedisCache (client: RedisClient, { namespace = 'bookstore' }: RedisCacheOptions = {}): KeyValueCache {
   const prefix = `${namespace}:`
   const k = (key: string): string => prefix + key
-  client.defineCommand('bookstoreReadGeneration', { numberOfKeys: 1, lua: READ_GENERATION })
+  /**
+   * The keys of a generation-scoped namespace: `<namespace>:<ns>:generation` and
+   * `<namespace>:<ns>:<generation>:<key>`. On a Cluster the namespace part is a hash tag,
+   * `{<namespace>:<ns>}`, so the generation and all its entries share one slot and
+   * READ_GENERATION never meets CROSSSLOT. Only there: on one server the keys stay as earlier
+   * releases wrote them, so instances of both releases share generations during a rolling update.
+   * Every other command touches one key, which is always one slot.
+   */
+  const base = client instanceof Cluster ? (ns: string): string => `{${namespace}:${ns}}` : (ns: string): string => k(ns)
+  client.defineCommand('bookstoreReadGeneration', { numberOfKeys: 2, lua: READ_GENERATION })
   client.defineCommand('bookstoreStartGeneration', { numberOfKeys: 1, lua: START_GENERATION })
   const ms = (seconds: number): number => Math.max(1, Math.round(seconds * 1000))
 
@@ -135,15 +147,15 @@ export function createRedisCache (client: Redis, { namespace = 'bookstore' }: Re
       await client.del(k(key))
     },
     async readGeneration (ns, key, fresh, generationTtlSeconds) {
-      const [generation, value] = await client.bookstoreReadGenerationBuffer(k(generationKey(ns)), fresh, ms(generationTtlSeconds), `${k(ns)}:`, key)
+      const [generation, value] = await client.bookstoreReadGenerationBuffer(generationKey(base(ns)), `${base(ns)}:`, fresh, ms(generationTtlSeconds), key)
       const text = generation.toString()
       return { generation: text, value: value ?? undefined, stamp: stampOf(text) }
     },
     async writeGeneration (ns, generation, key, value, ttlSeconds) {
-      await client.set(k(entryKey(ns, generation, key)), value, 'PX', ms(ttlSeconds))
+      await client.set(entryKey(base(ns), generation, key), value, 'PX', ms(ttlSeconds))
     },
     async startGeneration (ns, next, generationTtlSeconds) {
-      return stampOf(await client.bookstoreStartGeneration(k(generationKey(ns)), next, ms(generationTtlSeconds)))
+      return stampOf(await client.bookstoreStartGeneration(generationKey(base(ns)), next, ms(generationTtlSeconds)))
     },
     async ping () {
       const answer = await client.ping()
@@ -153,6 +165,12 @@ export function createRedisCache (client: Redis, { namespace = 'bookstore' }: Re
       // 'close' comes before any reconnect: whatever the next connection finds, this instance
       // has been told first that it may not be the state it knew.
       client.on('close', listener)
+      // A Cluster's 'close' is the whole client's; one node's failure shows as these (its
+      // connection failing; the node leaving the slot map when a replica took over).
+      if (client instanceof Cluster) {
+        client.on('node error', listener)
+        client.on('-node', listener)
+      }
     },
     async close () {}
   }

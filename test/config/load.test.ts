@@ -121,6 +121,8 @@ t.test('every secret-like setting is held to the rule', async (t) => {
     databaseUrl: { databaseUrl: `mysql://u:${published}@db/x` },
     mongodbUrl: { mongodbUrl: `mongodb://u:${published}@a:27017,b:27017/x` },
     redisUrl: { redisUrl: `redis://:${published}@cache:6379/0` },
+    redisPassword: { redisClusterNodes: 'a:7000,b:7000', redisPassword: published },
+    redisSentinelPassword: { redisSentinels: 's1:26379', redisSentinelName: 'main', redisSentinelPassword: published },
     smtpUrl: { smtpUrl: `smtp://mailer:${published}@mail.example:587` }
   }
   for (const key of SECRET_SETTINGS) {
@@ -128,6 +130,30 @@ t.test('every secret-like setting is held to the rule', async (t) => {
     t.throws(() => loadConfig({ env: { NODE_ENV: 'production' }, overrides }), { message: /is a secret published in the repository/ }, key)
     t.doesNotThrow(() => loadConfig({ env: { NODE_ENV: 'development' }, overrides }), `${key} outside production`)
   }
+})
+
+t.test('Redis: one of REDIS_URL, REDIS_SENTINELS (with REDIS_SENTINEL_NAME) and REDIS_CLUSTER_NODES, parsed once', async (t) => {
+  t.equal(loadConfig().redis, undefined, 'none: the in-process cache')
+  t.same(loadConfig({ env: { REDIS_URL: 'redis://cache:6379/0' } }).redis, { kind: 'single', url: 'redis://cache:6379/0' })
+  t.same(loadConfig({ env: { REDIS_SENTINELS: 's1:26379, s2:26380,[::1]:26381', REDIS_SENTINEL_NAME: 'main', REDIS_PASSWORD: 'pw', REDIS_SENTINEL_PASSWORD: 'spw' } }).redis, {
+    kind: 'sentinel',
+    sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }, { host: '::1', port: 26381 }],
+    name: 'main',
+    password: 'pw',
+    sentinelPassword: 'spw'
+  })
+  t.same(loadConfig({ env: { REDIS_CLUSTER_NODES: '10.0.0.1:7000,10.0.0.2:7001' } }).redis, {
+    kind: 'cluster', nodes: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7001 }]
+  })
+  const two = /^Invalid configuration: set only one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES \(REDIS_URL and REDIS_CLUSTER_NODES are set\)$/
+  t.throws(() => loadConfig({ env: { REDIS_URL: 'redis://cache:6379/0', REDIS_CLUSTER_NODES: 'a:7000' } }), { name: 'ConfigError', message: two })
+  t.throws(() => loadConfig({ env: { REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_NAME: 'm', REDIS_CLUSTER_NODES: 'a:7000' } }), { message: /\(REDIS_SENTINELS and REDIS_CLUSTER_NODES are set\)$/ })
+  t.throws(() => loadConfig({ env: { REDIS_SENTINELS: 'a:26379' } }), { message: 'Invalid configuration: REDIS_SENTINELS needs REDIS_SENTINEL_NAME (redisSentinelName), the name of the master the Sentinels monitor' })
+  t.throws(() => loadConfig({ env: { REDIS_SENTINEL_NAME: 'm' } }), { message: /REDIS_SENTINEL_NAME and REDIS_SENTINEL_PASSWORD are read only with REDIS_SENTINELS/ })
+  t.throws(() => loadConfig({ env: { REDIS_URL: 'redis://cache:6379/0', REDIS_PASSWORD: 'x' } }), { message: /REDIS_PASSWORD \(redisPassword\) is read only with/ })
+  t.throws(() => loadConfig({ env: { REDIS_CLUSTER_NODES: 'a:7000,b' } }), { message: /^Invalid configuration: REDIS_CLUSTER_NODES \(redisClusterNodes\) must match pattern/ })
+  t.throws(() => loadConfig({ env: { REDIS_SENTINELS: 'a:99999', REDIS_SENTINEL_NAME: 'm' } }), { message: 'Invalid configuration: REDIS_SENTINELS (redisSentinels) has "a:99999", whose port is not 1-65535' })
+  t.throws(() => loadConfig({ env: { REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_NAME: 'no spaces' } }), { message: /^Invalid configuration: REDIS_SENTINEL_NAME \(redisSentinelName\) must match pattern/ })
 })
 
 t.test('STARTUP_WAIT_SECONDS: 60 unless set; a script may default it lower, beneath every file and variable', async (t) => {
