@@ -81,6 +81,7 @@ export default fp(async function storesPlugin (fastify) {
     tokens: guardStore(stores.tokens, sql.name, backendTimeoutMs),
     outbox: guardStore(stores.outbox, sql.name, backendTimeoutMs),
     audit: guardStore(stores.audit, sql.name, backendTimeoutMs, { unbounded: ['verify'] }),
+    apiKeys: guardStore(stores.apiKeys, sql.name, backendTimeoutMs),
     // The transaction as a whole is bounded: its statements run unguarded inside it.
     atomic: guardStore({ atomic: stores.atomic }, sql.name, backendTimeoutMs).atomic,
     reviews,

@@ -1,5 +1,6 @@
-import type { AccountTokenStore, AuditStore, BookStore, OutboxStore, ReviewStore, SessionStore, UserStore } from '../types'
+import type { AccountTokenStore, ApiKeyStore, AuditStore, BookStore, OutboxStore, ReviewStore, SessionStore, UserStore } from '../types'
 import { createAccountTokenStore } from './account-tokens'
+import { createApiKeyStore } from './api-keys'
 import { createAuditStore } from './audit'
 import { createBookStore } from './books'
 import type { SqlDialect, SqlExecutor } from './dialect'
@@ -18,6 +19,7 @@ export interface SqlStoreSet {
   tokens: AccountTokenStore
   outbox: OutboxStore
   audit: AuditStore
+  apiKeys: ApiKeyStore
 }
 
 export interface SqlStores extends SqlStoreSet {
@@ -48,7 +50,8 @@ function storeSet (db: SqlDialect): SqlStoreSet {
     sessions: createSessionStore(db),
     tokens: createAccountTokenStore(db),
     outbox: createOutboxStore(db),
-    audit: createAuditStore(db)
+    audit: createAuditStore(db),
+    apiKeys: createApiKeyStore(db)
   }
 }
 
