@@ -3,6 +3,7 @@ import { sharedRedis } from '../external/redis'
 import { normaliseEmail } from '../../src/schemas/user'
 import { createAuditService, type AuditService } from '../../src/services/audit'
 import { createAccountService, type AccountService } from '../../src/services/accounts'
+import { createApiKeyService, type ApiKeyService } from '../../src/services/api-keys'
 import { createAuthService, type AuthService } from '../../src/services/auth'
 import { createBookService, type BookService } from '../../src/services/books'
 import { createLeavingService, type LeavingService } from '../../src/services/leaving'
@@ -23,6 +24,8 @@ declare module 'fastify' {
     /** Sign-in and refresh: the token pair. */
     auth: AuthService
     sessions: SessionService
+    /** API keys: their owners' routes and the checks of requests that send one. */
+    apiKeys: ApiKeyService
     reviews: ReviewService
     /** An account's export and deletion. */
     leaving: LeavingService
@@ -49,6 +52,17 @@ export default fp(async function servicesPlugin (fastify) {
     ...(fastify.metrics === undefined ? {} : { onCache: fastify.metrics.cacheObserver })
   })
   fastify.decorate('books', books)
+  // Key checks, like session checks, go through the cache only when it is Redis.
+  const apiKeys = createApiKeyService({
+    apiKeys: stores.apiKeys,
+    atomic: stores.atomic,
+    checkCache: sharedRedis(fastify) === undefined ? undefined : cache,
+    counters: cache,
+    rateLimit: config.apiKeyRateLimit,
+    timeoutMs: config.backendTimeoutMs,
+    log: log.child({ module: 'api-keys' })
+  })
+  fastify.decorate('apiKeys', apiKeys)
   const sessions = createSessionService({
     sessions: stores.sessions,
     users: stores.users,
@@ -57,7 +71,8 @@ export default fp(async function servicesPlugin (fastify) {
     cache: sharedRedis(fastify) === undefined ? undefined : cache,
     timeoutMs: config.backendTimeoutMs,
     refreshTokenDays: config.refreshTokenDays,
-    log: log.child({ module: 'sessions' })
+    log: log.child({ module: 'sessions' }),
+    onUserChange: apiKeys.forgetAll
   })
   fastify.decorate('sessions', sessions)
   const hasher = createPasswordHasher(config.argon2, { maxQueue: config.shedPasswordQueue })
@@ -96,6 +111,7 @@ export default fp(async function servicesPlugin (fastify) {
     users,
     checkPassword,
     sessions,
+    apiKeys,
     reviews: stores.reviews,
     // With MONGODB_URL set, reviews live there (plugins/app/stores.ts), outside the SQL transaction.
     reviewsApart: config.mongodbUrl === undefined ? undefined : stores.reviews,

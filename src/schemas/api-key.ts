@@ -1,6 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Timestamp } from './common'
-import { PermissionLevel } from './user'
+import { Permission } from '../domain/permission'
+
+/** 1 User, 2 Author, 3 Admin. Not user.ts's PermissionLevel: that module lists keys in the export, and imports this one. */
+const PermissionLevel = Type.Unsafe<Permission>(Type.Integer({ minimum: Permission.User, maximum: Permission.Admin, description: '1 User, 2 Author, 3 Admin' }))
 
 /** An API key as its owner sees it: never the key itself, which only its creation answers. */
 export const ApiKey = Type.Object({

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Permission, PERMISSION_LEVELS } from '../domain/permission'
 import { Id, Timestamp, idOf } from './common'
+import { ApiKey } from './api-key'
 import { Review } from './review'
 import { Session } from './session'
 
@@ -96,7 +97,7 @@ export const AccountExport = Type.Object({
   user: Type.Unsafe<User>(Type.Ref(idOf(User), { description: 'As GET /users/me answers it' })),
   sessions: Type.Array(Type.Unsafe<Session>(Type.Ref(idOf(Session))), { description: 'As GET /users/me/sessions lists them' }),
   reviews: Type.Array(Type.Unsafe<Review>(Type.Ref(idOf(Review))), { description: 'Every review the user wrote, newest first' }),
-  api_keys: NotYet('API keys'),
+  api_keys: Type.Array(Type.Unsafe<ApiKey>(Type.Ref(idOf(ApiKey))), { description: 'As GET /users/me/api-keys lists them (never the keys themselves)' }),
   passkeys: NotYet('passkeys')
 }, { $id: 'AccountExport', title: 'AccountExport' })
 export type AccountExport = Static<typeof AccountExport>

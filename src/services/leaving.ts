@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { RequestContext } from '../domain/context'
 import { notFound } from '../domain/errors'
+import type { ApiKey } from '../schemas/api-key'
 import type { AccountExport } from '../schemas/user'
 import type { SqlStores } from '../stores/sql'
 import type { ReviewStore } from '../stores/types'
@@ -19,6 +20,8 @@ interface Deps {
   /** The current-password check every such route shares (src/services/password-check.ts). */
   checkPassword: PasswordCheck
   sessions: Pick<SessionService, 'list' | 'forgetSessions'>
+  /** The account's API keys as their owner lists them (src/services/api-keys.ts). */
+  apiKeys: { exportOf (userId: number): Promise<ApiKey[]> }
   /** The review store in use: MongoDB's, or the SQL one. */
   reviews: ReviewStore
   /** Set when reviews live outside the SQL database (MongoDB): they cannot join its transaction. */
@@ -44,7 +47,7 @@ interface Deps {
  * next request, on every instance), and reviews and records are swept once more, for a
  * request of the user's that was already past its permission check.
  */
-export function createLeavingService ({ users, checkPassword, sessions, reviews, reviewsApart, atomic, idempotency, log }: Deps) {
+export function createLeavingService ({ users, checkPassword, sessions, apiKeys, reviews, reviewsApart, atomic, idempotency, log }: Deps) {
   async function remove (userId: number, ctx: RequestContext): Promise<void> {
     const now = new Date().toISOString()
     const sessionIds = await atomic(async (s) => {
@@ -74,9 +77,8 @@ export function createLeavingService ({ users, checkPassword, sessions, reviews,
         user,
         sessions: await sessions.list(userId, currentSid),
         reviews: await reviews.listByUser(userId),
-        // API keys and passkeys do not exist yet: the issue that adds them lists them here,
-        // from their services, and deletes them with the account in remove().
-        api_keys: [],
+        api_keys: await apiKeys.exportOf(userId),
+        // Passkeys do not exist yet: the issue that adds them lists them here.
         passkeys: []
       }
     },
