@@ -40,6 +40,8 @@ interface Deps {
 /** Who a request with a valid API key acts as. No session: `sid` is absent. */
 export interface ApiKeyPrincipal {
   user_id: number
+  /** The user's address, as a token's `user_name` is. */
+  user_name: string
   /** The lower of the key's permission and its user's current level. */
   permission: Permission
   api_key_id: string
@@ -154,6 +156,7 @@ export function createApiKeyService ({ apiKeys, atomic, checkCache, counters, ra
       await touch(found.id, found.last_used_at)
       return {
         user_id: found.user_id,
+        user_name: found.email,
         permission: Math.min(found.permission, found.user_permission) as Permission,
         api_key_id: found.id,
         email_verified: found.email_verified

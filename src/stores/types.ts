@@ -207,6 +207,8 @@ export interface ApiKeyAccess {
   /** The key's own permission; the request acts with the lower of this and `user_permission`. */
   permission: Permission
   user_permission: Permission
+  /** The user's address: a key request's `user_name`, as a token's is (the default author of a review). */
+  email: string
   email_verified: boolean
   revoked: boolean
   expires_at: string

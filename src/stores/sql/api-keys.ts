@@ -17,6 +17,7 @@ interface AccessRow {
   user_id: number
   permission: number
   user_permission: number
+  email: string
   email_verified: number
   expires_at: string
   revoked_at: string | null
@@ -67,7 +68,7 @@ export function createApiKeyStore (db: SqlDialect): ApiKeyStore {
 
     async lookup (keyHash): Promise<ApiKeyAccess | undefined> {
       // By the unique index on key_hash, joined with the user by primary key: one read.
-      const row = await db.get<AccessRow>(`SELECT k.id, k.user_id, k.permission, u.permission AS user_permission, u.email_verified,
+      const row = await db.get<AccessRow>(`SELECT k.id, k.user_id, k.permission, u.permission AS user_permission, u.email, u.email_verified,
         k.expires_at, k.revoked_at, k.last_used_at FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?`, [keyHash])
       if (row === undefined) return undefined
       return {
@@ -75,6 +76,7 @@ export function createApiKeyStore (db: SqlDialect): ApiKeyStore {
         user_id: Number(row.user_id),
         permission: level(row.permission, `API key ${row.id}`),
         user_permission: level(row.user_permission, `user ${row.user_id}`),
+        email: row.email,
         email_verified: Number(row.email_verified) === 1,
         revoked: row.revoked_at !== null,
         expires_at: db.fromDbTime(row.expires_at),
