@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { createCacheAside } from '../cache/cache-aside'
 import { failOpen } from '../cache/fail-open'
@@ -51,12 +51,40 @@ export interface ApiKeyPrincipal {
 /** Only this digest of a key is stored or cached; the key itself never is. */
 export const apiKeyHash = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex')
 
+/**
+ * A key check as the shared cache holds it: the address sealed (AES-256-GCM) under a secret
+ * derived from the key itself, which the cache never sees. So Redis holds no address in the
+ * clear (the deletion test looks through every value), and only a request with the key can
+ * read the one its entry holds.
+ */
+type SealedAccess = Omit<ApiKeyAccess, 'email'> & { email: string }
+
+const sealKey = (key: string): Buffer => createHash('sha256').update('bookstore api-key cache seal\0').update(key, 'utf8').digest()
+
+function seal (access: ApiKeyAccess, key: string): SealedAccess {
+  const iv = randomBytes(12)
+  const cipher = createCipheriv('aes-256-gcm', sealKey(key), iv)
+  const sealed = Buffer.concat([cipher.update(access.email, 'utf8'), cipher.final()])
+  return { ...access, email: Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64') }
+}
+
+function unseal (sealed: SealedAccess, key: string): ApiKeyAccess | undefined {
+  try {
+    const bytes = Buffer.from(sealed.email, 'base64')
+    const decipher = createDecipheriv('aes-256-gcm', sealKey(key), bytes.subarray(0, 12))
+    decipher.setAuthTag(bytes.subarray(12, 28))
+    return { ...sealed, email: Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8') }
+  } catch {
+    return undefined
+  }
+}
+
 export function createApiKeyService ({ apiKeys, atomic, checkCache, counters, rateLimit, timeoutMs, log }: Deps) {
   const now = (): string => new Date().toISOString()
 
   const checks = checkCache === undefined
     ? undefined
-    : createCacheAside<ApiKeyAccess>({
+    : createCacheAside<SealedAccess>({
       cache: checkCache,
       namespace: 'api-keys',
       ttlSeconds: CHECK_CACHE_SECONDS,
@@ -67,7 +95,7 @@ export function createApiKeyService ({ apiKeys, atomic, checkCache, counters, ra
       encode: (found) => Buffer.from(JSON.stringify(found)),
       decode: (stored) => {
         try {
-          const hit = JSON.parse(stored.toString('utf8')) as ApiKeyAccess
+          const hit = JSON.parse(stored.toString('utf8')) as SealedAccess
           return !hit.revoked && Date.parse(hit.expires_at) > Date.now() ? hit : undefined
         } catch {
           return undefined
@@ -150,8 +178,12 @@ export function createApiKeyService ({ apiKeys, atomic, checkCache, counters, ra
      */
     async authenticate (key: string): Promise<ApiKeyPrincipal> {
       const hash = apiKeyHash(key)
-      const load = (): Promise<ApiKeyAccess | undefined> => apiKeys.lookup(hash)
-      const found = checks === undefined ? await load() : await checks.get(`key:${hash}`, load)
+      const found = checks === undefined
+        ? await apiKeys.lookup(hash)
+        : await checks.get(`key:${hash}`, async () => {
+          const loaded = await apiKeys.lookup(hash)
+          return loaded === undefined ? undefined : seal(loaded, key)
+        }).then((hit) => hit === undefined ? undefined : unseal(hit, key))
       if (found === undefined || found.revoked || Date.parse(found.expires_at) <= Date.now()) throw apiKeyInvalid()
       await touch(found.id, found.last_used_at)
       return {
