@@ -375,6 +375,11 @@ t.test('after a deletion no copy of the address stays anywhere: SQL tables, Mong
     await app.stores.tokens.issue({ token_hash: createHash('sha256').update(randomBytes(32)).digest('hex'), user_id: user.id, purpose, email, now: new Date().toISOString(), expires_at: later })
   }
   for (let i = 0; i < 2; i++) t.equal((await signInWith(app, email, 'not the password')).statusCode, 401)
+  // API keys: one used (its check cached with Redis, the address sealed), one revoked.
+  const apiKeys = await Promise.all(['used', 'revoked'].map(async (name) =>
+    (await app.inject({ method: 'POST', url: '/users/me/api-keys', headers: bearer(token), payload: { name } })).json<{ id: string, key: string }>()))
+  t.equal((await me(app, apiKeys[0]!.key)).statusCode, 200, 'a key check that may now be cached')
+  t.equal((await app.inject({ method: 'DELETE', url: `/users/me/api-keys/${apiKeys[1]!.id}`, headers: bearer(token) })).statusCode, 204)
   t.equal((await exportOf(app, token)).statusCode, 200)
   t.equal((await me(app, token)).statusCode, 200, 'a session check that may now be cached')
 
@@ -387,6 +392,7 @@ t.test('after a deletion no copy of the address stays anywhere: SQL tables, Mong
   t.equal((await deleteMe(app, token)).statusCode, 204)
   t.same(await whereIs(app, email, sqliteFile), [], 'no table, collection, key or value holds the address')
   t.same((await me(app, token)).json(), REVOKED)
+  t.equal((await me(app, apiKeys[0]!.key)).json().code, 'API_KEY_INVALID', 'its keys went with it')
   t.equal((await app.inject({ url: `/books/${bookId}/reviews?limit=100` })).json<Review[]>().length, 1, 'the bystander\'s review stays')
   t.equal((await me(app, bystander.token)).statusCode, 200, 'and the bystander')
 
