@@ -56,6 +56,18 @@ export function acceptsApiKeys (method: string, url: string): boolean {
   return !url.startsWith('/users/me/')
 }
 
+/** A key's principal whose `sid` and `jti` throw when read: only session routes read them, and they refuse keys. */
+function withoutSession (principal: ApiKeyPrincipal): ApiKeyPrincipal {
+  const user = { ...principal }
+  for (const claim of ['sid', 'jti']) {
+    Object.defineProperty(user, claim, {
+      enumerable: false,
+      get () { throw new Error(`an API key request has no ${claim}: this route must refuse keys (requirePermission's apiKeys)`) }
+    })
+  }
+  return user
+}
+
 const BEARER = /^bearer\s+(\S+)\s*$/i
 
 /** The one claims schema, compiled: a verified payload of any other shape is refused. */
@@ -127,8 +139,9 @@ export default fp(async function authPlugin (fastify) {
         const retryMs = await fastify.apiKeys.spend(principal.api_key_id)
         if (retryMs !== undefined) throw rateLimited(retryMs)
         if (!(options.apiKeys ?? acceptsApiKeys(request.method, request.routeOptions.url ?? ''))) throw forbidden()
-        // A key request has no session: request.user carries no `sid` (see requirePermission).
-        request.user = principal satisfies ApiKeyPrincipal as unknown as TokenClaims
+        // A key request has no session: request.user carries no `sid` (see requirePermission),
+        // and reading one is a fault of the route (a 500), never a session id of undefined.
+        request.user = withoutSession(principal) as unknown as TokenClaims
         if (principal.permission < level) throw forbidden()
         if (verifiedOnly && !principal.email_verified) throw emailNotVerified()
         return
