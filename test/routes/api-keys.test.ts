@@ -1,5 +1,6 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
+import { acceptsApiKeys } from '../../plugins/app/auth'
 import { Permission } from '../../src/domain/permission'
 import type { ApiKey, CreatedApiKey } from '../../src/schemas/api-key'
 import type { AuditEvent } from '../../src/schemas/audit'
@@ -241,4 +242,29 @@ t.test('each key may make API_KEY_RATE_LIMIT requests a minute', async (t) => {
   t.same(res.json(), errorBody(429, 'RATE_LIMITED', 'Too Many Requests', `Too many requests; retry in ${retry} seconds`))
   t.equal((await me(app, second.key)).statusCode, 200, 'per key: another key of the user is not limited')
   t.equal((await me(app, user.token)).statusCode, 200, 'nor the user\'s session')
+})
+
+t.test('acceptsApiKeys: the contract\'s rule by path', async (t) => {
+  for (const [method, url, admitted] of [
+    ['GET', '/users/me', true], ['HEAD', '/users/me', true], ['DELETE', '/users/me', false], ['GET', '/users/me/', true],
+    ['GET', '/users/me/sessions', false], ['POST', '/users/me/totp', false], ['GET', '/users/me/passkeys', false],
+    ['GET', '/users/me/api-keys', false], ['POST', '/users/sign-out', false],
+    ['POST', '/books', true], ['PATCH', '/users/:id', true], ['GET', '/users/:id', true], ['GET', '/audit-events', true], ['POST', '/reviews', true],
+    ['GET', '/users/meta', true]
+  ] as const) {
+    t.equal(acceptsApiKeys(method, url), admitted, `${method} ${url}`)
+  }
+})
+
+t.test('with REQUIRE_VERIFIED_EMAIL, a key of an unverified user is held to the same rule as its sessions', async (t) => {
+  const app = await build(t, { requireVerifiedEmail: true })
+  const user = await signUp(app)
+  // Stored directly: POST /users/me/api-keys itself needs a verified address in this mode.
+  const key = 'bsk_unverified-user-key-for-the-test-0123456789abcdef'
+  const now = new Date().toISOString()
+  await app.stores.apiKeys.create({ id: 'u'.repeat(32), user_id: user.id, key_hash: apiKeyHash(key), name: 'unverified', permission: 1, now, expires_at: new Date(Date.now() + DAY).toISOString() })
+  t.equal((await me(app, key)).statusCode, 200, 'GET /users/me is open to the unverified')
+  const res = await app.inject({ method: 'POST', url: '/reviews', headers: bearer(key), payload: {} })
+  t.equal(res.statusCode, 403)
+  t.equal(res.json().code, 'EMAIL_NOT_VERIFIED')
 })
