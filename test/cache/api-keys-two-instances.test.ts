@@ -72,3 +72,22 @@ if (!binaryAvailable('redis-server') && process.env.REDIS_URL === undefined) {
     }
   })
 }
+
+if (binaryAvailable('redis-server') || process.env.REDIS_URL !== undefined) {
+  t.test('with Redis, a key\'s check comes from the cache on either instance once each has read it', async (t) => {
+    const { a, b } = await twoInstances(t, { redisUrl: await redisFor(t) })
+    const user = await userWith(a, Permission.User)
+    const key = await newKey(a, user.token)
+    // Each instance's first read of a namespace may go to the database (src/cache/coherent.ts).
+    for (const app of [a, b]) t.equal((await me(app, key.key)).statusCode, 200)
+    let lookups = 0
+    for (const app of [a, b]) {
+      const store = app.stores.apiKeys
+      const lookup = store.lookup
+      store.lookup = async (...args) => { lookups++; return lookup(...args) }
+      t.teardown(() => { store.lookup = lookup })
+    }
+    for (const app of [a, b, a, b, a, b]) t.equal((await me(app, key.key)).statusCode, 200)
+    t.equal(lookups, 0, 'six requests on two instances, no database read of the key')
+  })
+}
