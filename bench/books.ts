@@ -54,6 +54,7 @@ async function main (): Promise<void> {
   const service = await startService({
     DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`,
     AUTH_RATE_LIMIT: '1000000',
+    API_KEY_RATE_LIMIT: '100000000',
     // What runs on every request in production runs here too: CORS and the metrics.
     CORS_ORIGINS: 'https://app.example.com',
     METRICS_PORT: String(await freePort())
@@ -137,6 +138,26 @@ async function main (): Promise<void> {
       headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN)
     })
     rows.push({ case: 'sign-in (median of 20) ÷ one argon2id verify', 'service req/s': `${median(times).toFixed(1)} ms`, 'bare Fastify req/s': `${median(verifyMs).toFixed(1)} ms`, ratio: (median(verifyMs) / median(times)).toFixed(2) })
+
+    // A secured read with a JWT and with an API key, alternating: what the key's check costs
+    // next to the session check (each one indexed read without Redis).
+    const key = (await (await fetch(`${service.url}/users/me/api-keys`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' })
+    })).json() as { key: string }).key
+    const secured = async (credential: string): Promise<number> => {
+      const result = await autocannon({ url: `${service.url}/users/me`, connections: CONNECTIONS, duration: SECONDS, headers: { authorization: `Bearer ${credential}` } })
+      if (result.errors + result.non2xx > 0) throw new Error(`GET /users/me: ${result.errors} errors, ${result.non2xx} non-2xx`)
+      return result.requests.average
+    }
+    await secured(token)
+    await secured(key)
+    const withJwt: number[] = []
+    const withKey: number[] = []
+    for (let round = 0; round < ROUNDS; round++) {
+      withJwt.push(await secured(token))
+      withKey.push(await secured(key))
+    }
+    rows.push({ case: 'GET /users/me: API key ÷ JWT', 'service req/s': Math.round(median(withKey)), 'bare Fastify req/s': `JWT ${Math.round(median(withJwt))}`, ratio: (median(withKey) / median(withJwt)).toFixed(2) })
 
     console.table(rows)
     console.log(`peak RSS of the service: ${peakRssMb(service.child)} MB` +

@@ -40,6 +40,8 @@ export const ConfigSchema = Type.Object({
   authRateLimit: Type.Integer({ minimum: 1, env: 'AUTH_RATE_LIMIT' }),
   signinMaxFailures: Type.Integer({ minimum: 1, env: 'SIGNIN_MAX_FAILURES' }),
   signinWindowMinutes: Type.Number({ exclusiveMinimum: 0, env: 'SIGNIN_WINDOW_MINUTES' }),
+  /** Requests a minute per API key, counted in the cache (Redis: across instances). */
+  apiKeyRateLimit: Type.Integer({ minimum: 1, env: 'API_KEY_RATE_LIMIT' }),
   cacheTtlSeconds: Type.Integer({ minimum: 1, env: 'CACHE_TTL_SECONDS' }),
   /** Comma-separated origins (`https://app.example.com`) whose browser apps may call the API; checked in config/load.ts. */
   corsOrigins: Type.Optional(Type.String({ minLength: 1, env: 'CORS_ORIGINS' })),

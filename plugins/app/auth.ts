@@ -3,6 +3,8 @@ import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { emailNotVerified, forbidden, tokenExpired, tokenRequired, tokenRevoked, tokenUndecodable } from '../../src/domain/errors'
 import { Permission } from '../../src/domain/permission'
+import { rateLimited } from '../../src/http/errors'
+import { API_KEY_PREFIX, type ApiKeyPrincipal } from '../../src/services/api-keys'
 import { TokenClaims } from '../../src/schemas/token'
 import { CLOCK_TOLERANCE_MS, keyId } from '../external/jwt'
 
@@ -14,6 +16,13 @@ declare module 'fastify' {
      * REQUIRE_VERIFIED_EMAIL on, a user whose address is not verified is 403
      * EMAIL_NOT_VERIFIED, unless the route says `{ allowUnverified: true }` (the routes an
      * unverified user needs to verify, look at, secure or leave the account).
+     *
+     * An API key (`Bearer bsk_...`) acts as its user at the lower of its permission and the
+     * user's current level, counted against API_KEY_RATE_LIMIT. Whether the route takes keys
+     * is `options.apiKeys`; unset, the contract's rule decides (acceptsApiKeys): every route
+     * but the account's own under /users/me (GET /users/me aside) and sign-out. For a key,
+     * `request.user` is {user_id, user_name, permission, api_key_id} with no `sid` and no
+     * `jti`: the handlers that read `sid` are on routes a key never reaches.
      */
     requirePermission (level: Permission, options?: PermissionOptions): onRequestAsyncHookHandler
     /**
@@ -28,6 +37,35 @@ declare module 'fastify' {
 export interface PermissionOptions {
   /** Admit a user whose address is not verified even with REQUIRE_VERIFIED_EMAIL on. */
   allowUnverified?: boolean
+  /**
+   * Whether an API key may call the route (else 403 FORBIDDEN to a key). Unset: the
+   * contract's rule by the route's path (acceptsApiKeys), so a new account route under
+   * /users/me refuses keys without having to say so.
+   */
+  apiKeys?: boolean
+}
+
+/**
+ * The contract's rule: a key may call every route except those under /users/me other than
+ * GET /users/me itself (password, email, sessions, second factors, keys, export, deletion),
+ * and sign-out. By the path, not a list: an account route added later refuses keys too.
+ */
+export function acceptsApiKeys (method: string, url: string): boolean {
+  if (url === '/users/sign-out') return false
+  if (url === '/users/me' || url === '/users/me/') return method === 'GET' || method === 'HEAD'
+  return !url.startsWith('/users/me/')
+}
+
+/** A key's principal whose `sid` and `jti` throw when read: only session routes read them, and they refuse keys. */
+function withoutSession (principal: ApiKeyPrincipal): ApiKeyPrincipal {
+  const user = { ...principal }
+  for (const claim of ['sid', 'jti']) {
+    Object.defineProperty(user, claim, {
+      enumerable: false,
+      get () { throw new Error(`an API key request has no ${claim}: this route must refuse keys (requirePermission's apiKeys)`) }
+    })
+  }
+  return user
 }
 
 const BEARER = /^bearer\s+(\S+)\s*$/i
@@ -62,14 +100,18 @@ export default fp(async function authPlugin (fastify) {
   const previous = new Map(jwtPreviousSecrets.map((secret) => [keyId(secret), secret]))
   previous.delete(currentKid)
 
-  function authenticate (request: FastifyRequest): TokenClaims {
+  /** The bearer credential of the request: a token or an API key. */
+  function bearer (request: FastifyRequest): string {
     const header = request.headers.authorization
     const match = header === undefined ? null : BEARER.exec(header)
     if (match?.[1] === undefined) {
       if (header === undefined || !/^bearer\s+\S/i.test(header)) throw tokenRequired()
       throw tokenUndecodable()
     }
-    const token = match[1]
+    return match[1]
+  }
+
+  function authenticate (token: string): TokenClaims {
     const kid = headerKid(token)
     const key = kid === currentKid ? undefined : kid === undefined ? null : previous.get(kid) ?? null
     if (key === null) throw tokenUndecodable()
@@ -91,7 +133,20 @@ export default fp(async function authPlugin (fastify) {
   fastify.decorate('requirePermission', function requirePermission (level: Permission, options: PermissionOptions = {}): onRequestAsyncHookHandler {
     const verifiedOnly = requireVerifiedEmail && options.allowUnverified !== true && level >= Permission.User
     return async function permissionHook (request) {
-      const claims = authenticate(request)
+      const credential = bearer(request)
+      if (credential.startsWith(API_KEY_PREFIX)) {
+        const principal = await fastify.apiKeys.authenticate(credential)
+        const retryMs = await fastify.apiKeys.spend(principal.api_key_id)
+        if (retryMs !== undefined) throw rateLimited(retryMs)
+        if (!(options.apiKeys ?? acceptsApiKeys(request.method, request.routeOptions.url ?? ''))) throw forbidden()
+        // A key request has no session: request.user carries no `sid` (see requirePermission),
+        // and reading one is a fault of the route (a 500), never a session id of undefined.
+        request.user = withoutSession(principal) as unknown as TokenClaims
+        if (principal.permission < level) throw forbidden()
+        if (verifiedOnly && !principal.email_verified) throw emailNotVerified()
+        return
+      }
+      const claims = authenticate(credential)
       // The level and the session as stored now, not as the token says: one lookup.
       const access = await fastify.sessions.access(claims.sid)
       if (access === undefined || access.ended || access.user_id !== claims.user_id || Date.parse(access.expires_at) <= Date.now()) {

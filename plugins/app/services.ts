@@ -4,6 +4,7 @@ import { normaliseEmail } from '../../src/schemas/user'
 import { createAuditService, type AuditService } from '../../src/services/audit'
 import { createAccountService, type AccountService } from '../../src/services/accounts'
 import { createAuthService, type AuthService, type SignedIn } from '../../src/services/auth'
+import { createApiKeyService, type ApiKeyService } from '../../src/services/api-keys'
 import { createBookService, type BookService } from '../../src/services/books'
 import { createLeavingService, type LeavingService } from '../../src/services/leaving'
 import { createPasskeyService, type PasskeyService } from '../../src/services/passkeys'
@@ -25,6 +26,8 @@ declare module 'fastify' {
     /** Sign-in and refresh: the token pair. */
     auth: AuthService
     sessions: SessionService
+    /** API keys: their owners' routes and the checks of requests that send one. */
+    apiKeys: ApiKeyService
     reviews: ReviewService
     /** TOTP as a second factor: set up, confirm, disable. */
     totp: TotpService
@@ -55,6 +58,17 @@ export default fp(async function servicesPlugin (fastify) {
     ...(fastify.metrics === undefined ? {} : { onCache: fastify.metrics.cacheObserver })
   })
   fastify.decorate('books', books)
+  // Key checks, like session checks, go through the cache only when it is Redis.
+  const apiKeys = createApiKeyService({
+    apiKeys: stores.apiKeys,
+    atomic: stores.atomic,
+    checkCache: sharedRedis(fastify) === undefined ? undefined : cache,
+    counters: cache,
+    rateLimit: config.apiKeyRateLimit,
+    timeoutMs: config.backendTimeoutMs,
+    log: log.child({ module: 'api-keys' })
+  })
+  fastify.decorate('apiKeys', apiKeys)
   const sessions = createSessionService({
     sessions: stores.sessions,
     users: stores.users,
@@ -63,7 +77,8 @@ export default fp(async function servicesPlugin (fastify) {
     cache: sharedRedis(fastify) === undefined ? undefined : cache,
     timeoutMs: config.backendTimeoutMs,
     refreshTokenDays: config.refreshTokenDays,
-    log: log.child({ module: 'sessions' })
+    log: log.child({ module: 'sessions' }),
+    onUserChange: apiKeys.forgetAll
   })
   fastify.decorate('sessions', sessions)
   const hasher = createPasswordHasher(config.argon2, { maxQueue: config.shedPasswordQueue })
@@ -116,6 +131,7 @@ export default fp(async function servicesPlugin (fastify) {
     checkPassword,
     sessions,
     passkeys,
+    apiKeys,
     reviews: stores.reviews,
     // With MONGODB_URL set, reviews live there (plugins/app/stores.ts), outside the SQL transaction.
     reviewsApart: config.mongodbUrl === undefined ? undefined : stores.reviews,

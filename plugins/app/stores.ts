@@ -83,6 +83,7 @@ export default fp(async function storesPlugin (fastify) {
     audit: guardStore(stores.audit, sql.name, backendTimeoutMs, { unbounded: ['verify'] }),
     passkeys: guardStore(stores.passkeys, sql.name, backendTimeoutMs),
     totp: guardStore(stores.totp, sql.name, backendTimeoutMs),
+    apiKeys: guardStore(stores.apiKeys, sql.name, backendTimeoutMs),
     // The transaction as a whole is bounded: its statements run unguarded inside it.
     atomic: guardStore({ atomic: stores.atomic }, sql.name, backendTimeoutMs).atomic,
     reviews,

@@ -112,7 +112,7 @@ const WHEN: Record<OperationCode, string> = {
   IDEMPOTENCY_KEY_IN_USE: 'the first request with this Idempotency-Key is still being processed',
   REQUEST_TIMEOUT: 'the request was not wholly received in time',
   HEADERS_TOO_LARGE: 'the request headers are too large',
-  RATE_LIMITED: 'too many requests from this address; see Retry-After',
+  RATE_LIMITED: 'too many requests from this address, or with this API key; see Retry-After',
   TOO_MANY_SIGN_IN_FAILURES: 'too many failed sign-ins for this email; see Retry-After',
   SERVICE_UNAVAILABLE: 'a backing service is down or slow, the service sheds load, or it is shutting down; see Retry-After',
   NOT_READY: '`services` names the backing service that is down, or the service sheds load; see Retry-After',
@@ -266,8 +266,9 @@ function commonErrors (route: RouteFacts): AppError[] {
     uriTooLong(), internalError(EXAMPLE_REQUEST_ID), shuttingDown()
   ]
   if (BODY_METHODS.has(route.method.toUpperCase())) common.push(EXAMPLE.INVALID_JSON(), EXAMPLE.PAYLOAD_TOO_LARGE(), EXAMPLE.UNSUPPORTED_MEDIA_TYPE())
-  if (route.secured) common.push(tokenRequired(), tokenUndecodable(), tokenExpired(), tokenRevoked(), forbidden())
-  if (route.rateLimited) common.push(EXAMPLE.RATE_LIMITED())
+  if (route.secured) common.push(tokenRequired(), tokenUndecodable(), tokenExpired(), tokenRevoked(), apiKeyInvalid(), forbidden())
+  // A secured route counts each API key's requests (API_KEY_RATE_LIMIT).
+  if (route.rateLimited || route.secured) common.push(EXAMPLE.RATE_LIMITED())
   return common
 }
 

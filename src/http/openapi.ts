@@ -138,7 +138,7 @@ export const OPENAPI_OPTIONS: SwaggerOptions = {
     ],
     components: {
       securitySchemes: {
-        bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token from POST /users/sign-in' }
+        bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token from POST /users/sign-in, or an API key (bsk_...) from POST /users/me/api-keys' }
       }
     }
   }

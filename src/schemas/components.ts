@@ -1,3 +1,4 @@
+import { ApiKey, CreatedApiKey } from './api-key'
 import { AuditEvent, AuditVerification } from './audit'
 import { Book } from './book'
 import { Readiness, Status } from './common'
@@ -13,4 +14,4 @@ import { Account, AccountExport, User } from './user'
  * Every named schema. src/app.ts registers each with addSchema; routes refer to them by `$ref`
  * (for serialization as for validation), and the OpenAPI document lists them as components.
  */
-export const COMPONENTS = [ErrorResponse, NotReadyResponse, Status, Readiness, Book, Review, User, Account, TokenResponse, Session, AccountExport, AuditEvent, AuditVerification, Passkey, CreationOptions, RequestOptions, TotpSetup, RecoveryCodes]
+export const COMPONENTS = [ErrorResponse, NotReadyResponse, Status, Readiness, Book, Review, User, Account, TokenResponse, Session, ApiKey, CreatedApiKey, AccountExport, AuditEvent, AuditVerification, Passkey, CreationOptions, RequestOptions, TotpSetup, RecoveryCodes]

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Permission, PERMISSION_LEVELS } from '../domain/permission'
 import { Id, Timestamp, idOf } from './common'
 import { Passkey } from './passkey'
+import { ApiKey } from './api-key'
 import { Review } from './review'
 import { Session } from './session'
 
@@ -91,18 +92,13 @@ export const DeleteAccountBody = Type.Object({
   password: Type.String({ minLength: 1, maxLength: 128, description: 'The current password' })
 }, { additionalProperties: false, examples: [{ password: 'a long and unusual passphrase' }] })
 
-/**
- * Placeholders for what a later issue adds to an account: answered empty until then, when
- * these become references to the listed forms (GET /users/me/api-keys, /users/me/passkeys).
- */
-const NotYet = (what: string) => Type.Array(Type.Object({}), { maxItems: 0, description: `The account's ${what}, as listed (none yet)` })
 
 /** Everything the service holds about one account, as GET /users/me/export answers it. */
 export const AccountExport = Type.Object({
   user: Type.Unsafe<User>(Type.Ref(idOf(User), { description: 'As GET /users/me answers it' })),
   sessions: Type.Array(Type.Unsafe<Session>(Type.Ref(idOf(Session))), { description: 'As GET /users/me/sessions lists them' }),
   reviews: Type.Array(Type.Unsafe<Review>(Type.Ref(idOf(Review))), { description: 'Every review the user wrote, newest first' }),
-  api_keys: NotYet('API keys'),
+  api_keys: Type.Array(Type.Unsafe<ApiKey>(Type.Ref(idOf(ApiKey))), { description: 'As GET /users/me/api-keys lists them (never the keys themselves)' }),
   passkeys: Type.Array(Type.Unsafe<Passkey>(Type.Ref(idOf(Passkey))), { description: 'As GET /users/me/passkeys lists them' })
 }, { $id: 'AccountExport', title: 'AccountExport' })
 export type AccountExport = Static<typeof AccountExport>

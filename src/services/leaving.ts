@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { RequestContext } from '../domain/context'
 import { notFound } from '../domain/errors'
 import type { Passkey } from '../schemas/passkey'
+import type { ApiKey } from '../schemas/api-key'
 import type { AccountExport } from '../schemas/user'
 import type { SqlStores } from '../stores/sql'
 import type { ReviewStore } from '../stores/types'
@@ -21,6 +22,8 @@ interface Deps {
   checkPassword: PasswordCheck
   sessions: Pick<SessionService, 'list' | 'forgetSessions'>
   passkeys: { list (userId: number): Promise<Passkey[]> }
+  /** The account's API keys as their owner lists them (src/services/api-keys.ts). */
+  apiKeys: { exportOf (userId: number): Promise<ApiKey[]> }
   /** The review store in use: MongoDB's, or the SQL one. */
   reviews: ReviewStore
   /** Set when reviews live outside the SQL database (MongoDB): they cannot join its transaction. */
@@ -46,7 +49,7 @@ interface Deps {
  * next request, on every instance), and reviews and records are swept once more, for a
  * request of the user's that was already past its permission check.
  */
-export function createLeavingService ({ users, checkPassword, sessions, passkeys, reviews, reviewsApart, atomic, idempotency, log }: Deps) {
+export function createLeavingService ({ users, checkPassword, sessions, passkeys, apiKeys, reviews, reviewsApart, atomic, idempotency, log }: Deps) {
   async function remove (userId: number, ctx: RequestContext): Promise<void> {
     const now = new Date().toISOString()
     const sessionIds = await atomic(async (s) => {
@@ -76,9 +79,8 @@ export function createLeavingService ({ users, checkPassword, sessions, passkeys
         user,
         sessions: await sessions.list(userId, currentSid),
         reviews: await reviews.listByUser(userId),
-        // API keys do not exist yet: the issue that adds them lists them here, from their
-        // service. Passkeys go with the account by foreign key (migration 6).
-        api_keys: [],
+        api_keys: await apiKeys.exportOf(userId),
+        // Passkeys go with the account by foreign key (migration 6); API keys too.
         passkeys: await passkeys.list(userId)
       }
     },

@@ -25,6 +25,11 @@ interface Deps {
   timeoutMs: number
   refreshTokenDays: number
   log: FastifyBaseLogger
+  /**
+   * Told after a user's level or verified flag changed, or their account went: the other
+   * cached checks that carry the user as stored (API keys, src/services/api-keys.ts) go too.
+   */
+  onUserChange?: (() => Promise<void>) | undefined
 }
 
 /** How long one instance may answer a check from Redis before it reads the database again. */
@@ -35,7 +40,7 @@ const DAY_MS = 24 * 3600 * 1000
 /** Only this digest of a refresh token is stored; the token itself is never kept. */
 const refreshTokenHash = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex')
 
-export function createSessionService ({ sessions, users, atomic, cache, timeoutMs, refreshTokenDays, log }: Deps) {
+export function createSessionService ({ sessions, users, atomic, cache, timeoutMs, refreshTokenDays, log, onUserChange }: Deps) {
   const now = (): string => new Date().toISOString()
 
   // Generation-scoped, as book pages are (src/cache/cache-aside.ts).
@@ -197,6 +202,7 @@ export function createSessionService ({ sessions, users, atomic, cache, timeoutM
     /** After a level change: every live session's cached check goes, so the next request reads the new level. */
     async forgetUser (userId: number): Promise<void> {
       await forget(await sessions.liveIds(userId, now()))
+      await onUserChange?.()
     },
 
     /**
@@ -205,6 +211,7 @@ export function createSessionService ({ sessions, users, atomic, cache, timeoutM
      */
     async forgetSessions (ids: readonly string[]): Promise<void> {
       await forget(ids)
+      await onUserChange?.()
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { Book, BookInput, BookRecord } from '../schemas/book'
 import type { Review, ReviewInput, ReviewRecord } from '../schemas/review'
 import type { SessionRecord } from '../schemas/session'
+import type { ApiKey } from '../schemas/api-key'
 import type { User, UserRecord } from '../schemas/user'
 import type { Permission } from '../domain/permission'
 import type { AuditEntry, AuditEvent, AuditEventType } from '../schemas/audit'
@@ -234,6 +235,35 @@ export interface TotpStore {
 }
 
 /** A database connection the readiness probe pings and the app closes. */
+/** What a request with an API key needs, by one indexed read: the key and its user as stored now. */
+export interface ApiKeyAccess {
+  id: string
+  user_id: number
+  /** The key's own permission; the request acts with the lower of this and `user_permission`. */
+  permission: Permission
+  user_permission: Permission
+  /** The user's address: a key request's `user_name`, as a token's is (the default author of a review). */
+  email: string
+  email_verified: boolean
+  revoked: boolean
+  expires_at: string
+  last_used_at: string | null
+}
+
+export interface ApiKeyStore {
+  create (input: { id: string, user_id: number, key_hash: string, name: string, permission: Permission, now: string, expires_at: string }): Promise<ApiKey>
+  /** Keys neither revoked nor expired at `now`. Call with the user locked to decide on a new one. */
+  countLive (userId: number, now: string): Promise<number>
+  /** The user's live keys at `now`, newest first. */
+  listLive (userId: number, now: string): Promise<ApiKey[]>
+  /** Revokes one unrevoked key of `userId`; false when it is not theirs, unknown or revoked already. */
+  revoke (userId: number, id: string, now: string): Promise<boolean>
+  /** The key with this SHA-256 digest (hex) joined with its user, or undefined. */
+  lookup (keyHash: string): Promise<ApiKeyAccess | undefined>
+  /** Sets last_used_at to `now` unless it is later than `since` already; whether a row changed. */
+  touch (id: string, now: string, since: string): Promise<boolean>
+}
+
 export interface Backend {
   readonly name: string
   ping (): Promise<void>

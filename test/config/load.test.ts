@@ -17,7 +17,7 @@ t.test('the embedded default matches the contract table', async (t) => {
   const config = loadConfig()
   t.match(config, {
     host: '127.0.0.1', port: 3000, logLevel: 'info', databaseUrl: 'sqlite:./data/bookstore.db', jwtSecret: SAMPLE_JWT_SECRET,
-    accessTokenMinutes: 60, refreshTokenDays: 30, jwtPreviousSecrets: [], pageSize: 5, authRateLimit: 100, signinMaxFailures: 10, signinWindowMinutes: 15, cacheTtlSeconds: 60,
+    accessTokenMinutes: 60, refreshTokenDays: 30, jwtPreviousSecrets: [], pageSize: 5, authRateLimit: 100, signinMaxFailures: 10, signinWindowMinutes: 15, apiKeyRateLimit: 600, cacheTtlSeconds: 60,
     argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 }
   })
   t.equal(config.mongodbUrl, undefined)

@@ -381,6 +381,12 @@ t.test('after a deletion no copy of the address stays anywhere: SQL tables, Mong
   const pendingChallenge = createHash('sha256').update(passkeyOptions.json<{ challenge: string }>().challenge).digest('hex')
   await app.stores.passkeys.create({ id: randomBytes(16).toString('hex'), user_id: user.id, credential_id: randomBytes(16).toString('base64url'), public_key: new Uint8Array([1, 2, 3]), counter: 0, transports: [], name: 'Leaving laptop', now: new Date().toISOString() })
   for (let i = 0; i < 2; i++) t.equal((await signInWith(app, email, 'not the password')).statusCode, 401)
+  // API keys: one used (its check cached with Redis, the address sealed), one revoked.
+  const apiKeys = await Promise.all(['used', 'revoked'].map(async (name) =>
+    (await app.inject({ method: 'POST', url: '/users/me/api-keys', headers: bearer(token), payload: { name } })).json<{ id: string, key: string }>()))
+  t.equal((await me(app, apiKeys[0]!.key)).statusCode, 200, 'a key check that may now be cached')
+  t.equal((await app.inject({ method: 'DELETE', url: `/users/me/api-keys/${apiKeys[1]!.id}`, headers: bearer(token) })).statusCode, 204)
+  t.equal((await exportOf(app, token)).statusCode, 200)
   t.equal((await exportOf(app, token)).json<{ passkeys: unknown[] }>().passkeys.length, 1, 'the export lists the passkey')
   t.equal((await me(app, token)).statusCode, 200, 'a session check that may now be cached')
   // TOTP on, one recovery code spent: a secret and recovery code rows of the account's.
@@ -405,6 +411,7 @@ t.test('after a deletion no copy of the address stays anywhere: SQL tables, Mong
   t.same([await app.stores.totp.get(user.id), await app.stores.totp.recoveryCodesLeft(user.id)], [undefined, 0], 'nor its TOTP secret or recovery codes')
   t.same(await whereIs(app, secret.toLowerCase(), sqliteFile), [], 'the secret is nowhere')
   t.same((await me(app, token)).json(), REVOKED)
+  t.equal((await me(app, apiKeys[0]!.key)).json().code, 'API_KEY_INVALID', 'its keys went with it')
   t.equal((await app.inject({ url: `/books/${bookId}/reviews?limit=100` })).json<Review[]>().length, 1, 'the bystander\'s review stays')
   t.equal((await me(app, bystander.token)).statusCode, 200, 'and the bystander')
 

@@ -47,6 +47,7 @@ async function setUp (t: Test, { apartFails = false, recordsFail = false } = {})
       list: async () => [],
       forgetSessions: async (ids) => { asked.push(`forget ${ids.length} sessions`) }
     },
+    apiKeys: { exportOf: async () => [] },
     reviews: apart,
     reviewsApart: apart,
     atomic: stores.atomic,

@@ -4,6 +4,7 @@ import { MYSQL_POOL_OPTIONS, mysqlDialect } from '../../src/stores/mysql/dialect
 import { createSqlStores } from '../../src/stores/sql'
 import { migrate } from '../../src/stores/sql/migrate'
 import { migrations } from '../../src/stores/sql/migrations'
+import { apiKeyStoreContract } from './api-key-store.contract'
 import { bookStoreContract } from './book-store.contract'
 import { reviewStoreContract } from './review-store.contract'
 import { bookSearchDifferential, reviewSearchDifferential } from './search-differential'
@@ -55,6 +56,7 @@ if (given === undefined && !binaryAvailable('mariadbd')) {
     return { reviews: s.reviews, newBookId: async () => (await s.books.create({ title: 'Reviewed', author: 'A' })).id }
   }))
   t.test('sessions', async (t) => sessionStoreContract(t, async () => stores()))
+  t.test('API keys', async (t) => apiKeyStoreContract(t, async () => stores()))
   t.test('the dialect', async (t) => sqlDialectContract(t, async () => dialect()))
   t.test('book search, differentially', async (t) => bookSearchDifferential(t, async () => stores().books))
   t.test('book search over more blocks than one scan takes (sliced scans), differentially', async (t) => {

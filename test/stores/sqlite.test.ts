@@ -8,6 +8,7 @@ import { createSqlStores } from '../../src/stores/sql'
 import { migrate } from '../../src/stores/sql/migrate'
 import { migrations } from '../../src/stores/sql/migrations'
 import { sqliteDialect } from '../../src/stores/sqlite/dialect'
+import { apiKeyStoreContract } from './api-key-store.contract'
 import { bookStoreContract } from './book-store.contract'
 import { reviewStoreContract } from './review-store.contract'
 import { bookSearchDifferential, reviewSearchDifferential } from './search-differential'
@@ -37,6 +38,7 @@ t.test('reviews', async (t) => reviewStoreContract(t, async () => ({
   newBookId: async () => (await stores.books.create({ title: 'Reviewed', author: 'A' })).id
 })))
 t.test('sessions', async (t) => sessionStoreContract(t, async () => stores))
+t.test('API keys', async (t) => apiKeyStoreContract(t, async () => stores))
 t.test('the dialect', async (t) => sqlDialectContract(t, async () => db))
 t.test('book search, differentially', async (t) => bookSearchDifferential(t, async () => stores.books))
 t.test('review search, differentially', async (t) => reviewSearchDifferential(t, async () => ({

@@ -1,5 +1,6 @@
-import type { AccountTokenStore, AuditStore, BookStore, OutboxStore, PasskeyStore, ReviewStore, SessionStore, TotpStore, UserStore } from '../types'
+import type { AccountTokenStore, ApiKeyStore, AuditStore, BookStore, OutboxStore, PasskeyStore, ReviewStore, SessionStore, TotpStore, UserStore } from '../types'
 import { createAccountTokenStore } from './account-tokens'
+import { createApiKeyStore } from './api-keys'
 import { createAuditStore } from './audit'
 import { createBookStore } from './books'
 import type { SqlDialect, SqlExecutor } from './dialect'
@@ -20,6 +21,7 @@ export interface SqlStoreSet {
   tokens: AccountTokenStore
   outbox: OutboxStore
   audit: AuditStore
+  apiKeys: ApiKeyStore
   /** Passkeys and the challenges of their ceremonies. */
   passkeys: PasskeyStore
   /** TOTP secrets and recovery codes. */
@@ -55,6 +57,7 @@ function storeSet (db: SqlDialect): SqlStoreSet {
     tokens: createAccountTokenStore(db),
     outbox: createOutboxStore(db),
     audit: createAuditStore(db),
+    apiKeys: createApiKeyStore(db),
     passkeys: createPasskeyStore(db),
     totp: createTotpStore(db)
   }
