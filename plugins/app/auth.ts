@@ -3,7 +3,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { emailNotVerified, forbidden, tokenExpired, tokenRequired, tokenRevoked, tokenUndecodable } from '../../src/domain/errors'
 import { Permission } from '../../src/domain/permission'
-import { rateLimited } from '../../src/http/errors'
+import { rateLimited, REFUSES_UNVERIFIED } from '../../src/http/errors'
 import { API_KEY_PREFIX, type ApiKeyPrincipal } from '../../src/services/api-keys'
 import { TokenClaims } from '../../src/schemas/token'
 import { CLOCK_TOLERANCE_MS, keyId } from '../external/jwt'
@@ -131,8 +131,11 @@ export default fp(async function authPlugin (fastify) {
   const { requireVerifiedEmail } = fastify.config
 
   fastify.decorate('requirePermission', function requirePermission (level: Permission, options: PermissionOptions = {}): onRequestAsyncHookHandler {
-    const verifiedOnly = requireVerifiedEmail && options.allowUnverified !== true && level >= Permission.User
-    return async function permissionHook (request) {
+    const mayRefuseUnverified = options.allowUnverified !== true && level >= Permission.User
+    const verifiedOnly = requireVerifiedEmail && mayRefuseUnverified
+    // The OpenAPI document reads the mark (src/http/openapi.ts): EMAIL_NOT_VERIFIED is among
+    // the route's answers whatever this deployment's setting, as the document is the same for all.
+    return Object.assign(async function permissionHook (request: FastifyRequest) {
       const credential = bearer(request)
       if (credential.startsWith(API_KEY_PREFIX)) {
         const principal = await fastify.apiKeys.authenticate(credential)
@@ -156,7 +159,7 @@ export default fp(async function authPlugin (fastify) {
       if (access.permission < level) throw forbidden()
       // Read by the same lookup as the level: the rule costs no query of its own.
       if (verifiedOnly && !access.email_verified) throw emailNotVerified()
-    }
+    }, { [REFUSES_UNVERIFIED]: mayRefuseUnverified })
   })
 
   fastify.decorate('admitPasswordWork', async function admitPasswordWork () {

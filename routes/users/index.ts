@@ -93,7 +93,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'List users by id, optionally matching the email (Admin)',
       security: [{ bearerAuth: [] }],
       querystring: PageQuery,
-      response: { 200: listOf(User, 'A page of users, by id'), ...errors('EMAIL_NOT_VERIFIED') }
+      response: { 200: listOf(User, 'A page of users, by id') }
     }
   }, async (request) => {
     const { o = 0, limit = fastify.config.pageSize, q } = request.query
@@ -107,7 +107,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'One user (Admin)',
       security: [{ bearerAuth: [] }],
       params: IdParams,
-      response: { 200: ref(User, 'The user, with its permission level'), ...errors('USER_NOT_FOUND', 'EMAIL_NOT_VERIFIED') }
+      response: { 200: ref(User, 'The user, with its permission level'), ...errors('USER_NOT_FOUND') }
     }
   }, async (request) => fastify.users.get(request.params.id))
 
@@ -119,7 +119,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       params: IdParams,
       body: PermissionBody,
-      response: { 200: ref(User, 'The user at its new level'), ...errors('USER_NOT_FOUND', 'CANNOT_LOWER_OWN_PERMISSION', 'LAST_ADMIN', 'EMAIL_NOT_VERIFIED') }
+      response: { 200: ref(User, 'The user at its new level'), ...errors('USER_NOT_FOUND', 'CANNOT_LOWER_OWN_PERMISSION', 'LAST_ADMIN') }
     }
   }, async (request) => {
     const user = await fastify.users.setPermission(request.user.user_id, request.params.id, request.body.permission, requestContext(request))

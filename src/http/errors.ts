@@ -245,11 +245,19 @@ export function errors (...answers: ErrorAnswer[]): Record<number, TSchema> {
   }))
 }
 
+/**
+ * The mark a permission hook carries when it may answer EMAIL_NOT_VERIFIED (plugins/app/auth.ts
+ * sets it, the OpenAPI transform reads it): a property, so neither imports the other.
+ */
+export const REFUSES_UNVERIFIED = 'refusesUnverified'
+
 /** What a route is, as far as the errors it answers without naming them depend on it. */
 export interface RouteFacts {
   method: string
   /** It declares `security` (a permission hook guards it). */
   secured: boolean
+  /** Its permission hook refuses an unverified user while REQUIRE_VERIFIED_EMAIL is on. */
+  refusesUnverified?: boolean
   /** It has a per-address limit (`config.rateLimit`). */
   rateLimited: boolean
   /** The first required field of its body, if it validates one: the example of VALIDATION_ERROR. */
@@ -267,6 +275,7 @@ function commonErrors (route: RouteFacts): AppError[] {
   ]
   if (BODY_METHODS.has(route.method.toUpperCase())) common.push(EXAMPLE.INVALID_JSON(), EXAMPLE.PAYLOAD_TOO_LARGE(), EXAMPLE.UNSUPPORTED_MEDIA_TYPE())
   if (route.secured) common.push(tokenRequired(), tokenUndecodable(), tokenExpired(), tokenRevoked(), apiKeyInvalid(), forbidden())
+  if (route.refusesUnverified === true) common.push(emailNotVerified())
   // A secured route counts each API key's requests (API_KEY_RATE_LIMIT).
   if (route.rateLimited || route.secured) common.push(EXAMPLE.RATE_LIMITED())
   return common

@@ -3,7 +3,7 @@ import path from 'node:path'
 import type { SwaggerOptions } from '@fastify/swagger'
 import { projectRoot } from '../../config/paths'
 import { isDeepStrictEqual } from 'node:util'
-import { catalogueExample, documentedErrors, type OperationCode } from './errors'
+import { catalogueExample, documentedErrors, REFUSES_UNVERIFIED, type OperationCode } from './errors'
 
 /** The document's version is the package's: a client knows which release it was generated from. */
 const VERSION = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version
@@ -103,6 +103,7 @@ export const OPENAPI_OPTIONS: SwaggerOptions = {
     const response = documentedErrors(schema.response as Record<string, unknown> | undefined, {
       method,
       secured: security.length > 0,
+      refusesUnverified: [route.onRequest ?? []].flat().some((hook) => (hook as { [REFUSES_UNVERIFIED]?: boolean })[REFUSES_UNVERIFIED] === true),
       rateLimited: (route.config as { rateLimit?: unknown } | undefined)?.rateLimit !== undefined,
       requiredField: (schema.body as { required?: string[] } | undefined)?.required?.[0]
     })

@@ -45,7 +45,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       body: PasswordChangeBody,
       response: {
         204: Type.Null({ description: 'Changed; this session stays, every other one has ended' }),
-        ...errors('USER_NOT_FOUND', wrongCurrentPassword(), 'PASSWORD_TOO_COMMON', 'TOO_MANY_SIGN_IN_FAILURES', 'EMAIL_NOT_VERIFIED')
+        ...errors('USER_NOT_FOUND', wrongCurrentPassword(), 'PASSWORD_TOO_COMMON', 'TOO_MANY_SIGN_IN_FAILURES')
       }
     }
   }, async (request, reply) => {

@@ -22,7 +22,7 @@ const apiKeys: FastifyPluginAsyncTypebox = async (fastify) => {
       body: ApiKeyBody,
       response: {
         201: ref(CreatedApiKey, 'The new key, with `key` shown this once', LOCATION),
-        ...errors('USER_NOT_FOUND', 'TOO_MANY_API_KEYS', 'EMAIL_NOT_VERIFIED')
+        ...errors('USER_NOT_FOUND', 'TOO_MANY_API_KEYS')
       }
     }
   }, async (request, reply) => {
@@ -37,7 +37,7 @@ const apiKeys: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       summary: "The signed-in user's live API keys, newest first (never the keys themselves)",
       security: [{ bearerAuth: [] }],
-      response: { 200: listOf(ApiKey, 'Live keys, newest first'), ...errors('EMAIL_NOT_VERIFIED') }
+      response: { 200: listOf(ApiKey, 'Live keys, newest first') }
     }
   }, async (request) => fastify.apiKeys.list(request.user.user_id))
 
@@ -48,7 +48,7 @@ const apiKeys: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Revoke one of the signed-in user\'s API keys: refused from the next request on, on every instance',
       security: [{ bearerAuth: [] }],
       params: ApiKeyIdParams,
-      response: { 204: Type.Null({ description: 'Revoked' }), ...errors('API_KEY_NOT_FOUND', 'EMAIL_NOT_VERIFIED') }
+      response: { 204: Type.Null({ description: 'Revoked' }), ...errors('API_KEY_NOT_FOUND') }
     }
   }, async (request, reply) => {
     await fastify.apiKeys.revoke(request.user.user_id, request.params.id, requestContext(request))

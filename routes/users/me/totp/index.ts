@@ -20,7 +20,7 @@ const totp: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       response: {
         200: ref(TotpSetup, 'The secret and its otpauth URL; TOTP is on once a code of it is confirmed'),
-        ...errors('USER_NOT_FOUND', 'TOTP_ALREADY_ENABLED', 'EMAIL_NOT_VERIFIED')
+        ...errors('USER_NOT_FOUND', 'TOTP_ALREADY_ENABLED')
       }
     }
   }, async (request) => fastify.totp.begin(request.user.user_id))
@@ -34,7 +34,7 @@ const totp: FastifyPluginAsyncTypebox = async (fastify) => {
       body: TotpConfirmBody,
       response: {
         200: ref(RecoveryCodes, 'TOTP is on; ten single-use recovery codes, shown only now'),
-        ...errors(mfaCodeInvalid({ status: 400 }), 'TOTP_NOT_PENDING', 'EMAIL_NOT_VERIFIED')
+        ...errors(mfaCodeInvalid({ status: 400 }), 'TOTP_NOT_PENDING')
       }
     }
   }, async (request) => fastify.totp.confirm(request.user.user_id, request.body.code, requestContext(request)))
@@ -48,7 +48,7 @@ const totp: FastifyPluginAsyncTypebox = async (fastify) => {
       body: TotpDisableBody,
       response: {
         204: Type.Null({ description: 'TOTP is off; its secret and recovery codes are gone' }),
-        ...errors('USER_NOT_FOUND', wrongCurrentPassword(), 'MFA_CODE_INVALID', 'TOO_MANY_SIGN_IN_FAILURES', 'EMAIL_NOT_VERIFIED')
+        ...errors('USER_NOT_FOUND', wrongCurrentPassword(), 'MFA_CODE_INVALID', 'TOO_MANY_SIGN_IN_FAILURES')
       }
     }
   }, async (request, reply) => {
