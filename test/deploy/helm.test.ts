@@ -102,15 +102,6 @@ function namesTheServiceReads (): Set<string> {
   return names
 }
 
-/**
- * Names docs/API.md's configuration table promises for scaling out (Sentinel, Cluster, read
- * replicas, tracing, passkeys, API keys) that the code on this branch may not read yet; the
- * chart passes them on so a values file written for the contract works once they land.
- */
-const PROMISED = ['REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'REDIS_CLUSTER_NODES', 'DATABASE_REPLICA_URLS',
-  'REPLICA_MAX_LAG_SECONDS', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SERVICE_NAME', 'WEBAUTHN_RP_ID',
-  'WEBAUTHN_ORIGINS', 'API_KEY_RATE_LIMIT']
-
 /** A list the chart's _helpers.tpl defines (`{{- define "bookstore.NAME" -}}` then one line of names). */
 function chartList (name: string): string[] {
   const helpers = readFileSync(path.join(chart, 'templates', '_helpers.tpl'), 'utf8')
@@ -124,7 +115,6 @@ if (helm === undefined) {
   skipSuite(t, 'deploy/helm/bookstore', `no helm binary (bash scripts/helm-check.sh builds helm ${HELM_VERSION} into /var/tmp/bookstore-tools); the chart is not tested`)
 } else {
   const reads = namesTheServiceReads()
-  const readOrPromised = new Set([...reads, ...PROMISED])
   const dockerfile = readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8')
   const defaults = readFileSync(path.join(projectRoot, 'config', 'default.yml'), 'utf8')
 
@@ -132,10 +122,8 @@ if (helm === undefined) {
     const secretKeys = chartList('secretKeys')
     const configKeys = chartList('configKeys')
     for (const name of [...secretKeys, ...configKeys]) {
-      t.ok(readOrPromised.has(name), `${name} is read by the service (config/schema.ts, README) or promised by docs/API.md`)
+      t.ok(reads.has(name), `${name} is read by the service (config/schema.ts, README)`)
     }
-    const notYet = PROMISED.filter((n) => !reads.has(n))
-    if (notYet.length > 0) t.comment(`passed on, not read on this branch yet: ${notYet.join(', ')}`)
     const settable = new Set([...secretKeys, ...configKeys, 'NODE_ENV', 'HOST', 'PORT'])
     for (const prop of Object.values(ConfigSchema.properties)) {
       const env = (prop as { env?: unknown }).env
@@ -179,7 +167,7 @@ if (helm === undefined) {
 
     // Environment: every name is one the service reads; credentials only from the Secret.
     const envNames = [...Object.keys(configMap.data), ...container.env.map((e) => e.name)]
-    for (const name of envNames) t.ok(readOrPromised.has(name), `${name} is read by the service`)
+    for (const name of envNames) t.ok(reads.has(name), `${name} is read by the service`)
     t.equal(new Set(envNames).size, envNames.length, 'no name is set twice')
     t.same(container.envFrom, [{ configMapRef: { name: configMap.metadata.name } }], 'the non-secret settings from the ConfigMap')
     for (const e of container.env) {
@@ -284,7 +272,7 @@ if (helm === undefined) {
     t.equal(replicas.status, 0, replicas.stderr)
     t.equal(one(replicas.docs, 'Deployment').spec.replicas, 3, 'a fixed count without the HPA')
     t.equal(replicas.docs.filter((d) => d.kind === 'HorizontalPodAutoscaler').length, 0, 'no HPA')
-    t.ok(one(replicas.docs, 'Secret').data.DATABASE_REPLICA_URLS, 'the replicas\' URLs (with passwords) in the Secret')
+    t.ok(one(replicas.docs, 'Secret').data.MONGODB_URL, 'the replica set\'s URL in the Secret')
     t.equal(one(replicas.docs, 'ConfigMap').data.SHED_RSS_MB, '400', 'SHED_RSS_MB as configured')
 
     const single = render(helm, ['-f', ciValues('single-pod')])
