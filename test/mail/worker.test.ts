@@ -1,19 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import mysql from 'mysql2/promise'
 import pino from 'pino'
 import t, { type Test } from 'tap'
 import { createMailWorker, backoffMs, GIVE_UP_MS, MAX_BACKOFF_MS } from '../../src/mail/worker'
 import type { MailTransport } from '../../src/mail/transport'
-import { MYSQL_POOL_OPTIONS, mysqlDialect } from '../../src/stores/mysql/dialect'
 import { createSqlStores } from '../../src/stores/sql'
-import { migrate } from '../../src/stores/sql/migrate'
-import { sqliteDialect } from '../../src/stores/sqlite/dialect'
 import type { OutboxStore, OutgoingMessage } from '../../src/stores/types'
-import { logLines, skipSuite, uniqueEmail } from '../support/app'
-import { binaryAvailable, scratchMysql, throwawayMariadb, type Throwaway } from '../support/servers'
+import { logLines, uniqueEmail } from '../support/app'
+import { onEachSqlBackend } from '../support/sql'
 
 interface LogLine { level: number, msg: string, outboxId?: number, code?: string, responseCode?: number, retryInMs?: number, attempts?: number }
 
@@ -220,34 +213,7 @@ function workerSuite (t: Test, pair: () => { outbox: OutboxStore, rival: OutboxS
   })
 }
 
-t.test('on SQLite (two connections to one file)', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-worker-'))
-  const file = path.join(dir, 'outbox.db')
-  const one = sqliteDialect(file)
-  const two = sqliteDialect(file)
-  t.teardown(async () => {
-    await one.close()
-    await two.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
-  await migrate(one)
+// Once per SQL backend, each with two connections to one database (two instances).
+onEachSqlBackend(t, 'the mail worker', (t, [one, two]) => {
   workerSuite(t, () => ({ outbox: createSqlStores(one).outbox, rival: createSqlStores(two).outbox }))
 })
-
-const given = process.env.DATABASE_URL?.startsWith('mysql://') === true ? process.env.DATABASE_URL : undefined
-if (given === undefined && !binaryAvailable('mariadbd')) {
-  skipSuite(t, 'mail worker on MySQL', 'no mariadbd on PATH and no DATABASE_URL=mysql://user:pass@host:3306/db (npm run services installs and prints it)')
-} else {
-  t.test('on MySQL (two pools to one database)', async (t) => {
-    const server: Throwaway | undefined = given === undefined ? await throwawayMariadb() : undefined
-    const scratch = await scratchMysql(given ?? server?.url ?? '')
-    const pools = [mysql.createPool({ uri: scratch.url, ...MYSQL_POOL_OPTIONS }), mysql.createPool({ uri: scratch.url, ...MYSQL_POOL_OPTIONS })] as const
-    t.teardown(async () => {
-      for (const pool of pools) await pool.end()
-      await scratch.drop()
-      await server?.dispose()
-    })
-    await migrate(mysqlDialect(pools[0]))
-    workerSuite(t, () => ({ outbox: createSqlStores(mysqlDialect(pools[0])).outbox, rival: createSqlStores(mysqlDialect(pools[1])).outbox }))
-  })
-}
