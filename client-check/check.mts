@@ -122,6 +122,76 @@ const last = await client.POST('/users/sign-in', { body: { email, password: newP
 expect('POST /users/sign-in (new password)', last.response.status, 200)
 expect('DELETE /users/me/sessions', (await client.DELETE('/users/me/sessions', { headers: { Authorization: `Bearer ${last.data?.token ?? ''}` } })).response.status, 204)
 
+// Accounts: verification, reset and email change (their tokens arrive by mail: the typed
+// error answers stand for them here), export, second factors, API keys, the audit log, leaving.
+const fresh = await client.POST('/users/sign-in', { body: { email, password: newPassword } })
+expect('POST /users/sign-in (again)', fresh.response.status, 200)
+const asFresh = { Authorization: `Bearer ${fresh.data?.token ?? ''}` }
+const NO_TOKEN = 'A'.repeat(43)
+expect('POST /users/me/verify-email', (await client.POST('/users/me/verify-email', { headers: asFresh })).response.status, 202)
+const verify = await client.POST('/users/verify-email', { body: { token: NO_TOKEN } })
+expect('POST /users/verify-email (no such token)', verify.response.status, 400)
+expectCode('POST /users/verify-email (no such token)', verify.error?.code, 'VERIFICATION_TOKEN_INVALID')
+expect('POST /users/password-reset', (await client.POST('/users/password-reset', { body: { email } })).response.status, 202)
+const reset = await client.POST('/users/password-reset/confirm', { body: { token: NO_TOKEN, new_password: 'yet another client passphrase' } })
+expect('POST /users/password-reset/confirm (no such token)', reset.response.status, 400)
+expectCode('POST /users/password-reset/confirm (no such token)', reset.error?.code, 'RESET_TOKEN_INVALID')
+expect('POST /users/me/email', (await client.POST('/users/me/email', { body: { password: newPassword, new_email: `moved-${email}` }, headers: asFresh })).response.status, 202)
+const exported = await client.GET('/users/me/export', { headers: asFresh })
+expect('GET /users/me/export', exported.response.status, 200)
+if (exported.data?.user.email !== email) throw new Error('GET /users/me/export is someone else\'s')
+
+const totp = await client.POST('/users/me/totp', { headers: asFresh })
+expect('POST /users/me/totp', totp.response.status, 200)
+if (totp.data?.otpauth_url.startsWith('otpauth://totp/Bookstore:') !== true) throw new Error('POST /users/me/totp answered no otpauth URL')
+const wrongCode = await client.POST('/users/me/totp/confirm', { body: { code: '000000' }, headers: asFresh })
+expect('POST /users/me/totp/confirm (a wrong code)', wrongCode.response.status, 400)
+expectCode('POST /users/me/totp/confirm (a wrong code)', wrongCode.error?.code, 'MFA_CODE_INVALID')
+expect('DELETE /users/me/totp (pending)', (await client.DELETE('/users/me/totp', { body: { password: newPassword, code: '000000' }, headers: asFresh })).response.status, 204)
+
+const creation = await client.POST('/users/me/passkeys/options', { body: {}, headers: asFresh })
+expect('POST /users/me/passkeys/options', creation.response.status, 200)
+const madeUp = 'bWFkZS11cC1jcmVkZW50aWFs'
+const register = await client.POST('/users/me/passkeys', {
+  body: { name: 'Not a real authenticator', credential: { id: madeUp, rawId: madeUp, type: 'public-key', response: { clientDataJSON: 'e30', attestationObject: 'oA' }, clientExtensionResults: {} } },
+  headers: asFresh
+})
+expect('POST /users/me/passkeys (does not verify)', register.response.status, 400)
+expectCode('POST /users/me/passkeys (does not verify)', register.error?.code, 'PASSKEY_INVALID')
+expect('GET /users/me/passkeys', (await client.GET('/users/me/passkeys', { headers: asFresh })).response.status, 200)
+const noPasskey = await client.DELETE('/users/me/passkeys/{id}', { params: { path: { id: 'no-such-passkey' } }, headers: asFresh })
+expect('DELETE /users/me/passkeys/{id} (unknown)', noPasskey.response.status, 404)
+expectCode('DELETE /users/me/passkeys/{id} (unknown)', noPasskey.error?.code, 'PASSKEY_NOT_FOUND')
+expect('POST /users/sign-in/passkey/options', (await client.POST('/users/sign-in/passkey/options', { body: {} })).response.status, 200)
+const passkeySignIn = await client.POST('/users/sign-in/passkey', {
+  body: { credential: { id: madeUp, rawId: madeUp, type: 'public-key', response: { clientDataJSON: 'e30', authenticatorData: 'AA', signature: 'AA' }, clientExtensionResults: {} } }
+})
+expect('POST /users/sign-in/passkey (unknown credential)', passkeySignIn.response.status, 401)
+expectCode('POST /users/sign-in/passkey (unknown credential)', passkeySignIn.error?.code, 'INVALID_CREDENTIALS')
+
+const apiKey = await client.POST('/users/me/api-keys', { body: { name: 'client-check', expires_in_days: 1 }, headers: asFresh })
+expect('POST /users/me/api-keys', apiKey.response.status, 201)
+if (apiKey.data?.key.startsWith('bsk_') !== true) throw new Error('POST /users/me/api-keys answered no key')
+const asKey = { Authorization: `Bearer ${apiKey.data.key}` }
+expect('GET /users/me with the API key', (await client.GET('/users/me', { headers: asKey })).response.status, 200)
+expect('GET /users/me/api-keys', (await client.GET('/users/me/api-keys', { headers: asFresh })).response.status, 200)
+expect('DELETE /users/me/api-keys/{id}', (await client.DELETE('/users/me/api-keys/{id}', { params: { path: { id: apiKey.data.id } }, headers: asFresh })).response.status, 204)
+
+const events = await client.GET('/audit-events', { params: { query: { user_id: userId, limit: 100 } }, headers: asAdmin })
+expect('GET /audit-events', events.response.status, 200)
+if (!(events.data ?? []).some((event) => event.type === 'api_key.revoked')) throw new Error('GET /audit-events lists no api_key.revoked')
+const chain = await client.GET('/audit-events/verify', { headers: asAdmin })
+expect('GET /audit-events/verify', chain.response.status, 200)
+if (chain.data?.valid !== true) throw new Error('the audit chain does not verify')
+
+const other2 = await client.POST('/users', { body: { email: `client-other-${Date.now()}@example.com`, password } })
+expect('POST /users (another)', other2.response.status, 201)
+expect('DELETE /users/{id}', (await client.DELETE('/users/{id}', { params: { path: { id: other2.data?.id ?? 0 } }, headers: asAdmin })).response.status, 204)
+expect('DELETE /users/me', (await client.DELETE('/users/me', { body: { password: newPassword }, headers: asFresh })).response.status, 204)
+const gone = await client.GET('/users/me', { headers: asFresh })
+expect('GET /users/me after leaving', gone.response.status, 401)
+expectCode('GET /users/me after leaving', gone.error?.code, 'TOKEN_REVOKED')
+
 const anonymous = await client.POST('/books', { body })
 expect('POST /books without a token', anonymous.response.status, 401)
 expectCode('POST /books without a token', anonymous.error?.code, 'TOKEN_REQUIRED')
