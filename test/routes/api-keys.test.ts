@@ -137,7 +137,7 @@ t.test('a key acts as its user', async (t) => {
 
     const meRes = await me(app, writer.key)
     t.equal(meRes.statusCode, 200, 'GET /users/me itself answers a key')
-    t.same(meRes.json(), { id: author.id, email: author.email, permission: Permission.Author, created_at: meRes.json().created_at, email_verified: false })
+    t.same(meRes.json(), { id: author.id, email: author.email, permission: Permission.Author, created_at: meRes.json().created_at, email_verified: false, totp_enabled: false })
 
     const admin = await signIn(app, ADMIN.email, ADMIN.password)
     t.equal((await app.inject({ method: 'PATCH', url: `/users/${author.id}`, headers: bearer(admin), payload: { permission: 1 } })).statusCode, 200)
