@@ -55,7 +55,7 @@ if (!binaryAvailable('redis-server') || !binaryAvailable('redis-cli')) {
     const killedAt = Date.now()
     const second = await ha.promoted(first)
     load.mark('promoted')
-    t.pass(`killed: the replica was promoted ${Date.now() - killedAt} ms after the kill`)
+    t.not(second.port, first.port, `killed: another server was promoted, ${Date.now() - killedAt} ms after the kill`)
     const afterKill = await workingAgain(app, author.token, probeBook, WORKING_AGAIN_MS)
     t.same(afterKill.problems, [], `killed: every Redis path works again ${afterKill.ms} ms after the promotion (bound ${WORKING_AGAIN_MS} ms)`)
     await sleep(2000)
