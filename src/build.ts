@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config/schema'
@@ -9,6 +10,8 @@ interface BuildOptions {
   pretty?: boolean
   /** Ends the start-up waits for backing services at once when aborted (src/server.ts: a signal). */
   startupSignal?: AbortSignal
+  /** Where log lines go instead of stdout (tests read them back). */
+  logStream?: Writable
 }
 
 /**
@@ -17,8 +20,9 @@ interface BuildOptions {
  * can still add a hook first. fp() keeps the app's decorators (stores, books, ...) visible on
  * the returned instance.
  */
-export function buildApp (config: Config, { pretty = false, startupSignal }: BuildOptions = {}): FastifyInstance {
-  const fastify = Fastify(serverOptions(config, { pretty }))
+export function buildApp (config: Config, { pretty = false, startupSignal, logStream }: BuildOptions = {}): FastifyInstance {
+  const options = serverOptions(config, { pretty })
+  const fastify = Fastify(logStream === undefined ? options : { ...options, logger: { ...(options.logger as object), stream: logStream } })
   void fastify.register(fp(app), { config, startupSignal })
   return fastify
 }

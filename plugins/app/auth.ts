@@ -4,7 +4,7 @@ import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { emailNotVerified, forbidden, tokenExpired, tokenRequired, tokenRevoked, tokenUndecodable } from '../../src/domain/errors'
 import { Permission } from '../../src/domain/permission'
 import { rateLimited, REFUSES_UNVERIFIED } from '../../src/http/errors'
-import { API_KEY_PREFIX, type ApiKeyPrincipal } from '../../src/services/api-keys'
+import { API_KEY_PREFIX } from '../../src/services/api-keys'
 import { TokenClaims } from '../../src/schemas/token'
 import { CLOCK_TOLERANCE_MS, keyId } from '../external/jwt'
 
@@ -21,8 +21,8 @@ declare module 'fastify' {
      * user's current level, counted against API_KEY_RATE_LIMIT. Whether the route takes keys
      * is `options.apiKeys`; unset, the contract's rule decides (acceptsApiKeys): every route
      * but the account's own under /users/me (GET /users/me aside) and sign-out. For a key,
-     * `request.user` is {user_id, user_name, permission, api_key_id} with no `sid` and no
-     * `jti`: the handlers that read `sid` are on routes a key never reaches.
+     * `request.user` is {user_id, user_name, permission, api_key_id}, without a session: the
+     * handlers that need one read it through sessionOf, on routes a key never reaches.
      */
     requirePermission (level: Permission, options?: PermissionOptions): onRequestAsyncHookHandler
     /**
@@ -54,18 +54,6 @@ export function acceptsApiKeys (method: string, url: string): boolean {
   if (url === '/users/sign-out') return false
   if (url === '/users/me' || url === '/users/me/') return method === 'GET' || method === 'HEAD'
   return !url.startsWith('/users/me/')
-}
-
-/** A key's principal whose `sid` and `jti` throw when read: only session routes read them, and they refuse keys. */
-function withoutSession (principal: ApiKeyPrincipal): ApiKeyPrincipal {
-  const user = { ...principal }
-  for (const claim of ['sid', 'jti']) {
-    Object.defineProperty(user, claim, {
-      enumerable: false,
-      get () { throw new Error(`an API key request has no ${claim}: this route must refuse keys (requirePermission's apiKeys)`) }
-    })
-  }
-  return user
 }
 
 const BEARER = /^bearer\s+(\S+)\s*$/i
@@ -142,9 +130,7 @@ export default fp(async function authPlugin (fastify) {
         const retryMs = await fastify.apiKeys.spend(principal.api_key_id)
         if (retryMs !== undefined) throw rateLimited(retryMs)
         if (!(options.apiKeys ?? acceptsApiKeys(request.method, request.routeOptions.url ?? ''))) throw forbidden()
-        // A key request has no session: request.user carries no `sid` (see requirePermission),
-        // and reading one is a fault of the route (a 500), never a session id of undefined.
-        request.user = withoutSession(principal) as unknown as TokenClaims
+        request.user = { user_id: principal.user_id, user_name: principal.user_name, permission: principal.permission, api_key_id: principal.api_key_id }
         if (principal.permission < level) throw forbidden()
         if (verifiedOnly && !principal.email_verified) throw emailNotVerified()
         return

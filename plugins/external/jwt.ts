@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto'
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
-import type { AccessClaims, TokenClaims } from '../../src/schemas/token'
+import type { AccessClaims, RequestUser } from '../../src/schemas/token'
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
     payload: AccessClaims
     /**
-     * A verified token whose claims passed the TokenClaims schema and whose session is live
-     * (plugins/app/auth.ts); `permission` there is the user's stored level, not the claim.
+     * Set by requirePermission (plugins/app/auth.ts): a verified token's claims, its session
+     * live, or an API key's principal; `permission` is the level in force, not the claim.
      */
-    user: TokenClaims
+    user: RequestUser
   }
 }
 

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import type { preValidationAsyncHookHandler } from 'fastify'
 import { lastAdmin } from '../../src/domain/errors'
 import { Permission } from '../../src/domain/permission'
-import { requestContext } from '../../src/http/context'
+import { requestContext, sessionOf } from '../../src/http/context'
 import { IdParams, LOCATION, PageQuery, listOf, ref } from '../../src/schemas/common'
 import { errors } from '../../src/http/errors'
 import { RefreshBody } from '../../src/schemas/session'
@@ -81,8 +81,9 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null({ description: 'Signed out: the session and its tokens are ended' }) }
     }
   }, async (request, reply) => {
-    await fastify.sessions.signOut(request.user.user_id, request.user.sid, request.user.sid, requestContext(request))
-    request.log.info({ userId: request.user.user_id, sessionId: request.user.sid }, 'signed out')
+    const { user_id: userId, sid } = sessionOf(request)
+    await fastify.sessions.signOut(userId, sid, sid, requestContext(request))
+    request.log.info({ userId, sessionId: sid }, 'signed out')
     return reply.code(204).send(null)
   })
 

@@ -19,6 +19,20 @@ export const TokenClaims = Type.Object({
 })
 export type TokenClaims = Static<typeof TokenClaims>
 
+/** Whom an API key request acts for: its user at the key's level, and no session. */
+export interface ApiKeyUser {
+  user_id: number
+  user_name: string
+  permission: Static<typeof PermissionLevel>
+  api_key_id: string
+}
+
+/**
+ * `request.user` on a route behind requirePermission. Only a token has a session (`sid`):
+ * a route that reads one refuses keys, and reaches it through sessionOf (src/http/context.ts).
+ */
+export type RequestUser = TokenClaims | ApiKeyUser
+
 /** What the service signs; the signer adds `iat` and `exp`. */
 export type AccessClaims = Omit<TokenClaims, 'iat' | 'exp'>
 

@@ -1,27 +1,10 @@
-import Fastify, { type FastifyInstance } from 'fastify'
-import fp from 'fastify-plugin'
-import t, { type Test } from 'tap'
-import { serverOptions } from '../../src/http/server-options'
-import type { Settings } from '../../config/schema'
-import app from '../../src/app'
-import { logLines, testConfig } from '../support/app'
+import t from 'tap'
+import { buildLogged } from '../support/app'
 
 interface Line { level: number, msg: string, reqId?: string, req?: { method: string, url: string }, res?: { statusCode: number }, responseTime?: number }
 
-/** The app as src/build.ts assembles it, its log lines captured. */
-async function logged (t: Test, overrides: Partial<Settings>): Promise<{ app: FastifyInstance, lines: Line[] }> {
-  const { stream, lines } = logLines<Line>()
-  const config = testConfig(overrides)
-  const options = serverOptions(config)
-  const fastify = Fastify({ ...options, logger: { ...(options.logger as object), stream } })
-  await fastify.register(fp(app), { config })
-  t.teardown(() => fastify.close())
-  await fastify.ready()
-  return { app: fastify, lines }
-}
-
 t.test('at info, a quiet answer writes no line and a failed one writes one, with its request id', async (t) => {
-  const { app, lines } = await logged(t, { logLevel: 'info' })
+  const { app, lines } = await buildLogged<Line>(t, { logLevel: 'info' })
   const before = lines.length
   const ok = await app.inject({ url: '/books' })
   t.equal(ok.statusCode, 200)
@@ -34,7 +17,7 @@ t.test('at info, a quiet answer writes no line and a failed one writes one, with
 })
 
 t.test('at debug, both lines of every request carry its request id', async (t) => {
-  const { app, lines } = await logged(t, { logLevel: 'debug' })
+  const { app, lines } = await buildLogged<Line>(t, { logLevel: 'debug' })
   const before = lines.length
   const res = await app.inject({ url: '/books', headers: { 'x-request-id': 'trace-me-2' } })
   t.equal(res.statusCode, 200)
@@ -43,14 +26,14 @@ t.test('at debug, both lines of every request carry its request id', async (t) =
 })
 
 t.test('at warn, not even a 404 is logged', async (t) => {
-  const { app, lines } = await logged(t, { logLevel: 'warn' })
+  const { app, lines } = await buildLogged<Line>(t, { logLevel: 'warn' })
   const before = lines.length
   t.equal((await app.inject({ url: '/books/999999' })).statusCode, 404)
   t.equal(lines.length, before)
 })
 
 t.test('every request completed line names the method and URL, and its time to 0.01 ms', async (t) => {
-  const { app, lines } = await logged(t, { logLevel: 'debug' })
+  const { app, lines } = await buildLogged<Line>(t, { logLevel: 'debug' })
   const before = lines.length
   const answers = [
     await app.inject({ url: '/books/999999?fields=x', headers: { 'x-request-id': 'what-failed-1' } }),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { ADMIN, bearer, build, errorBody, signIn, signUp, type TokenPair } from '../support/app'
+import { ADMIN, bearer, build, buildLogged, errorBody, signIn, signUp, type TokenPair } from '../support/app'
 import { SoftAuthenticator } from '../support/authenticator'
 
 const APP_URL = 'https://shop.example.com'
@@ -234,6 +234,28 @@ t.test('each passkey sign-in route has its own per-address limit', async (t) => 
   const limited = await app.inject({ method: 'POST', url: '/users/sign-in/passkey/options' })
   t.equal(limited.statusCode, 429)
   t.match(limited.json(), { code: 'RATE_LIMITED' })
-  const other = await app.inject({ method: 'POST', url: '/users/sign-in/passkey', payload: { credential: {} } })
-  t.equal(other.statusCode, 400, 'the other route counts on its own')
+  t.equal((await passkeySignIn(app, {})).statusCode, 400, 'the other route counts on its own')
+  t.equal((await passkeySignIn(app, {})).statusCode, 400)
+  const signInLimited = await passkeySignIn(app, {})
+  t.equal(signInLimited.statusCode, 429, 'and is limited at its own count')
+  t.match(signInLimited.json(), { code: 'RATE_LIMITED' })
+  t.ok(Number(signInLimited.headers['retry-after']) > 0, 'with Retry-After')
+})
+
+t.test('no ceremony writes a challenge, a credential or an address into the log', async (t) => {
+  const { app, lines } = await buildLogged<{ msg?: string }>(t, { appUrl: APP_URL, logLevel: 'debug' })
+  const { user, token, authenticator } = await withPasskey(app)
+  const registration = (await registrationOptions(app, token)).challenge
+  const signInChallenge = (await signInOptions(app)).challenge
+  const assertion = authenticator.assert({ challenge: signInChallenge, origin: ORIGIN, rpId: RP_ID }, 1)
+  t.equal((await passkeySignIn(app, assertion)).statusCode, 200)
+  t.equal((await passkeySignIn(app, assertion)).statusCode, 401, 'a replay is refused, and logged as a request like any other')
+  t.equal((await passkeySignIn(app, { id: 'x' })).statusCode, 400)
+  const log = lines.map((line) => JSON.stringify(line)).join('\n')
+  t.ok(lines.some((line) => line.msg === 'request completed'), 'requests were logged at debug')
+  const secrets: Array<[string, string]> = [['registration challenge', registration], ['sign-in challenge', signInChallenge],
+    ['signature', assertion.response.signature], ['authenticator data', assertion.response.authenticatorData], ['address', user.email]]
+  for (const [what, value] of secrets) {
+    t.notOk(log.includes(value), `no ${what} in the log`)
+  }
 })

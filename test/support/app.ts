@@ -91,9 +91,9 @@ export function testConfig (overrides: Partial<Settings> = {}): Config {
  * The real app, built by buildApp exactly as the server builds it, ready, and closed when the
  * test ends. Its decorators (stores, cache...) are reachable, as in fastify-cli's test helper.
  */
-export async function build (t: Test, overrides: Partial<Settings> = {}): Promise<FastifyInstance> {
+export async function build (t: Test, overrides: Partial<Settings> = {}, { logStream }: { logStream?: Writable } = {}): Promise<FastifyInstance> {
   const real = REAL_BACKENDS ? await realBackends() : undefined
-  const fastify = buildApp(testConfig({ ...real?.overrides, ...overrides }))
+  const fastify = buildApp(testConfig({ ...real?.overrides, ...overrides }), { logStream })
   t.teardown(async () => {
     await fastify.close()
     await real?.drop()
@@ -133,6 +133,12 @@ export function logLines<T> (): { stream: Writable, lines: T[] } {
     }
   })
   return { stream, lines }
+}
+
+/** build(), its log lines captured and parsed. */
+export async function buildLogged<T> (t: Test, overrides: Partial<Settings> = {}): Promise<{ app: FastifyInstance, lines: T[] }> {
+  const { stream, lines } = logLines<T>()
+  return { app: await build(t, overrides, { logStream: stream }), lines }
 }
 
 /** What GET /metrics answers on the metrics server (an app built with metricsPort). */

@@ -5,7 +5,7 @@ import { lastAdmin, wrongCurrentPassword } from '../../../src/domain/errors'
 import { Permission } from '../../../src/domain/permission'
 import { listOf, ref, type HeaderDoc } from '../../../src/schemas/common'
 import { accepted } from '../../../src/http/accepted'
-import { requestContext } from '../../../src/http/context'
+import { requestContext, sessionOf } from '../../../src/http/context'
 import { errors } from '../../../src/http/errors'
 import { PasswordChangeBody, Session, SessionIdParams } from '../../../src/schemas/session'
 import { AccountExport, DeleteAccountBody, EmailChangeBody, User, normaliseEmail } from '../../../src/schemas/user'
@@ -49,7 +49,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request, reply) => {
-    const { user_id: userId, sid } = request.user
+    const { user_id: userId, sid } = sessionOf(request)
     await fastify.users.changePassword(userId, sid, request.body.current_password, request.body.new_password, requestContext(request))
     return reply.code(204).send(null)
   })
@@ -96,7 +96,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       response: { 200: listOf(Session, 'Live sessions, newest first; `current` marks this one') }
     }
-  }, async (request) => fastify.sessions.list(request.user.user_id, request.user.sid))
+  }, async (request) => fastify.sessions.list(request.user.user_id, sessionOf(request).sid))
 
   fastify.delete('/sessions', {
     onRequest: [fastify.requirePermission(Permission.User, { allowUnverified: true })],
@@ -122,7 +122,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null({ description: 'The session has ended' }), ...errors('SESSION_NOT_FOUND') }
     }
   }, async (request, reply) => {
-    await fastify.sessions.signOut(request.user.user_id, request.params.id, request.user.sid, requestContext(request))
+    await fastify.sessions.signOut(request.user.user_id, request.params.id, sessionOf(request).sid, requestContext(request))
     request.log.info({ userId: request.user.user_id, sessionId: request.params.id }, 'session ended')
     return reply.code(204).send(null)
   })
@@ -136,7 +136,7 @@ const me: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: ref(AccountExport, 'The account, its live sessions and every review it wrote, as a file to save', ATTACHMENT), ...errors('USER_NOT_FOUND') }
     }
   }, async (request, reply) => {
-    const data = await fastify.leaving.export(request.user.user_id, request.user.sid)
+    const data = await fastify.leaving.export(request.user.user_id, sessionOf(request).sid)
     return reply.header('content-disposition', 'attachment; filename="bookstore-export.json"').send(data)
   })
 
