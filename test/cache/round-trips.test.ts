@@ -45,3 +45,30 @@ if (!binaryAvailable('redis-server')) {
     t.same(await commandsRun(probe), { evalsha: 2, get: 3, time: 1, set: 1 }, 'a write starts a new generation in one EVALSHA')
   })
 }
+
+if (binaryAvailable('redis-server')) {
+  t.test('a cached GET /books/:id with an API key costs what it costs without one: no read of the key, the same one EVALSHA', async (t) => {
+    const server = await throwawayRedis()
+    t.teardown(() => server.kill())
+    const app = await build(t, { redisUrl: server.url })
+    const author = await userWith(app, 2)
+    const book = (await app.inject({ method: 'POST', url: '/books', headers: bearer(author.token), payload: SAMPLE_BOOK })).json<{ id: number }>()
+    const key = (await app.inject({ method: 'POST', url: '/users/me/api-keys', headers: bearer(author.token), payload: { name: 'reader' } })).json<{ key: string }>().key
+    const probe = new Redis(server.url)
+    t.teardown(() => probe.quit())
+    const store = app.stores.apiKeys
+    const lookup = store.lookup
+    let lookups = 0
+    store.lookup = async (...args) => { lookups++; return lookup(...args) }
+    t.teardown(() => { store.lookup = lookup })
+
+    await app.inject({ url: `/books/${book.id}` })
+    for (const headers of [{}, bearer(key), bearer(author.token)]) {
+      await probe.config('RESETSTAT')
+      const res = await app.inject({ url: `/books/${book.id}`, headers })
+      t.equal(res.statusCode, 200)
+      t.same(await commandsRun(probe), { evalsha: 1, get: 2 }, 'one round trip to Redis, for the book')
+    }
+    t.equal(lookups, 0, 'the key was never read: a public route ignores credentials')
+  })
+}
