@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { binaryAvailable, redisCli, throwawaySentinel, until } from '../../scripts/lib/throwaway'
-import { build, skipSuite, userWith } from '../support/app'
+import { build, clusterSuiteRanOnce, skipSuite, userWith } from '../support/app'
 import { injector, report, seedBooks, startLoad } from '../support/load'
 import { AUTH_LIMIT, MAX_FAILURES, exercise, workingAgain } from './redis-sentinel-cluster'
 
@@ -21,7 +21,9 @@ const WORKING_AGAIN_MS = 10_000
 // Two failovers under load and the settling between them take ~100 s.
 t.setTimeout(240_000)
 
-if (!binaryAvailable('redis-server') || !binaryAvailable('redis-cli')) {
+if (clusterSuiteRanOnce(t, 'Redis Sentinel suite')) {
+  // Ran on the first Node.js of this CI run.
+} else if (!binaryAvailable('redis-server') || !binaryAvailable('redis-cli')) {
   skipSuite(t, 'Redis Sentinel suite', 'no redis-server or redis-cli binary on PATH (Debian: apt-get install redis-server)')
 } else {
   t.test('Redis through Sentinel: every Redis path, then a killed and a frozen master under load', { timeout: 240_000 }, async (t) => {

@@ -31,6 +31,18 @@ export function skipSuite (t: Test, suite: string, why: string): void {
   t.test(suite, { skip: why }, () => {})
 }
 
+/**
+ * True (after one loud skip line) where the suites that start clusters of engines (Redis
+ * Sentinel and Cluster, Galera, SQL replicas) have already run: they prove the engines' failure
+ * modes, not the runtime's, and take minutes, so CI runs them once, on its first Node.js, and
+ * its Node.js 24 pass (scripts/node24.sh) sets BOOKSTORE_CLUSTER_SUITES=once-done.
+ */
+export function clusterSuiteRanOnce (t: Test, suite: string): boolean {
+  if (process.env.BOOKSTORE_CLUSTER_SUITES !== 'once-done') return false
+  skipSuite(t, suite, 'cluster suites run once per CI run, and this one ran on the first Node.js (BOOKSTORE_CLUSTER_SUITES=once-done)')
+  return true
+}
+
 async function realBackends (): Promise<{ overrides: Partial<Settings>, drop: () => Promise<void> }> {
   const { DATABASE_URL, MONGODB_URL, REDIS_URL } = process.env
   if (DATABASE_URL?.startsWith('mysql://') !== true || MONGODB_URL === undefined || REDIS_URL === undefined) {
