@@ -44,9 +44,13 @@ export function clusterSuiteRanOnce (t: Test, suite: string): boolean {
 }
 
 async function realBackends (): Promise<{ overrides: Partial<Settings>, drop: () => Promise<void> }> {
-  const { DATABASE_URL, MONGODB_URL, REDIS_URL } = process.env
-  if (DATABASE_URL?.startsWith('mysql://') !== true || MONGODB_URL === undefined || REDIS_URL === undefined) {
-    throw new Error('BOOKSTORE_TEST_APP=real needs DATABASE_URL=mysql://..., MONGODB_URL and REDIS_URL (eval "$(npm run -s services)")')
+  const { DATABASE_URL, MONGODB_URL, REDIS_URL, REDIS_SENTINELS, REDIS_SENTINEL_NAME, REDIS_CLUSTER_NODES } = process.env
+  // Redis as the service reads it: one server, Sentinels, or a Cluster (scripts/ha-routes.ts).
+  const redis: Partial<Settings> | undefined = REDIS_SENTINELS !== undefined && REDIS_SENTINEL_NAME !== undefined
+    ? { redisSentinels: REDIS_SENTINELS, redisSentinelName: REDIS_SENTINEL_NAME }
+    : REDIS_CLUSTER_NODES !== undefined ? { redisClusterNodes: REDIS_CLUSTER_NODES } : REDIS_URL === undefined ? undefined : { redisUrl: REDIS_URL }
+  if (DATABASE_URL?.startsWith('mysql://') !== true || MONGODB_URL === undefined || redis === undefined) {
+    throw new Error('BOOKSTORE_TEST_APP=real needs DATABASE_URL=mysql://..., MONGODB_URL and REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES (eval "$(npm run -s services)")')
   }
   const sql = await scratchMysql(DATABASE_URL)
   const mongoUrl = new URL(MONGODB_URL)
@@ -58,7 +62,7 @@ async function realBackends (): Promise<{ overrides: Partial<Settings>, drop: ()
     ? {}
     : { smtpUrl: MAILPIT_SMTP_URL, mailFrom: `Bookstore <no-reply+${sql.name}@localhost>` }
   return {
-    overrides: { databaseUrl: sql.url, mongodbUrl: mongoUrl.toString(), redisUrl: REDIS_URL, cacheNamespace: sql.name, ...mail },
+    overrides: { databaseUrl: sql.url, mongodbUrl: mongoUrl.toString(), ...redis, cacheNamespace: sql.name, ...mail },
     async drop () {
       await sql.drop()
       const client = await MongoClient.connect(MONGODB_URL, { serverSelectionTimeoutMS: 2000 })
