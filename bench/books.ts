@@ -144,11 +144,8 @@ async function main (): Promise<void> {
     const key = (await (await fetch(`${service.url}/users/me/api-keys`, {
       method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' })
     })).json() as { key: string }).key
-    const secured = async (credential: string): Promise<number> => {
-      const result = await autocannon({ url: `${service.url}/users/me`, connections: CONNECTIONS, duration: SECONDS, headers: { authorization: `Bearer ${credential}` } })
-      if (result.errors + result.non2xx > 0) throw new Error(`GET /users/me: ${result.errors} errors, ${result.non2xx} non-2xx`)
-      return result.requests.average
-    }
+    const secured = (credential: string): Promise<number> =>
+      throughput(service.url, ['/users/me'], SECONDS, CONNECTIONS, { authorization: `Bearer ${credential}` })
     await secured(token)
     await secured(key)
     const withJwt: number[] = []
