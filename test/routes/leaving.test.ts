@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
+import { Cluster } from 'ioredis'
 import { MongoClient } from 'mongodb'
 import { generate } from 'otplib'
 import t from 'tap'
@@ -308,20 +309,21 @@ async function whereIs (app: FastifyInstance, needle: string, sqliteFile: string
     }
   }
   const redis = sharedRedis(app)
-  if (redis !== undefined) {
+  // A Cluster's keys are spread over its masters, and carry the namespace inside a hash tag.
+  for (const node of redis === undefined ? [] : redis instanceof Cluster ? redis.nodes('master') : [redis]) {
     let cursor = '0'
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${app.config.cacheNamespace}:*`, 'COUNT', 500)
+      const [next, keys] = await node.scan(cursor, 'MATCH', `*${app.config.cacheNamespace}:*`, 'COUNT', 500)
       cursor = next
       for (const key of keys) {
         seen(`redis key ${key}`, key)
-        const type = await redis.type(key)
+        const type = await node.type(key)
         const value = type === 'string'
-          ? await redis.getBuffer(key)
-          : type === 'hash' ? await redis.hgetall(key)
-            : type === 'set' ? await redis.smembers(key)
-              : type === 'zset' ? await redis.zrange(key, '0', '-1')
-                : type === 'list' ? await redis.lrange(key, 0, -1)
+          ? await node.getBuffer(key)
+          : type === 'hash' ? await node.hgetall(key)
+            : type === 'set' ? await node.smembers(key)
+              : type === 'zset' ? await node.zrange(key, '0', '-1')
+                : type === 'list' ? await node.lrange(key, 0, -1)
                   : type === 'none' ? null : `unread type ${type} of ${key}`
         seen(`redis ${key}`, value)
       }

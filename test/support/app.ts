@@ -72,6 +72,9 @@ async function realBackends (): Promise<{ overrides: Partial<Settings>, drop: ()
   }
 }
 
+/** The settings that name a Redis: one of them at most may be set. */
+const REDIS_SETTINGS = ['redisUrl', 'redisSentinels', 'redisSentinelName', 'redisClusterNodes'] as const satisfies ReadonlyArray<keyof Settings>
+
 export const ADMIN = { email: 'admin@example.com', password: 'correct horse battery staple' }
 
 /** One folder per test process for the apps' mail; each app writes into its own subfolder. */
@@ -109,7 +112,10 @@ export function testConfig (overrides: Partial<Settings> = {}): Config {
  */
 export async function build (t: Test, overrides: Partial<Settings> = {}, { logStream }: { logStream?: Writable } = {}): Promise<FastifyInstance> {
   const real = REAL_BACKENDS ? await realBackends() : undefined
-  const fastify = buildApp(testConfig({ ...real?.overrides, ...overrides }), { logStream })
+  // A test that names its own Redis (a private server to freeze) gets it instead of the run's.
+  const ownRedis = REDIS_SETTINGS.some((name) => overrides[name] !== undefined)
+  const backends = Object.fromEntries(Object.entries(real?.overrides ?? {}).filter(([name]) => !(ownRedis && (REDIS_SETTINGS as readonly string[]).includes(name))))
+  const fastify = buildApp(testConfig({ ...backends, ...overrides }), { logStream })
   t.teardown(async () => {
     await fastify.close()
     await real?.drop()
