@@ -1,24 +1,29 @@
 /**
  * `npm run bench:shedding`: reads while sign-ins flood the service. The built service on core 0,
- * this load generator on core 1 (taskset, where there is one). First reads alone
- * (GET /books/:id at a fixed rate), then the same reads while --connections sign-in connections
- * (AUTH_RATE_LIMIT raised so the per-address limit never answers first) run for --seconds: the
- * reads' p99 against idle, and every sign-in answer counted by status, timeouts and errors.
+ * this load generator on core 1 (taskset, where there is one). First one argon2id verify's
+ * rate on the service's core (verifies back to back in a process of their own), then reads
+ * alone (GET /books/:id at a fixed rate), then the same reads while --connections sign-in
+ * connections (default 50, each sending its next request as soon as an answer, 503 included,
+ * arrives; AUTH_RATE_LIMIT raised so the per-address limit never answers first) run for
+ * --seconds: the sign-ins' goodput (200s a second) against the verify rate, the reads' p99
+ * against idle, and every sign-in answer counted by status, timeouts and errors.
  * `--no-shedding` runs the service with the password queue and event-loop shedding off, for
  * the comparison. Only ratios hold on a shared machine.
  *   npm run bench:shedding [-- --seconds 20 --connections 200 --no-shedding]
  */
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { ADMIN, option, pinLoadGenerator, postJson, signIn, startService } from './common'
+import Database from 'better-sqlite3'
+import { ADMIN, onServerCore, option, pinLoadGenerator, postJson, signIn, startService } from './common'
 import { projectRoot } from '../config/paths'
 import type { Server } from '../scripts/lib/server'
 
 const args = process.argv.slice(2)
 const SECONDS = option('seconds', 20)
-const CONNECTIONS = option('connections', 200)
+const CONNECTIONS = option('connections', 50)
 const READ_RATE = option('read-rate', 200)
 const SHEDDING = !args.includes('--no-shedding')
 /** argon2 slots (config argon2.concurrency, default 2): with the service on one core they share it with the event loop. */
@@ -88,18 +93,48 @@ function flood (url: string, seconds: number): Promise<CannonJson> {
     '-H', 'content-type=application/json', '-b', JSON.stringify(ADMIN), `${url}/users/sign-in`], 19)
 }
 
+/** Verifies a second, one after another, of the Admin's stored hash, in a process on the service's core. */
+async function verifyRate (dbFile: string, seconds: number): Promise<number> {
+  const db = new Database(dbFile, { readonly: true })
+  const { password_hash: hash } = db.prepare('SELECT password_hash FROM users WHERE email = ?').get(ADMIN.email) as { password_hash: string }
+  db.close()
+  const [cmd, argv] = onServerCore(process.execPath, [path.join(__dirname, 'verify.js')])
+  const verifier = spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  try {
+    await once(verifier, 'message')
+    let done = 0
+    const until = performance.now() + seconds * 1000
+    const started = performance.now()
+    while (performance.now() < until) {
+      verifier.send({ hash, password: ADMIN.password })
+      const [answer] = await once(verifier, 'message') as [{ ok?: boolean }]
+      if (answer.ok !== true) throw new Error('the baseline verify did not accept the password')
+      done++
+    }
+    return done / ((performance.now() - started) / 1000)
+  } finally {
+    verifier.kill()
+  }
+}
+
 async function main (): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-shed-'))
   const service = await startShedding(dir)
   try {
     await postJson(`${service.url}/books`, { title: 'Bench', author: 'Bench', total_pages: 1 }, await signIn(service.url))
 
+    const verifiesPerSecond = await verifyRate(path.join(dir, 'bench.db'), 5)
     await reads(service.url, 3) // warm-up
     const idle = await reads(service.url, 10)
     const [loaded, signIns] = await Promise.all([reads(service.url, SECONDS), flood(service.url, SECONDS)])
+    const goodput = (signIns.statusCodeStats?.['200']?.count ?? 0) / SECONDS
     const report = {
       shedding: SHEDDING,
       argon2Slots: ARGON2_SLOTS,
+      connections: CONNECTIONS,
+      verifiesPerSecond: Number(verifiesPerSecond.toFixed(1)),
+      signInsPerSecond: Number(goodput.toFixed(1)),
+      goodputRatio: Number((goodput / verifiesPerSecond).toFixed(2)),
       idle,
       loaded,
       p99Ratio: Number((loaded.p99 / idle.p99).toFixed(2)),
