@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import Database from 'better-sqlite3'
-import type { SearchPage, SqlDialect, SqlExecutor, SqlValue } from '../sql/dialect'
+import type { Tracing } from '../../tracing'
+import { tracedExecutor, type SearchPage, type SqlDialect, type SqlExecutor, type SqlValue } from '../sql/dialect'
 
 interface SqliteOptions {
   /**
@@ -11,6 +12,8 @@ interface SqliteOptions {
    * requests longer than that; tests lower it to cross step boundaries.
    */
   scanChunkRows?: number
+  /** Set only when OTEL_EXPORTER_OTLP_ENDPOINT is: a span per statement. */
+  tracing?: Tracing | undefined
 }
 
 /** An FTS5 phrase: the needle as one quoted string, its quotes doubled; nothing else is syntax inside. */
@@ -21,7 +24,7 @@ const ftsPhrase = (needle: string): string => `"${needle.replaceAll('"', '""')}"
  * with foreign keys on. better-sqlite3 is synchronous, so every statement runs to completion
  * on the event loop; the async surface is the dialect's, shared with MySQL.
  */
-export function sqliteDialect (file: string, { scanChunkRows = 16384 }: SqliteOptions = {}): SqlDialect {
+export function sqliteDialect (file: string, { scanChunkRows = 16384, tracing }: SqliteOptions = {}): SqlDialect {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true })
   const db = new Database(file)
   db.pragma('journal_mode = WAL')
@@ -38,7 +41,7 @@ export function sqliteDialect (file: string, { scanChunkRows = 16384 }: SqliteOp
     }
     return stmt
   }
-  const direct: SqlExecutor = {
+  const direct: SqlExecutor = tracedExecutor({
     async all<T> (sql: string, params: readonly SqlValue[] = []) {
       return statement(sql).all(...params) as T[]
     },
@@ -49,7 +52,7 @@ export function sqliteDialect (file: string, { scanChunkRows = 16384 }: SqliteOp
       const { changes, lastInsertRowid } = statement(sql).run(...params)
       return { changes, insertId: Number(lastInsertRowid) }
     }
-  }
+  }, 'sqlite', tracing)
 
   // One connection serves every request, so while a transaction is open (its body awaits),
   // any other statement waits for it to end instead of running inside it.
