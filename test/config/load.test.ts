@@ -239,5 +239,6 @@ t.test('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_SERVICE_NAME: tracing off unless th
   t.equal(on.otelServiceName, 'books-eu')
   t.throws(() => loadConfig({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'jaeger:4318' } }),
     { message: /^Invalid configuration: OTEL_EXPORTER_OTLP_ENDPOINT \(otelExporterOtlpEndpoint\) must match pattern/ })
-  t.throws(() => loadConfig({ env: { OTEL_SERVICE_NAME: '' } }), { message: /^Invalid configuration: OTEL_SERVICE_NAME \(otelServiceName\)/ })
+  t.equal(loadConfig({ env: { OTEL_SERVICE_NAME: '' } }).otelServiceName, 'bookstore', 'empty, as every variable: unset')
+  t.throws(() => loadConfig({ env: { OTEL_SERVICE_NAME: 'x'.repeat(256) } }), { message: /^Invalid configuration: OTEL_SERVICE_NAME \(otelServiceName\)/ })
 })
