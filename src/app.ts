@@ -50,7 +50,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
     // Before every other plugin and route: the server span must wrap all their hooks. Its
     // onClose is the first registered, so it runs last (LIFO), after the mail worker and the
     // stores have ended their spans: everything is exported before close() resolves.
-    fastify.addHook('onClose', traces.shutdown)
+    fastify.addHook('onClose', async (instance) => { await traces.shutdown(instance.log) })
     await fastify.register(traces.plugin)
     traces.logIds(fastify)
   }

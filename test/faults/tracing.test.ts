@@ -1,4 +1,6 @@
+import { once } from 'node:events'
 import { existsSync } from 'node:fs'
+import { createServer } from 'node:net'
 import path from 'node:path'
 import fp from 'fastify-plugin'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -7,6 +9,7 @@ import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import type { Settings } from '../../config/schema'
 import app from '../../src/app'
+import { buildApp } from '../../src/build'
 import { traceRedisCommands } from '../../src/cache/redis-client'
 import { serverOptions } from '../../src/http/server-options'
 import { tracedTransport, type MailTransport } from '../../src/mail/transport'
@@ -57,6 +60,23 @@ t.test('unset: no OpenTelemetry module loaded, every wrapped seam is the origina
   t.equal(hasher.hash.name, 'hash', "the hasher's own methods")
   t.equal(hasher.verify.name, 'verify')
   t.same(otelModulesLoaded(), [], 'still none')
+})
+
+t.test('a collector that is down or frozen: requests answered as ever, close() within the export timeout', async (t) => {
+  const frozen = createServer(() => {}).listen(0, '127.0.0.1')
+  await once(frozen, 'listening')
+  t.teardown(() => { frozen.close() })
+  const address = frozen.address()
+  const frozenPort = typeof address === 'object' && address !== null ? address.port : 0
+  for (const [what, endpoint] of [['refusing', `http://127.0.0.1:${await freePort()}`], ['frozen', `http://127.0.0.1:${frozenPort}`]] as const) {
+    const fastify = buildApp(testConfig({ otelExporterOtlpEndpoint: endpoint }))
+    await fastify.ready()
+    t.equal((await fastify.inject({ url: '/books' })).statusCode, 200, `${what}: a read answers`)
+    const started = Date.now()
+    await fastify.close()
+    const ms = Date.now() - started
+    t.ok(ms < 3000, `${what}: closed in ${ms} ms, the batch dropped`)
+  }
 })
 
 const JAEGER_VERSION = 'v1.75.0'
