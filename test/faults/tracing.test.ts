@@ -1,10 +1,13 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import path from 'node:path'
 import fp from 'fastify-plugin'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { MongoClient } from 'mongodb'
+import pino from 'pino'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import type { Settings } from '../../config/schema'
@@ -13,6 +16,7 @@ import { buildApp } from '../../src/build'
 import { traceRedisCommands } from '../../src/cache/redis-client'
 import { serverOptions } from '../../src/http/server-options'
 import { tracedTransport, type MailTransport } from '../../src/mail/transport'
+import { createMailWorker } from '../../src/mail/worker'
 import { createPasswordHasher } from '../../src/services/passwords'
 import { tracedCollection } from '../../src/stores/mongodb/reviews'
 import { tracedExecutor, type SqlExecutor } from '../../src/stores/sql/dialect'
@@ -77,6 +81,27 @@ t.test('a collector that is down or frozen: requests answered as ever, close() w
     const ms = Date.now() - started
     t.ok(ms < 3000, `${what}: closed in ${ms} ms, the batch dropped`)
   }
+})
+
+t.test("the mail worker's polls run outside the request that nudged it (else they would join its trace for good)", async (t) => {
+  // The context tracing follows is AsyncLocalStorage's; a store of our own stands in for a span.
+  const requestContext = new AsyncLocalStorage<string>()
+  const seen: Array<string | undefined> = []
+  const outbox = {
+    async claim () { seen.push(requestContext.getStore()); return [] },
+    async remove () {},
+    async retryLater () {}
+  }
+  const worker = createMailWorker({ outbox, transport: { name: 'files', async send () {}, close () {} }, log: pino({ level: 'silent' }), pollMs: 50 })
+  worker.start()
+  t.teardown(() => worker.stop())
+  await sleep(20)
+  requestContext.run('sign-up request', () => { worker.nudge() })
+  await sleep(300)
+  const nudged = seen.indexOf('sign-up request')
+  t.ok(nudged >= 0, 'the nudged round runs in the request (its mail joins that trace)')
+  t.ok(seen.length - nudged > 3, `polls went on after it (${seen.length - nudged - 1})`)
+  t.same(seen.slice(nudged + 1).filter((s) => s !== undefined), [], 'none of the later polls in the request')
 })
 
 const JAEGER_VERSION = 'v1.75.0'
@@ -198,6 +223,8 @@ if (!existsSync(jaegerBin)) {
     t.equal(reviewsRead.statusCode, 200)
     const missing = await fastify.inject({ url: '/books/99999999', headers: { traceparent: `00-${'2'.repeat(32)}-b7ad6b7169203331-01`, 'x-request-id': 'traced-missing' } })
     t.equal(missing.statusCode, 404)
+    const unrouted = await fastify.inject({ url: '/no/such/route', headers: { traceparent: `00-${'3'.repeat(32)}-b7ad6b7169203331-01` } })
+    t.equal(unrouted.statusCode, 404)
 
     // Closing flushes the batch: everything is in Jaeger after close() resolved.
     await fastify.close()
@@ -215,6 +242,10 @@ if (!existsSync(jaegerBin)) {
     const missingSpan = missingTrace.spans.find((s) => tagsOf(s)['span.kind'] === 'server')
     t.equal(missingSpan?.operationName, 'GET /books/:id')
     t.equal(tagsOf(missingSpan!)['http.response.status_code'], 404, 'a 404 with its status code too')
+
+    const unroutedSpan = (await readTrace(jaeger, '3'.repeat(32))).spans.find((s) => tagsOf(s)['span.kind'] === 'server')
+    t.equal(unroutedSpan?.operationName, 'GET', 'no route matched: the method alone (a URL would make names unbounded)')
+    t.equal(tagsOf(unroutedSpan!)['http.response.status_code'], 404)
 
     // Every trace the service sent: find the child spans by kind.
     const res = await fetch(`${jaeger.queryUrl}/api/traces?service=${serviceName}&limit=100&lookback=1h`)
