@@ -223,6 +223,8 @@ if (!existsSync(jaegerBin)) {
     t.equal(reviewsRead.statusCode, 200)
     const missing = await fastify.inject({ url: '/books/99999999', headers: { traceparent: `00-${'2'.repeat(32)}-b7ad6b7169203331-01`, 'x-request-id': 'traced-missing' } })
     t.equal(missing.statusCode, 404)
+    const searched = await fastify.inject({ url: '/books?q=test%20b', headers: { traceparent: `00-${'4'.repeat(32)}-b7ad6b7169203331-01` } })
+    t.equal(searched.statusCode, 200)
     const unrouted = await fastify.inject({ url: '/no/such/route', headers: { traceparent: `00-${'3'.repeat(32)}-b7ad6b7169203331-01` } })
     t.equal(unrouted.statusCode, 404)
 
@@ -246,6 +248,10 @@ if (!existsSync(jaegerBin)) {
     const unroutedSpan = (await readTrace(jaeger, '3'.repeat(32))).spans.find((s) => tagsOf(s)['span.kind'] === 'server')
     t.equal(unroutedSpan?.operationName, 'GET', 'no route matched: the method alone (a URL would make names unbounded)')
     t.equal(tagsOf(unroutedSpan!)['http.response.status_code'], 404)
+
+    // A search's statements (the book_search index on either database) are in its trace too.
+    const search = (await readTrace(jaeger, '4'.repeat(32), 2)).spans.filter((s) => tagsOf(s)['db.system'] === (real ? 'mysql' : 'sqlite'))
+    t.ok(search.some((s) => /book_(search|blocks)/.test(String(tagsOf(s)['db.query.text']))), `the search's SQL (${search.map((s) => s.operationName).join(', ')})`)
 
     // Every trace the service sent: find the child spans by kind.
     const res = await fetch(`${jaeger.queryUrl}/api/traces?service=${serviceName}&limit=100&lookback=1h`)
