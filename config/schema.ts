@@ -107,7 +107,14 @@ export const ConfigSchema = Type.Object({
    * How long start-up waits for each backing service (MySQL, MongoDB, Redis) to answer before
    * it gives up and the process exits 1. `npm run migrate` waits less unless this is set.
    */
-  startupWaitSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 60, env: 'STARTUP_WAIT_SECONDS' })
+  startupWaitSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 60, env: 'STARTUP_WAIT_SECONDS' }),
+  /**
+   * The OTLP/HTTP collector traces go to (`<endpoint>/v1/traces`); unset: nothing is traced and
+   * no OpenTelemetry module is loaded (src/tracing.ts).
+   */
+  otelExporterOtlpEndpoint: Type.Optional(Type.String({ pattern: '^https?://[^?#]+$', env: 'OTEL_EXPORTER_OTLP_ENDPOINT' })),
+  /** The service.name every span carries. */
+  otelServiceName: Type.String({ minLength: 1, maxLength: 255, env: 'OTEL_SERVICE_NAME', default: 'bookstore' })
 }, { additionalProperties: false })
 
 /**

@@ -6,6 +6,7 @@ import type { Config } from '../config/schema'
 import { errorHandler, notFoundHandler } from './http/error-handler'
 import { COMPONENTS } from './schemas/components'
 import { validatorCompiler } from './http/validation'
+import type { Tracing } from './tracing'
 
 interface AppOptions {
   config: Config
@@ -21,6 +22,8 @@ declare module 'fastify' {
      * ends at once (src/wait-for.ts). Absent where nothing can ask that (tests, scripts).
      */
     startupSignal?: AbortSignal | undefined
+    /** Set only when OTEL_EXPORTER_OTLP_ENDPOINT is: what the seams wrap themselves with (src/tracing.ts). */
+    tracing: Tracing | undefined
   }
 }
 
@@ -33,10 +36,24 @@ const root = path.join(__dirname, '..')
  * declare their dependencies), then the routes.
  */
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  const { otelExporterOtlpEndpoint: endpoint, otelServiceName: serviceName } = opts.config
+  // Required only when configured: unset, no OpenTelemetry module is loaded and every seam
+  // keeps its untraced functions (test/faults/tracing.test.ts holds both to that).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const traces = endpoint === undefined ? undefined : (require('./tracing-sdk') as typeof import('./tracing-sdk')).startTracing({ endpoint, serviceName })
   await fastify.register(fp(async function configPlugin (instance) {
     instance.decorate('config', opts.config)
     instance.decorate('startupSignal', opts.startupSignal)
+    instance.decorate('tracing', traces?.tracing)
   }, { name: 'config' }))
+  if (traces !== undefined) {
+    // Before every other plugin and route: the server span must wrap all their hooks. Its
+    // onClose is the first registered, so it runs last (LIFO), after the mail worker and the
+    // stores have ended their spans: everything is exported before close() resolves.
+    fastify.addHook('onClose', async (instance) => { await traces.shutdown(instance.log) })
+    await fastify.register(traces.plugin)
+    traces.logIds(fastify)
+  }
 
   // JSON only: Fastify's default text/plain parser would let a text body reach validation.
   fastify.removeContentTypeParser('text/plain')

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import path from 'node:path'
-import { fileTransport, smtpTransport } from '../../src/mail/transport'
+import { fileTransport, smtpTransport, tracedTransport } from '../../src/mail/transport'
 import { createMailWorker } from '../../src/mail/worker'
 
 declare module 'fastify' {
@@ -19,9 +19,9 @@ declare module 'fastify' {
 export default fp(async function mailPlugin (fastify) {
   const { smtpUrl, mailFrom, mailDir, backendTimeoutMs, shutdownGraceMs } = fastify.config
   const log = fastify.log.child({ module: 'mail' })
-  const transport = smtpUrl === undefined
+  const transport = tracedTransport(smtpUrl === undefined
     ? fileTransport(path.resolve(mailDir), mailFrom, log)
-    : smtpTransport(smtpUrl, mailFrom, { timeoutMs: Math.max(backendTimeoutMs, 5000) })
+    : smtpTransport(smtpUrl, mailFrom, { timeoutMs: Math.max(backendTimeoutMs, 5000) }), fastify.tracing, smtpUrl)
   const worker = createMailWorker({ outbox: fastify.stores.outbox, transport, log, stopMs: Math.floor(shutdownGraceMs / 2) })
   fastify.decorate('mail', { nudge: worker.nudge, transport: transport.name })
   fastify.addHook('onReady', async () => { worker.start() })

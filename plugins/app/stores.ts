@@ -29,7 +29,7 @@ declare module 'fastify' {
 async function openSql (fastify: FastifyInstance, database: DatabaseTarget): Promise<SqlDialect> {
   switch (database.kind) {
     case 'sqlite': {
-      const db = sqliteDialect(database.file)
+      const db = sqliteDialect(database.file, { tracing: fastify.tracing })
       fastify.addHook('onClose', () => db.close())
       return db
     }
@@ -39,7 +39,7 @@ async function openSql (fastify: FastifyInstance, database: DatabaseTarget): Pro
       const { default: mysqlClient } = require('../external/mysql') as typeof import('../external/mysql')
       await fastify.register(mysqlClient, { url: database.url })
       if (fastify.mysql === undefined) throw new Error('@fastify/mysql registered no pool')
-      return mysqlDialect(fastify.mysql.pool)
+      return mysqlDialect(fastify.mysql.pool, { tracing: fastify.tracing })
     }
   }
 }
@@ -69,7 +69,7 @@ export default fp(async function storesPlugin (fastify) {
     const db = fastify.mongo.db
     if (db === undefined) throw new Error('MONGODB_URL must name a database, e.g. mongodb://host:27017/bookstore')
     await ensureReviewIndexes(db)
-    const mongo = createMongoReviewStore(db)
+    const mongo = createMongoReviewStore(db, fastify.tracing)
     backends.push(mongo.backend)
     reviews = guardStore(mongo.reviews, mongo.backend.name, backendTimeoutMs)
   }

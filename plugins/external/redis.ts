@@ -27,10 +27,11 @@ export default fp(async function redisClientPlugin (fastify) {
   // Required only when configured: the embedded default never holds the Redis client.
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { default: fastifyRedis } = require('@fastify/redis') as typeof import('@fastify/redis')
-  const { createRedisClient, redisAddress } = require('../../src/cache/redis-client') as typeof import('../../src/cache/redis-client')
+  const { createRedisClient, redisAddress, traceRedisCommands } = require('../../src/cache/redis-client') as typeof import('../../src/cache/redis-client')
   /* eslint-enable @typescript-eslint/no-require-imports */
   const log = fastify.log.child({ module: 'redis' })
   const { client, lastError, stop } = createRedisClient(target, log)
+  traceRedisCommands(client, fastify.tracing)
 
   try {
     await waitFor('redis', async () => {

@@ -1,6 +1,7 @@
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type ClusterOptions, type Command, type RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RedisTarget } from '../../config/schema'
+import type { Tracing } from '../tracing'
 
 /** The shared client: one server or a master found through Sentinels (Redis), or a Cluster. */
 export type RedisClient = Redis | Cluster
@@ -194,4 +195,28 @@ export function createRedisClient (target: RedisTarget, log: FastifyBaseLogger):
   })
   const stop = target.kind === 'sentinel' && client instanceof Redis ? watchSentinelMaster(client, log) : () => {}
   return { client, lastError: () => lastError, stop }
+}
+
+/**
+ * When tracing is on, every command this client sends (the cache's, the throttles', the rate
+ * limiter's; a pipeline's one by one) is a span named by the command, as the database semantic
+ * conventions describe Redis: never its arguments, which hold keys and values. The client's
+ * sendCommand is the one door they all go through; off, the client is left as it is.
+ */
+export function traceRedisCommands (client: RedisClient, tracing: Tracing | undefined): void {
+  if (tracing === undefined) return
+  const send = client.sendCommand.bind(client) as (command: Command, ...rest: unknown[]) => unknown
+  const server = client instanceof Redis && client.options.host !== undefined
+    ? { 'server.address': client.options.host, 'server.port': client.options.port ?? 6379 }
+    : {}
+  const sendCommand = (command: Command, ...rest: unknown[]): unknown => {
+    const operation = command.name.toUpperCase()
+    // The caller keeps command.promise (ioredis' own); the span's promise only ends the span.
+    tracing.span(operation, { 'db.system': 'redis', 'db.system.name': 'redis', 'db.operation.name': operation, ...server }, async () => {
+      send(command, ...rest)
+      return await command.promise
+    }, { client: true }).catch(() => undefined)
+    return command.promise
+  }
+  client.sendCommand = sendCommand as typeof client.sendCommand
 }

@@ -15,7 +15,13 @@ const VALUES: Record<string, number> = { fatal: 60, error: 50, warn: 40, info: 3
 class RequestLogger implements FastifyBaseLogger {
   #real: FastifyBaseLogger | undefined
 
-  constructor (private readonly parent: FastifyBaseLogger, private readonly bindings: Bindings, private readonly options: ChildLoggerOptions) {}
+  constructor (private readonly parent: FastifyBaseLogger, private bindings: Bindings, private readonly options: ChildLoggerOptions) {}
+
+  /** More bindings: merged for free while no line has been written, else set on the real child. */
+  addBindings (bindings: Bindings): void {
+    if (this.#real === undefined) this.bindings = { ...this.bindings, ...bindings }
+    else setBindings(this.#real, bindings)
+  }
 
   #materialize (): FastifyBaseLogger {
     this.#real ??= this.parent.child(this.bindings, this.options)
@@ -47,6 +53,20 @@ class RequestLogger implements FastifyBaseLogger {
   child (bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
     return this.#materialize().child(bindings, options)
   }
+}
+
+/** pino's setBindings, which Fastify's logger type leaves out. */
+function setBindings (log: FastifyBaseLogger, bindings: Bindings): void {
+  (log as FastifyBaseLogger & { setBindings?: (bindings: Bindings) => void }).setBindings?.(bindings)
+}
+
+/**
+ * Adds `bindings` to every later line of a request's logger (the trace ids, src/tracing-sdk.ts);
+ * on the lazy logger no child is made for it.
+ */
+export function addLogBindings (log: FastifyBaseLogger, bindings: Bindings): void {
+  if (log instanceof RequestLogger) log.addBindings(bindings)
+  else setBindings(log, bindings)
 }
 
 export const lazyChildLogger: NonNullable<FastifyServerOptions['childLoggerFactory']> = (logger, bindings, options) => new RequestLogger(logger, bindings, options)

@@ -4,6 +4,7 @@ import path from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import nodemailer from 'nodemailer'
 import type { OutgoingMessage } from '../stores/types'
+import { traced, type Tracing } from '../tracing'
 
 /** Where the outbox worker hands a message: an SMTP server, or a folder of .eml files. */
 export interface MailTransport {
@@ -61,5 +62,26 @@ export function fileTransport (dir: string, from: string, log: FastifyBaseLogger
       log.info({ file }, 'mail written')
     },
     close () {}
+  }
+}
+
+/**
+ * `transport` itself when tracing is off; else one whose every send is a span: a child of the
+ * request that enqueued the message when the worker was nudged by it, a trace of its own when
+ * the worker's poll found it. The span names the server (never its credentials), not the
+ * recipient or the subject.
+ */
+export function tracedTransport (transport: MailTransport, tracing: Tracing | undefined, smtpUrl?: string): MailTransport {
+  if (tracing === undefined) return transport
+  let server = {}
+  if (smtpUrl !== undefined) {
+    const url = new URL(smtpUrl)
+    server = { 'server.address': url.hostname, 'server.port': Number(url.port === '' ? (url.protocol === 'smtps:' ? 465 : 587) : url.port) }
+  }
+  const attributes = { 'mail.transport': transport.name, 'network.protocol.name': transport.name === 'smtp' ? 'smtp' : 'file', ...server }
+  return {
+    name: transport.name,
+    send: traced<[OutgoingMessage, AbortSignal?], void>(tracing, transport.send.bind(transport), () => ({ name: 'mail.send', attributes }), { client: transport.name === 'smtp', root: true }),
+    close: () => { transport.close() }
   }
 }

@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ClaimedMessage, OutboxStore } from '../stores/types'
 import type { MailTransport } from './transport'
@@ -115,7 +116,7 @@ export function createMailWorker ({ outbox, transport, log, pollMs = 1000, lease
   function schedule (delayMs: number): void {
     if (stopped) return
     clearTimeout(timer)
-    timer = setTimeout(run, delayMs)
+    timer = setTimeout(runOnItsOwn, delayMs)
     timer.unref()
   }
 
@@ -127,6 +128,11 @@ export function createMailWorker ({ outbox, transport, log, pollMs = 1000, lease
       schedule(again ? 0 : pollMs)
     })
   }
+
+  // A poll is nobody's request: run in the context the worker was made in (start-up), not in
+  // that of the request whose nudge scheduled it, else every later poll's queries and mail
+  // would join that request's trace (src/tracing.ts) for as long as the process lives.
+  const runOnItsOwn = AsyncResource.bind(() => { run() })
 
   const settled = async (work: Promise<void>, ms: number): Promise<boolean> => {
     let wait: NodeJS.Timeout | undefined

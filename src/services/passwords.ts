@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { hash, verify, Algorithm } from '@node-rs/argon2'
 import { OverloadedError } from '../domain/errors'
+import { traced, type Tracing } from '../tracing'
 
 interface Argon2Params {
   memoryCost: number
@@ -19,6 +20,8 @@ const defaultHashConcurrency = (): number => Math.min(2, availableParallelism())
 /** Calls waiting beyond this many are shed (503) rather than queued; Infinity: never shed. */
 interface QueueLimit {
   maxQueue?: number
+  /** Set only when OTEL_EXPORTER_OTLP_ENDPOINT is: a span per hash and per check. */
+  tracing?: Tracing | undefined
 }
 
 /** Seconds a shed sign-in is told to wait: the queue it found full drains in well under that. */
@@ -62,13 +65,17 @@ const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/
  * after one succeeded (`hash(..., { mayShed: false })`: the rehash at sign-in, a new password
  * once the current one checked) waits its turn instead, so no operation fails half-way.
  */
-export function createPasswordHasher ({ concurrency = defaultHashConcurrency(), ...params }: Argon2Params, { maxQueue = Infinity }: QueueLimit = {}) {
+export function createPasswordHasher ({ concurrency = defaultHashConcurrency(), ...params }: Argon2Params, { maxQueue = Infinity, tracing }: QueueLimit = {}) {
   const options = { algorithm: Algorithm.Argon2id, ...params, outputLen: 32 }
   // Bounds argon2's memory (memoryCost each) and keeps libuv's pool free for other work.
   const limited = limit(concurrency, maxQueue)
   let dummy: Promise<string> | undefined
 
-  return {
+  // The span covers the wait for a slot too: that is the time a sign-in spends on it. Only
+  // the algorithm is named, never the password, the hash or its salt.
+  const span = (operation: 'hash' | 'verify') => () => ({ name: `password.${operation}`, attributes: { 'password.algorithm': 'argon2id' } })
+
+  const hasher = {
     /**
      * Throws OverloadedError when a call that may be shed would be: routes ask this first
      * (onRequest), so a shed request costs no body parsing, no validation and no database
@@ -106,6 +113,13 @@ export function createPasswordHasher ({ concurrency = defaultHashConcurrency(), 
       return m === null ||
         Number(m[1]) !== params.memoryCost || Number(m[2]) !== params.timeCost || Number(m[3]) !== params.parallelism
     }
+  }
+  if (tracing === undefined) return hasher
+  return {
+    ...hasher,
+    hash: traced(tracing, hasher.hash, span('hash')),
+    verify: traced(tracing, hasher.verify, span('verify')),
+    verifyDummy: traced(tracing, hasher.verifyDummy, span('verify'))
   }
 }
 

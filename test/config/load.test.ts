@@ -229,3 +229,16 @@ t.test('WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS: from APP_URL unless set; origins mu
   ]
   for (const [env, message] of bad) t.throws(() => loadConfig({ env }), message, JSON.stringify(env))
 })
+
+t.test('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_SERVICE_NAME: tracing off unless the endpoint is set', async (t) => {
+  const off = loadConfig()
+  t.equal(off.otelExporterOtlpEndpoint, undefined, 'unset by default: nothing traced')
+  t.equal(off.otelServiceName, 'bookstore')
+  const on = loadConfig({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318', OTEL_SERVICE_NAME: 'books-eu' } })
+  t.equal(on.otelExporterOtlpEndpoint, 'http://jaeger:4318')
+  t.equal(on.otelServiceName, 'books-eu')
+  t.throws(() => loadConfig({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'jaeger:4318' } }),
+    { message: /^Invalid configuration: OTEL_EXPORTER_OTLP_ENDPOINT \(otelExporterOtlpEndpoint\) must match pattern/ })
+  t.equal(loadConfig({ env: { OTEL_SERVICE_NAME: '' } }).otelServiceName, 'bookstore', 'empty, as every variable: unset')
+  t.throws(() => loadConfig({ env: { OTEL_SERVICE_NAME: 'x'.repeat(256) } }), { message: /^Invalid configuration: OTEL_SERVICE_NAME \(otelServiceName\)/ })
+})

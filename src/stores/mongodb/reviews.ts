@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { MongoServerError, ObjectId, type Collection, type Db, type Filter } from 'mongodb'
 import { isObjectId } from '../../schemas/common'
 import { publicReview, type ReviewRecord } from '../../schemas/review'
+import { traced, type Tracing } from '../../tracing'
 import type { Backend, ReviewStore } from '../types'
 
 interface ReviewDoc {
@@ -81,9 +82,51 @@ export async function ensureReviewIndexes (db: Db): Promise<void> {
 }
 
 /** Reviews in MongoDB (when MONGODB_URL is set), and the connection's readiness. */
-export function createMongoReviewStore (db: Db): { reviews: ReviewStore, backend: Backend } {
-  const reviews: Collection<ReviewDoc> = db.collection<ReviewDoc>('reviews')
-  const claims: Collection<ClaimDoc> = db.collection<ClaimDoc>('review_versions')
+/** The collection methods the store calls, by the MongoDB command each sends (db.operation.name). */
+const COMMANDS: Record<string, string> = {
+  findOne: 'find', insertOne: 'insert', updateOne: 'update', deleteOne: 'delete', deleteMany: 'delete'
+}
+
+/**
+ * `collection` itself when tracing is off; else a view of it whose operations each run in a
+ * span (`find reviews`) with the database semantic conventions' attributes. A find's span is
+ * its cursor's toArray(), where the query is sent. Filters are never recorded: they hold
+ * user ids and search text.
+ */
+export function tracedCollection<T extends object> (collection: Collection<T>, tracing: Tracing | undefined): Collection<T> {
+  if (tracing === undefined) return collection
+  const describe = (operation: string) => () => ({
+    name: `${operation} ${collection.collectionName}`,
+    attributes: {
+      'db.system': 'mongodb',
+      'db.system.name': 'mongodb',
+      'db.namespace': collection.dbName,
+      'db.collection.name': collection.collectionName,
+      'db.operation.name': operation
+    }
+  })
+  return new Proxy(collection, {
+    get (target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver)
+      if (typeof value !== 'function' || typeof property !== 'string') return value
+      const method = value as (...args: unknown[]) => unknown
+      if (property === 'find') {
+        return (...args: unknown[]) => {
+          const cursor = method.apply(target, args) as { toArray: () => Promise<unknown[]> }
+          cursor.toArray = traced(tracing, cursor.toArray.bind(cursor), describe('find'), { client: true })
+          return cursor
+        }
+      }
+      const command = COMMANDS[property]
+      if (command === undefined) return method.bind(target)
+      return traced(tracing, async (...args: unknown[]) => await method.apply(target, args), describe(command), { client: true })
+    }
+  })
+}
+
+export function createMongoReviewStore (db: Db, tracing?: Tracing): { reviews: ReviewStore, backend: Backend } {
+  const reviews: Collection<ReviewDoc> = tracedCollection(db.collection<ReviewDoc>('reviews'), tracing)
+  const claims: Collection<ClaimDoc> = tracedCollection(db.collection<ClaimDoc>('review_versions'), tracing)
 
   /**
    * Takes version `version + 1` of review `id` for the caller, who has just read it at `version`.

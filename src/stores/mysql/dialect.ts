@@ -1,5 +1,6 @@
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise'
-import type { SearchPage, SearchRow, SqlDialect, SqlExecutor, SqlValue } from '../sql/dialect'
+import { tracedExecutor, type SearchPage, type SearchRow, type SqlDialect, type SqlExecutor, type SqlValue } from '../sql/dialect'
+import type { Tracing } from '../../tracing'
 
 /** Options every pool gets: UTC, dates as strings, fail fast rather than queue for ever. */
 export const MYSQL_POOL_OPTIONS = {
@@ -70,10 +71,12 @@ export interface MysqlOptions {
   blockIds?: number
   /** Slices of the candidate scan run at once (bench/scale.ts compares 1 with the default). */
   scanParts?: number
+  /** Set only when OTEL_EXPORTER_OTLP_ENDPOINT is: a span per statement. */
+  tracing?: Tracing | undefined
 }
 
 /** MySQL (and MariaDB) over the pool @fastify/mysql owns. */
-export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SCAN_PARTS }: MysqlOptions = {}): SqlDialect {
+export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SCAN_PARTS, tracing }: MysqlOptions = {}): SqlDialect {
   async function onOwnConnection<T> (fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
     const conn = await pool.getConnection()
     try {
@@ -83,7 +86,7 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SC
     }
   }
 
-  const db = executor(pool)
+  const db = tracedExecutor(executor(pool), 'mysql', tracing)
   let step: number | undefined
 
   /** The highest block, as last looked up: it only balances the slices (the last is open-ended). */
@@ -181,7 +184,7 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SC
       for (let attempt = 1; ; attempt++) {
         await conn.beginTransaction()
         try {
-          const result = await fn(executor(conn))
+          const result = await fn(tracedExecutor(executor(conn), 'mysql', tracing))
           await conn.commit()
           return result
         } catch (err) {
@@ -191,7 +194,7 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SC
       }
     }),
     exclusive: (fn) => onOwnConnection(async (conn) => {
-      const db = executor(conn)
+      const db = tracedExecutor(executor(conn), 'mysql', tracing)
       const lock = await db.get<{ got: number | null }>('SELECT GET_LOCK(?, ?) AS got', ['bookstore_migrations', LOCK_TIMEOUT_S])
       if (lock?.got !== 1) throw new Error(`could not take the migration lock within ${LOCK_TIMEOUT_S} s`)
       try {

@@ -1,3 +1,4 @@
+import { sqlSpan, traced, type Tracing } from '../../tracing'
 import type { Backend } from '../types'
 
 /** A bound parameter; a Buffer only for BLOB columns (a passkey's public key). */
@@ -15,6 +16,22 @@ export interface SqlExecutor {
   all<T> (sql: string, params?: readonly SqlValue[]): Promise<T[]>
   get<T> (sql: string, params?: readonly SqlValue[]): Promise<T | undefined>
   run (sql: string, params?: readonly SqlValue[]): Promise<RunResult>
+}
+
+/**
+ * `exec` itself when tracing is off; else the same executor with a span per statement (named
+ * and described by its text, never its bound values). Each dialect wraps the executor every
+ * statement goes through (its pool's, a transaction's), so `get` over `all` is one span.
+ */
+export function tracedExecutor (exec: SqlExecutor, system: 'mysql' | 'sqlite', tracing: Tracing | undefined): SqlExecutor {
+  if (tracing === undefined) return exec
+  const describe = (sql: string): ReturnType<typeof sqlSpan> => sqlSpan(system, sql)
+  const options = { client: true }
+  return {
+    all: traced(tracing, exec.all.bind(exec), describe, options) as SqlExecutor['all'],
+    get: traced(tracing, exec.get.bind(exec), describe, options) as SqlExecutor['get'],
+    run: traced(tracing, exec.run.bind(exec), describe, options)
+  }
 }
 
 /** A book's searchable text, folded as the contract says (JavaScript's toLowerCase()). */

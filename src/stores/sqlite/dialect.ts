@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import Database from 'better-sqlite3'
-import type { SearchPage, SqlDialect, SqlExecutor, SqlValue } from '../sql/dialect'
+import { sqlSpan, traced, type Tracing } from '../../tracing'
+import { tracedExecutor, type SearchPage, type SqlDialect, type SqlExecutor, type SqlValue } from '../sql/dialect'
 
 interface SqliteOptions {
   /**
@@ -11,7 +12,17 @@ interface SqliteOptions {
    * requests longer than that; tests lower it to cross step boundaries.
    */
   scanChunkRows?: number
+  /** Set only when OTEL_EXPORTER_OTLP_ENDPOINT is: a span per statement. */
+  tracing?: Tracing | undefined
 }
+
+/** A needle of 3 or more characters, through the trigram index (searchBookIds). */
+const FTS_SEARCH = `SELECT f.rowid AS id FROM book_search_fts f JOIN book_search s ON s.id = f.rowid
+        WHERE book_search_fts MATCH ? AND f.rowid > ? AND (instr(s.title_lc, ?) > 0 OR instr(s.author_lc, ?) > 0)
+        ORDER BY f.rowid LIMIT ? OFFSET ?`
+/** A shorter needle: one step of the scan (searchBookIds). */
+const SCAN_SEARCH = `SELECT id FROM book_search WHERE id > ? AND id <= ? AND (instr(title_lc, ?) > 0 OR instr(author_lc, ?) > 0)
+      ORDER BY id LIMIT ?`
 
 /** An FTS5 phrase: the needle as one quoted string, its quotes doubled; nothing else is syntax inside. */
 const ftsPhrase = (needle: string): string => `"${needle.replaceAll('"', '""')}"`
@@ -21,7 +32,7 @@ const ftsPhrase = (needle: string): string => `"${needle.replaceAll('"', '""')}"
  * with foreign keys on. better-sqlite3 is synchronous, so every statement runs to completion
  * on the event loop; the async surface is the dialect's, shared with MySQL.
  */
-export function sqliteDialect (file: string, { scanChunkRows = 16384 }: SqliteOptions = {}): SqlDialect {
+export function sqliteDialect (file: string, { scanChunkRows = 16384, tracing }: SqliteOptions = {}): SqlDialect {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true })
   const db = new Database(file)
   db.pragma('journal_mode = WAL')
@@ -38,7 +49,7 @@ export function sqliteDialect (file: string, { scanChunkRows = 16384 }: SqliteOp
     }
     return stmt
   }
-  const direct: SqlExecutor = {
+  const direct: SqlExecutor = tracedExecutor({
     async all<T> (sql: string, params: readonly SqlValue[] = []) {
       return statement(sql).all(...params) as T[]
     },
@@ -49,7 +60,7 @@ export function sqliteDialect (file: string, { scanChunkRows = 16384 }: SqliteOp
       const { changes, lastInsertRowid } = statement(sql).run(...params)
       return { changes, insertId: Number(lastInsertRowid) }
     }
-  }
+  }, 'sqlite', tracing)
 
   // One connection serves every request, so while a transaction is open (its body awaits),
   // any other statement waits for it to end instead of running inside it.
@@ -94,14 +105,11 @@ export function sqliteDialect (file: string, { scanChunkRows = 16384 }: SqliteOp
     if ([...needle].length >= 3 && !needle.includes('\0')) {
       // Each candidate is verified with instr() on its copies (one primary-key row each): the
       // trigram tokenizer skips a NUL inside a text, so 'a\0bc' would otherwise match 'abc'.
-      const rows = statement(`SELECT f.rowid AS id FROM book_search_fts f JOIN book_search s ON s.id = f.rowid
-        WHERE book_search_fts MATCH ? AND f.rowid > ? AND (instr(s.title_lc, ?) > 0 OR instr(s.author_lc, ?) > 0)
-        ORDER BY f.rowid LIMIT ? OFFSET ?`).all(ftsPhrase(needle), after, needle, needle, limit, offset) as Array<{ id: number }>
+      const rows = statement(FTS_SEARCH).all(ftsPhrase(needle), after, needle, needle, limit, offset) as Array<{ id: number }>
       return rows.map((r) => r.id)
     }
     const last = (statement('SELECT max(id) AS id FROM book_search').get() as { id: number | null }).id ?? 0
-    const scan = statement(`SELECT id FROM book_search WHERE id > ? AND id <= ? AND (instr(title_lc, ?) > 0 OR instr(author_lc, ?) > 0)
-      ORDER BY id LIMIT ?`)
+    const scan = statement(SCAN_SEARCH)
     const ids: number[] = []
     let skip = offset
     for (let from = after; from < last && ids.length < limit;) {
@@ -143,7 +151,10 @@ export function sqliteDialect (file: string, { scanChunkRows = 16384 }: SqliteOp
     exclusive: transaction,
     // instr() on the stored lower-cased copy: native, exact, no pattern syntax.
     contains: (column) => `instr(${column}, ?) > 0`,
-    searchBookIds,
+    // Its statements run on the connection directly (a scan's steps must not yield between
+    // the wait and the read), so a search is traced as one span: its index query, or its scan.
+    searchBookIds: traced(tracing, searchBookIds, (needle) =>
+      sqlSpan('sqlite', [...needle].length >= 3 && !needle.includes('\0') ? FTS_SEARCH : SCAN_SEARCH), { client: true }),
     // book_search's triggers keep the FTS index in step, in the same transaction.
     async booksIndexed () {},
     // One writer holds the lock and AUTOINCREMENT hands out max + 1 per row, so a multi-row
