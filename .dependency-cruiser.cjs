@@ -8,10 +8,10 @@
 /** Each layer, lowest first, as path patterns; a layer may import those before it. */
 const LAYERS = [
   ['config', '^config/'],
-  ['domain and schemas', '^src/(domain|schemas)/|^src/(deadline|wait-for|metrics)\\.ts$'],
+  ['domain and schemas', '^src/(domain|schemas)/|^src/(deadline|wait-for|metrics|tracing)\\.ts$'],
   ['http, stores, cache', '^src/(http|stores|cache|mail)/'],
   ['services', '^src/services/'],
-  ['the app', '^src/(app|build|server)\\.ts$'],
+  ['the app', '^src/(app|build|server|tracing-sdk)\\.ts$'],
   ['third-party plugins', '^plugins/external/'],
   ['our plugins', '^plugins/app/'],
   ['routes', '^routes/']
