@@ -98,11 +98,18 @@ export const ConfigSchema = Type.Object({
   /** Shed while the resident set is above this many MiB; unset: never (set it below the container's memory limit). */
   shedRssMb: Type.Optional(Type.Integer({ minimum: 16, env: 'SHED_RSS_MB' })),
   /**
-   * Password checks and hashes waiting for a free argon2 slot (argon2.concurrency run at
-   * once) beyond which sign-up, sign-in and password changes answer 503 at once instead of
-   * queueing: 32 waiting are under a second's work at argon2's pace here (~40 a second with 2 slots).
+   * Sign-up, sign-in and password changes wait for a free argon2 slot (argon2.concurrency run
+   * at once) while their estimated wait (the checks ahead, at the measured pace) is at most
+   * this many milliseconds; past it they answer 503 at once. A client waits a second or two
+   * gladly, while one refused resends at once: refusals a client would have waited through
+   * cost the core argon2 needs.
    */
-  shedPasswordQueue: Type.Integer({ minimum: 0, maximum: 100000, default: 32, env: 'SHED_PASSWORD_QUEUE' }),
+  shedPasswordWaitMs: Type.Integer({ minimum: 0, maximum: 60000, default: 2000, env: 'SHED_PASSWORD_WAIT_MS' }),
+  /**
+   * And at most this many wait, whatever the pace: each holds a request and its connection.
+   * 0: a check that finds every slot busy is refused.
+   */
+  shedPasswordQueue: Type.Integer({ minimum: 0, maximum: 100000, default: 256, env: 'SHED_PASSWORD_QUEUE' }),
   /**
    * How long start-up waits for each backing service (MySQL, MongoDB, Redis) to answer before
    * it gives up and the process exits 1. `npm run migrate` waits less unless this is set.

@@ -81,7 +81,7 @@ export default fp(async function servicesPlugin (fastify) {
     onUserChange: apiKeys.forgetAll
   })
   fastify.decorate('sessions', sessions)
-  const hasher = createPasswordHasher(config.argon2, { maxQueue: config.shedPasswordQueue, tracing: fastify.tracing })
+  const hasher = createPasswordHasher(config.argon2, { maxQueue: config.shedPasswordQueue, maxWaitMs: config.shedPasswordWaitMs, tracing: fastify.tracing })
   const throttle = createSignInThrottle({ counters: cache, maxFailures: config.signinMaxFailures, windowMinutes: config.signinWindowMinutes, log })
   const checkPassword = createPasswordCheck({ users: stores.users, hasher, throttle })
   const nudge = (): void => { fastify.mail.nudge() }

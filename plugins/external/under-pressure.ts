@@ -17,11 +17,8 @@ const MIB = 1024 * 1024
 const SAMPLE_MS = 1000
 
 /** Thrown by under-pressure for every shed request: the contract's 503 SERVICE_UNAVAILABLE. */
-class Shed extends OverloadedError {
-  constructor () {
-    super(SHED_RETRY_AFTER_SECONDS)
-  }
-}
+/** The one refusal, made once: shedding answers many a second, and each new error would capture a stack. */
+const SHED = new OverloadedError(SHED_RETRY_AFTER_SECONDS)
 
 /**
  * Load shedding: while the mean event-loop delay over the last second, the V8 heap in use or
@@ -51,7 +48,7 @@ export default fp(async function underPressurePlugin (fastify) {
     pressureHandler: async (request, _reply, type, value) => {
       if (type === underPressure.TYPE_EVENT_LOOP_DELAY && Date.now() < delayCountsFrom) return
       request.log.debug({ pressure: type, value }, 'shedding')
-      throw new Shed()
+      throw SHED
     }
   })
   fastify.log.debug({ eventLoopDelayMs: config.shedEventLoopDelayMs, heapMb, rssMb: config.shedRssMb }, 'load shedding limits')

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { AppError, ServiceUnavailableError } from '../domain/errors'
+import { AppError, OverloadedError, ServiceUnavailableError } from '../domain/errors'
 import {
   CODE_BY_STATUS, FASTIFY_ERRORS, INVALID_JSON_BODY, answerOf, badUrl, errorBody as body, headersTooLarge, internalError,
   invalidRequest, notHttp, paramTooLong, requestTimeout, uriTooLong
 } from './errors'
 import { JSON_CONTENT_TYPE, MAX_URL_LENGTH } from './limits'
+import { countAsShed } from './request-logger'
 import { API_SECURITY_HEADERS } from './security-headers'
 import { validationDetails } from './validation'
 
@@ -15,6 +16,8 @@ export function errorHandler (err: FastifyError, request: FastifyRequest, reply:
   if (err instanceof AppError) {
     if (err instanceof ServiceUnavailableError) {
       request.log.error({ err: err.cause ?? err, service: err.service }, 'backing service unavailable')
+    } else if (err instanceof OverloadedError) {
+      countAsShed(request)
     }
     return reply.code(err.statusCode).headers(err.headers).send(answerOf(err))
   }

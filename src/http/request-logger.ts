@@ -77,6 +77,17 @@ const debugging = (log: FastifyBaseLogger): boolean => log.level === 'debug' || 
 /** An answer slower than this is logged at info whatever its status. */
 const SLOW_MS = 1000
 
+/** Answers refused at once under load (OverloadedError): counted in a summary, not written one by one. */
+const shedRequests = new WeakSet<FastifyRequest>()
+
+/** Marks a request the service sheds (the error handler, for OverloadedError). */
+export function countAsShed (request: FastifyRequest): void {
+  shedRequests.add(request)
+}
+
+/** How often, at most, the shed answers' summary line is written. */
+const SHED_SUMMARY_MS = 1000
+
 /**
  * One line per answer instead of Fastify's two per request: at info when it failed (4xx, 5xx)
  * or was slow, else at debug. Two info lines per request cost more CPU than all the rest of
@@ -88,7 +99,14 @@ export class AnswerLog extends LogController {
     if (debugging(request.log)) request.log.debug({ req: request }, 'incoming request')
   }
 
+  #shed = 0
+  #summary: NodeJS.Timeout | undefined
+
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (shedRequests.has(request) && !debugging(reply.log)) {
+      this.#countShed(request)
+      return
+    }
     const failed = (error !== null && error !== undefined) || reply.statusCode >= 400
     if (!failed && reply.elapsedTime < SLOW_MS && !debugging(reply.log)) return
     // The request as the debug line shows it (method, URL, address: the logger's serializer
@@ -97,5 +115,22 @@ export class AnswerLog extends LogController {
     if (error !== null && error !== undefined) reply.log.error({ ...line, err: error }, 'request errored')
     else if (failed || reply.elapsedTime >= SLOW_MS) reply.log.info(line, 'request completed')
     else reply.log.debug(line, 'request completed')
+  }
+
+  /**
+   * One warn line a second at most while the service sheds: under a flood of clients that
+   * resend a refusal at once, a line per refusal took a fifth of the event loop (bench:shedding's
+   * profile), the very core the work being protected needs.
+   */
+  #countShed (request: FastifyRequest): void {
+    this.#shed++
+    if (this.#summary !== undefined) return
+    const log = request.server.log
+    this.#summary = setTimeout(() => {
+      log.warn({ shed: this.#shed, seconds: SHED_SUMMARY_MS / 1000 }, 'requests shed (503 with Retry-After) in the last second')
+      this.#shed = 0
+      this.#summary = undefined
+    }, SHED_SUMMARY_MS)
+    this.#summary.unref()
   }
 }

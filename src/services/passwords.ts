@@ -17,9 +17,12 @@ interface Argon2Params {
  */
 const defaultHashConcurrency = (): number => Math.min(2, availableParallelism())
 
-/** Calls waiting beyond this many are shed (503) rather than queued; Infinity: never shed. */
+/** When a call that may be shed is (503) rather than queued. */
 interface QueueLimit {
+  /** Calls waiting beyond this many are shed (503); Infinity: no bound by count. */
   maxQueue?: number
+  /** A call whose estimated wait for a slot is longer is shed (503); Infinity: no bound by time. */
+  maxWaitMs?: number
   /** Set only when OTEL_EXPORTER_OTLP_ENDPOINT is: a span per hash and per check. */
   tracing?: Tracing | undefined
 }
@@ -28,25 +31,43 @@ interface QueueLimit {
 const PASSWORD_SHED_RETRY_AFTER_SECONDS = 1
 
 /**
- * Runs at most `max` calls at once; the rest wait their turn, in order. A call that may be
- * shed and finds `maxQueue` already waiting fails at once with OverloadedError: a burst of
- * sign-ins would otherwise queue behind argon2 (a few dozen hashes a second per core) past
- * any client's timeout, while the process itself looks idle (argon2 runs off the event loop, so
- * event-loop delay never says so).
+ * The one refusal every shed password call throws, made once: under a flood the service may
+ * answer thousands a second, and a stack captured for each costs more than the answer.
  */
-function limit (max: number, maxQueue: number) {
+const SHED = new OverloadedError(PASSWORD_SHED_RETRY_AFTER_SECONDS)
+
+/** Weight of the newest call in the running mean of a call's time (an exponential average). */
+const MEAN_WEIGHT = 0.2
+
+/**
+ * Runs at most `max` calls at once; the rest wait their turn, in order. A call that may be
+ * shed waits only while its estimated wait (the calls ahead of it, at the running mean of a
+ * call's time, `max` at once) is within `maxWaitMs` and fewer than `maxQueue` wait; otherwise
+ * it fails at once with OverloadedError. A wait that a client accepts (a second or two) costs
+ * nothing, while a refusal makes a client that retries at once send again: a flood of 50 such
+ * clients, refused past a fixed queue of 32, kept the event loop busy answering thousands of
+ * refusals a second on the core argon2 needs (goodput 0.74 of one verify's rate). Beyond the
+ * bound a burst is still refused rather than queued past any client's timeout, while the
+ * process itself looks idle (argon2 runs off the event loop, so event-loop delay never says so).
+ */
+function limit (max: number, maxQueue: number, maxWaitMs: number) {
   let running = 0
+  let meanMs = 0
   const waiting: Array<() => void> = []
-  const full = (): boolean => running >= max && waiting.length >= maxQueue
+  const full = (): boolean => running >= max &&
+    (waiting.length >= maxQueue || (waiting.length + 1) * meanMs / max > maxWaitMs)
   return Object.assign(async function limited<T> (call: () => Promise<T>, mayShed: boolean): Promise<T> {
     if (running >= max) {
-      if (mayShed && waiting.length >= maxQueue) throw new OverloadedError(PASSWORD_SHED_RETRY_AFTER_SECONDS)
+      if (mayShed && full()) throw SHED
       await new Promise<void>((resolve) => waiting.push(resolve))
     }
     running++
+    const started = performance.now()
     try {
       return await call()
     } finally {
+      const ms = performance.now() - started
+      meanMs = meanMs === 0 ? ms : meanMs + MEAN_WEIGHT * (ms - meanMs)
       running--
       waiting.shift()?.()
     }
@@ -65,10 +86,10 @@ const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/
  * after one succeeded (`hash(..., { mayShed: false })`: the rehash at sign-in, a new password
  * once the current one checked) waits its turn instead, so no operation fails half-way.
  */
-export function createPasswordHasher ({ concurrency = defaultHashConcurrency(), ...params }: Argon2Params, { maxQueue = Infinity, tracing }: QueueLimit = {}) {
+export function createPasswordHasher ({ concurrency = defaultHashConcurrency(), ...params }: Argon2Params, { maxQueue = Infinity, maxWaitMs = Infinity, tracing }: QueueLimit = {}) {
   const options = { algorithm: Algorithm.Argon2id, ...params, outputLen: 32 }
   // Bounds argon2's memory (memoryCost each) and keeps libuv's pool free for other work.
-  const limited = limit(concurrency, maxQueue)
+  const limited = limit(concurrency, maxQueue, maxWaitMs)
   let dummy: Promise<string> | undefined
 
   // The span covers the wait for a slot too: that is the time a sign-in spends on it. Only
@@ -82,7 +103,7 @@ export function createPasswordHasher ({ concurrency = defaultHashConcurrency(), 
      * read. A flood of shed sign-ins is then cheap enough not to crowd reads out.
      */
     admit (): void {
-      if (limited.full()) throw new OverloadedError(PASSWORD_SHED_RETRY_AFTER_SECONDS)
+      if (limited.full()) throw SHED
     },
     hash (password: string, { mayShed = true }: { mayShed?: boolean } = {}): Promise<string> {
       return limited(() => hash(password, options), mayShed)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ADMIN, build, errorBody, signUp } from '../support/app'
+import { ADMIN, build, buildLogged, errorBody, signUp } from '../support/app'
 
 const OVERLOADED = errorBody(503, 'SERVICE_UNAVAILABLE', 'Service Unavailable', 'The service is overloaded; retry shortly')
 /** under-pressure measures once a second. */
@@ -85,6 +85,29 @@ t.test('a full password queue sheds sign-ins at once, and a shed sign-in is no f
   t.ok(signUps.some((res) => res.statusCode === 201))
   t.ok(signUps.some((res) => res.statusCode === 503))
   t.same(signUps.map((r) => r.statusCode).filter((s) => s !== 201 && s !== 503), [])
+})
+
+t.test('a sign-in waits for argon2 while its estimated wait is within SHED_PASSWORD_WAIT_MS, and is shed past it', async (t) => {
+  const ONE_SLOT = { memoryCost: 19456, timeCost: 2, parallelism: 1, concurrency: 1 }
+  const signIns = async (app: Awaited<ReturnType<typeof build>>, user: { email: string, password: string }, count: number) =>
+    (await Promise.all(Array.from({ length: count }, () =>
+      app.inject({ method: 'POST', url: '/users/sign-in', payload: { email: user.email, password: user.password } })))).map((res) => res.statusCode)
+
+  const patient = await build(t, { shedPasswordWaitMs: 60_000, argon2: ONE_SLOT })
+  const first = await signUp(patient)
+  t.same(await signIns(patient, first, 8), Array(8).fill(200), 'eight at once on one slot: each waits its turn, none is refused')
+
+  // 1 ms: once the pace is known (a check takes longer than that), anyone behind a running check is shed.
+  const { app: hasty, lines } = await buildLogged<{ level: number, msg: string, shed?: number, res?: { statusCode: number } }>(t, { shedPasswordWaitMs: 1, argon2: ONE_SLOT, logLevel: 'info' })
+  const second = await signUp(hasty)
+  const statuses = await signIns(hasty, second, 8)
+  t.equal(statuses.filter((s) => s === 200).length, 1, 'the one that found the slot free ran')
+  t.equal(statuses.filter((s) => s === 503).length, 7, 'the others were refused at once')
+
+  // Refusals are counted in one summary line, not logged one by one.
+  await new Promise((resolve) => setTimeout(resolve, 1200))
+  t.same(lines.filter((line) => line.res?.statusCode === 503), [], 'no line per refusal')
+  t.same(lines.filter((line) => line.msg.startsWith('requests shed')).map((line) => [line.level, line.shed]), [[40, 7]], 'one warning counting them')
 })
 
 t.test('by default nothing is shed at rest', async (t) => {
