@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyInstance } from 'fastify'
+import t, { type Test } from 'tap'
+import type { Settings } from '../../config/schema'
+import { throwawayReplicaPair, type ReplicaPair, type ReplicaServer } from '../../scripts/lib/replica'
+import type { Book } from '../../src/schemas/book'
+import { SAMPLE_BOOK, bearer, build, signIn, signUp, skipSuite, twoInstances, userWith } from '../support/app'
+import { injector, report, seedBooks, startLoad, type Send } from '../support/load'
+import { binaryAvailable, throwawayRedis, type ThrowawayRedis } from '../support/servers'
+
+/**
+ * SQL read replicas (DATABASE_REPLICA_URLS) on a real MariaDB primary and replica
+ * (scripts/lib/replica.ts): which reads the replica answers, read-your-writes while its SQL
+ * thread is stopped, a lagging and a frozen replica under load through two instances (writes
+ * on A, reads on B), and no cache fill from a replica behind an acknowledged write.
+ */
+
+const PHASE_MS = 2500
+
+async function comSelect (server: ReplicaServer): Promise<number> {
+  const [row] = await server.admin("SHOW GLOBAL STATUS LIKE 'Com_select'")
+  return Number(row?.Value ?? 0)
+}
+
+/** Waits until the app's router uses (or stops using) replica-1; resolves with how long it took. */
+async function replicaUsable (app: FastifyInstance, usable: boolean, withinMs = 10_000): Promise<number> {
+  const started = Date.now()
+  while (Date.now() - started < withinMs) {
+    if (app.stores.replicaStatus?.().find((r) => r.name === 'replica-1')?.usable === usable) return Date.now() - started
+    await sleep(20)
+  }
+  throw new Error(`replica-1 not ${usable ? 'usable' : 'skipped'} within ${withinMs} ms`)
+}
+
+const readsOn = (app: FastifyInstance, name: string): number => app.stores.replicaStatus?.().find((r) => r.name === name)?.reads ?? 0
+
+if (['mariadbd', 'mariadb-install-db', 'redis-server'].some((cmd) => !binaryAvailable(cmd))) {
+  skipSuite(t, 'read replica fault suite', 'mariadbd, mariadb-install-db or redis-server not installed (npm run services installs them)')
+} else {
+  // One primary, one replica and one Redis for every case; each case builds its own apps.
+  t.test('read replicas', { timeout: 240_000 }, async (t) => {
+  const started = await Promise.allSettled([throwawayReplicaPair(), throwawayRedis()])
+  t.teardown(async () => { await Promise.all(started.map(async (s) => { if (s.status === 'fulfilled') await s.value.dispose() })) })
+  for (const s of started) if (s.status === 'rejected') throw s.reason
+  const pair = (started[0] as PromiseFulfilledResult<ReplicaPair>).value
+  const redis = (started[1] as PromiseFulfilledResult<ThrowawayRedis>).value
+  const replica = (): ReplicaServer => pair.replicas[0] as ReplicaServer
+  const settings = (more: Partial<Settings> = {}): Partial<Settings> =>
+    ({ databaseUrl: pair.primary.url, databaseReplicaUrls: [replica().url], replicaMaxLagSeconds: 30, ...more })
+  /** The SQL thread stopped for `fn`, then started again and caught up. */
+  const sqlThreadStopped = async <T>(fn: () => Promise<T>): Promise<T> => {
+    await replica().admin('STOP SLAVE SQL_THREAD')
+    try {
+      return await fn()
+    } finally {
+      await replica().admin('START SLAVE SQL_THREAD')
+      await pair.synced()
+    }
+  }
+
+  t.test('uncached reads of books and users go to the replica, writes to the primary', { timeout: 60_000 }, async (t) => {
+    const app = await build(t, settings({ redisUrl: redis.url, cacheNamespace: `r-${randomUUID()}` }))
+    const author = await userWith(app, 2)
+    const admin = await signIn(app, 'admin@example.com', 'correct horse battery staple')
+    const created = await app.inject({ method: 'POST', url: '/books', headers: bearer(author.token), payload: { ...SAMPLE_BOOK, title: 'On the primary' } })
+    t.equal(created.statusCode, 201, 'a write succeeds: the replica is read-only, so the primary took it')
+    await pair.synced()
+    await replicaUsable(app, true)
+    // The router's last poll must cover the write before this instance reads its own data there.
+    await sleep(700)
+    const before = await comSelect(replica())
+    const usersBefore = readsOn(app, 'replica-1')
+    const n = 20
+    for (let i = 0; i < n; i++) {
+      const res = await app.inject({ url: `/users/${author.id}`, headers: bearer(admin) })
+      t.equal(res.statusCode, 200)
+      if (res.statusCode !== 200) break
+    }
+    const lists = await Promise.all(Array.from({ length: 5 }, (_, i) => app.inject({ url: `/books?q=${encodeURIComponent('On the primary')}&limit=${i + 1}` })))
+    t.same(lists.map((r) => r.statusCode), [200, 200, 200, 200, 200], 'book pages (cache misses) answered')
+    t.ok(lists.every((r) => r.json<Book[]>().some((b) => b.id === created.json<Book>().id)), 'each shows the book just written')
+    const selects = await comSelect(replica()) - before
+    const routed = readsOn(app, 'replica-1') - usersBefore
+    process.stderr.write(`FAULTS replicas | routing | ${n} user reads + 5 book page misses | replica Com_select +${selects} | reads on replica-1 +${routed}\n`)
+    t.ok(selects >= n + 5, `the replica ran the reads (Com_select +${selects})`)
+    t.ok(routed >= n + 5, `the router sent ${routed} reads to the replica`)
+  })
+
+  t.test('read-your-writes while the replica applies nothing', { timeout: 60_000 }, async (t) => {
+    const app = await build(t, settings({ redisUrl: redis.url, cacheNamespace: `r-${randomUUID()}` }))
+    const author = await userWith(app, 2)
+    await pair.synced()
+    await replicaUsable(app, true)
+    await sleep(700)
+    await sqlThreadStopped(async () => {
+      const primaryReads = readsOn(app, 'primary')
+      // A new account: its own GET /users/me right after sign-up and sign-in.
+      const user = await signUp(app)
+      const token = await signIn(app, user.email, user.password)
+      const me = await app.inject({ url: '/users/me', headers: bearer(token) })
+      t.equal(me.statusCode, 200, 'the account the replica has not applied is found')
+      t.equal(me.json<{ email: string }>().email, user.email)
+      // Books written now, then walked page by page through the Link headers.
+      const tag = `ryw${randomUUID().replaceAll('-', '').slice(0, 8)}`
+      const ids: number[] = []
+      for (let i = 0; i < 5; i++) {
+        const res = await app.inject({ method: 'POST', url: '/books', headers: bearer(author.token), payload: { ...SAMPLE_BOOK, title: `${tag} ${i}` } })
+        ids.push(res.json<Book>().id)
+      }
+      const renamed = await app.inject({ method: 'PUT', url: `/books/${ids[0]}`, headers: bearer(author.token), payload: { ...SAMPLE_BOOK, title: `${tag} renamed` } })
+      t.equal(renamed.statusCode, 200)
+      const one = await app.inject({ url: `/books/${ids[0]}` })
+      t.equal(one.json<Book>().title, `${tag} renamed`, 'GET /books/:id shows the update at once')
+      const seen: number[] = []
+      let url: string | undefined = `/books?q=${tag}&limit=2`
+      while (url !== undefined) {
+        const page: Awaited<ReturnType<typeof app.inject>> = await app.inject({ url })
+        t.equal(page.statusCode, 200)
+        seen.push(...page.json<Book[]>().map((b) => b.id))
+        url = /<([^>]+)>; rel="next"/.exec(String(page.headers.link ?? ''))?.[1]
+      }
+      t.same(seen, ids, 'every page, through the Links, holds the books just written')
+      t.ok(readsOn(app, 'primary') > primaryReads, 'the primary answered them')
+    })
+  })
+
+  t.test('no cache fill from a replica behind an acknowledged write', { timeout: 60_000 }, async (t) => {
+    const { a, b } = await twoInstances(t, { ...settings(), redisUrl: redis.url })
+    const author = await userWith(a, 2)
+    const tag = `fill${randomUUID().replaceAll('-', '').slice(0, 8)}`
+    const [id] = await seedBooks(injector(a), author.token, tag, 1)
+    await pair.synced()
+    await replicaUsable(b, true)
+    await sleep(700)
+    const first = await b.inject({ url: `/books/${id}` })
+    t.equal(first.json<Book>().title, `${tag} ${id} v0`)
+    await sqlThreadStopped(async () => {
+      const put = await a.inject({ method: 'PUT', url: `/books/${id}`, headers: bearer(author.token), payload: { ...SAMPLE_BOOK, title: `${tag} ${id} v1` } })
+      t.equal(put.statusCode, 200, 'the write on A is acknowledged')
+      // B never wrote: its replica is within the lag bound, yet a fill must not come from it.
+      t.equal(b.stores.replicaStatus?.().find((r) => r.name === 'replica-1')?.usable, true, 'B still uses the replica')
+      const missed = await b.inject({ url: `/books/${id}` })
+      t.equal(missed.json<Book>().title, `${tag} ${id} v1`, 'the miss on B shows the write (read from the primary)')
+    })
+    for (let i = 0; i < 3; i++) {
+      const again = await b.inject({ url: `/books/${id}` })
+      t.equal(again.json<Book>().title, `${tag} ${id} v1`, 'after the replica resumed, the cache holds no older entry')
+    }
+  })
+
+  /** Two instances (A writes, B reads) on the pair, with a shared Redis or each with its own memory cache. */
+  async function loaded (t: Test, shared: boolean, fault: { name: string, on: () => Promise<void>, off: () => Promise<void> }): Promise<void> {
+    const maxLag = 1
+    // Without Redis, B's own cache may hold an entry for its TTL: the contract's allowance.
+    const cacheTtlSeconds = shared ? 60 : 1
+    const common = settings({ replicaMaxLagSeconds: maxLag, cacheTtlSeconds })
+    const { a, b } = shared
+      ? await twoInstances(t, { ...common, redisUrl: redis.url })
+      : { a: await build(t, common), b: await build(t, common) }
+    const author = await userWith(a, 2)
+    const tag = `l${randomUUID().replaceAll('-', '').slice(0, 10)}`
+    const books = await seedBooks(injector(a), author.token, tag, 6)
+    await pair.synced()
+    await replicaUsable(b, true)
+    const reader: Send = injector(b)
+    // A read on B may miss writes acknowledged at most the lag bound (or, without Redis, B's cache TTL) ago.
+    const allowanceMs = 1000 * Math.max(maxLag, shared ? 0 : cacheTtlSeconds)
+    const load = startLoad({ writer: injector(a), readers: [reader], token: author.token, books, tag, slowMs: 1000, timeoutMs: 5000, maxMs: 60_000, staleAllowanceMs: allowanceMs })
+    await sleep(PHASE_MS)
+    load.mark('fault')
+    const at = Date.now()
+    await fault.on()
+    const skippedMs = await replicaUsable(b, false, 5000)
+    await sleep(Math.max(0, PHASE_MS - (Date.now() - at)))
+    load.mark('healed')
+    await fault.off()
+    await sleep(PHASE_MS)
+    const result = await load.stop()
+    const mode = shared ? 'shared Redis' : 'memory caches'
+    process.stderr.write(`FAULTS replicas | ${fault.name}, ${mode} | replica skipped by B after ${skippedMs} ms | reads on B: replica ${readsOn(b, 'replica-1')}, primary ${readsOn(b, 'primary')} | stale allowance ${allowanceMs} ms\n`)
+    t.ok(skippedMs <= 2000, `${fault.name}: B stopped using the replica within 2 s (${skippedMs} ms)`)
+    for (const [phase, from, to] of [['before', 'start', 'fault'], [fault.name, 'fault', 'healed'], ['after', 'healed', 'end']] as const) {
+      const reads = result.window('read', from, to)
+      const writes = result.window('write', from, to)
+      report(t, `replicas ${mode}`, phase, reads, writes)
+      t.ok(reads.count > 0 && writes.count > 0, `${phase}: ${writes.count} writes on A, ${reads.count} reads on B`)
+      t.equal(reads.failed, 0, `${phase}: no failed read`)
+      t.equal(writes.failed, 0, `${phase}: no failed write`)
+      t.equal(reads.stale, 0, `${phase}: no read on B older than ${allowanceMs} ms`)
+    }
+  }
+
+  for (const shared of [true, false]) {
+    t.test(`a lagging replica under load (${shared ? 'shared Redis' : 'memory caches'})`, { timeout: 60_000 }, async (t) => {
+      await loaded(t, shared, {
+        name: 'SQL thread stopped',
+        on: async () => { await replica().admin('STOP SLAVE SQL_THREAD') },
+        off: async () => { await replica().admin('START SLAVE SQL_THREAD'); await pair.synced() }
+      })
+    })
+  }
+
+  t.test('a frozen replica under load', { timeout: 60_000 }, async (t) => {
+    await loaded(t, false, {
+      name: 'replica frozen',
+      on: async () => { replica().signal('SIGSTOP') },
+      off: async () => { replica().signal('SIGCONT'); await pair.synced() }
+    })
+  })
+  })
+}
