@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import type { Settings } from '../../config/schema'
 import { throwawayReplicaPair, type ReplicaPair, type ReplicaServer } from '../../scripts/lib/replica'
 import type { Book } from '../../src/schemas/book'
-import { SAMPLE_BOOK, bearer, build, signIn, signUp, skipSuite, twoInstances, userWith } from '../support/app'
+import { ADMIN, SAMPLE_BOOK, bearer, build, signIn, signUp, skipSuite, twoInstances, userWith } from '../support/app'
 import { injector, report, seedBooks, startLoad, type Send } from '../support/load'
 import { binaryAvailable, throwawayRedis, type ThrowawayRedis } from '../support/servers'
 
@@ -62,7 +62,7 @@ if (['mariadbd', 'mariadb-install-db', 'redis-server'].some((cmd) => !binaryAvai
   t.test('uncached reads of books and users go to the replica, writes to the primary', { timeout: 60_000 }, async (t) => {
     const app = await build(t, settings({ redisUrl: redis.url, cacheNamespace: `r-${randomUUID()}` }))
     const author = await userWith(app, 2)
-    const admin = await signIn(app, 'admin@example.com', 'correct horse battery staple')
+    const admin = await signIn(app, ADMIN.email, ADMIN.password)
     const created = await app.inject({ method: 'POST', url: '/books', headers: bearer(author.token), payload: { ...SAMPLE_BOOK, title: 'On the primary' } })
     t.equal(created.statusCode, 201, 'a write succeeds: the replica is read-only, so the primary took it')
     await pair.synced()
@@ -149,12 +149,56 @@ if (['mariadbd', 'mariadb-install-db', 'redis-server'].some((cmd) => !binaryAvai
     }
   })
 
+  /**
+   * Sign-ups on A (each acknowledged one is a write) and `GET /users?q=` on B (uncached, so a
+   * replica's when one is current enough). A list is stale when it misses an account whose
+   * sign-up was acknowledged more than `allowanceMs` before the read began; `oldestMs`: the
+   * age of the oldest acknowledged account a list missed.
+   */
+  function userTraffic (a: FastifyInstance, b: FastifyInstance, admin: string, allowanceMs: number) {
+    const tag = `u${randomUUID().replaceAll('-', '').slice(0, 10)}`
+    const acked: number[] = []
+    const figures = { writes: 0, reads: 0, failed: 0, stale: 0, oldestMs: 0 }
+    let stopping = false
+    const writer = (async () => {
+      for (let n = 0; !stopping && n < 90; n++) {
+        const res = await a.inject({ method: 'POST', url: '/users', payload: { email: `${tag}-${n}@example.com`, password: 'a fine long passphrase' } })
+        if (res.statusCode === 201) acked.push(Date.now())
+        figures.writes++
+        await sleep(30)
+      }
+    })()
+    const reader = (async () => {
+      while (!stopping) {
+        const began = Date.now()
+        const ackedBefore = acked.filter((at) => at <= began).length
+        const required = acked.filter((at) => at <= began - allowanceMs).length
+        const res = await b.inject({ url: `/users?q=${tag}&limit=100`, headers: bearer(admin) })
+        figures.reads++
+        if (res.statusCode !== 200) figures.failed++
+        else {
+          const seen = res.json<unknown[]>().length
+          if (seen < required) figures.stale++
+          if (seen < ackedBefore) figures.oldestMs = Math.max(figures.oldestMs, began - (acked[seen] ?? began))
+        }
+        await sleep(5)
+      }
+    })()
+    return {
+      async stop () {
+        stopping = true
+        await Promise.all([writer, reader])
+        return figures
+      }
+    }
+  }
+
   /** Two instances (A writes, B reads) on the pair, with a shared Redis or each with its own memory cache. */
   async function loaded (t: Test, shared: boolean, fault: { name: string, on: () => Promise<void>, off: () => Promise<void> }): Promise<void> {
     const maxLag = 1
     // Without Redis, B's own cache may hold an entry for its TTL: the contract's allowance.
     const cacheTtlSeconds = shared ? 60 : 1
-    const common = settings({ replicaMaxLagSeconds: maxLag, cacheTtlSeconds })
+    const common = settings({ replicaMaxLagSeconds: maxLag, cacheTtlSeconds, authRateLimit: 100_000 })
     const { a, b } = shared
       ? await twoInstances(t, { ...common, redisUrl: redis.url })
       : { a: await build(t, common), b: await build(t, common) }
@@ -163,6 +207,8 @@ if (['mariadbd', 'mariadb-install-db', 'redis-server'].some((cmd) => !binaryAvai
     const books = await seedBooks(injector(a), author.token, tag, 6)
     await pair.synced()
     await replicaUsable(b, true)
+    // Uncached reads beside the load: A signs accounts up one after another, B lists them.
+    const users = userTraffic(a, b, await signIn(a, ADMIN.email, ADMIN.password), maxLag * 1000)
     const reader: Send = injector(b)
     // A read on B may miss writes acknowledged at most the lag bound (or, without Redis, B's cache TTL) ago.
     const allowanceMs = 1000 * Math.max(maxLag, shared ? 0 : cacheTtlSeconds)
@@ -171,14 +217,19 @@ if (['mariadbd', 'mariadb-install-db', 'redis-server'].some((cmd) => !binaryAvai
     load.mark('fault')
     const at = Date.now()
     await fault.on()
-    const skippedMs = await replicaUsable(b, false, 5000)
+    const skippedMs = await replicaUsable(b, false, 5000).catch(() => Infinity)
     await sleep(Math.max(0, PHASE_MS - (Date.now() - at)))
     load.mark('healed')
     await fault.off()
     await sleep(PHASE_MS)
     const result = await load.stop()
+    const accounts = await users.stop()
     const mode = shared ? 'shared Redis' : 'memory caches'
     process.stderr.write(`FAULTS replicas | ${fault.name}, ${mode} | replica skipped by B after ${skippedMs} ms | reads on B: replica ${readsOn(b, 'replica-1')}, primary ${readsOn(b, 'primary')} | stale allowance ${allowanceMs} ms\n`)
+    process.stderr.write(`FAULTS replicas | ${fault.name}, ${mode} | user list reads on B n=${accounts.reads} failed=${accounts.failed} stale=${accounts.stale} (allowance ${maxLag * 1000} ms) oldest=${accounts.oldestMs} ms | sign-ups on A ${accounts.writes}\n`)
+    t.ok(accounts.reads > 0 && accounts.writes > 0, `${accounts.writes} sign-ups on A, ${accounts.reads} user lists on B`)
+    t.equal(accounts.failed, 0, 'no failed user read on B')
+    t.equal(accounts.stale, 0, `no user list on B misses an account acknowledged more than ${maxLag} s before`)
     t.ok(skippedMs <= 2000, `${fault.name}: B stopped using the replica within 2 s (${skippedMs} ms)`)
     for (const [phase, from, to] of [['before', 'start', 'fault'], [fault.name, 'fault', 'healed'], ['after', 'healed', 'end']] as const) {
       const reads = result.window('read', from, to)
