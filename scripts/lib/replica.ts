@@ -26,6 +26,9 @@ export interface ReplicaPair {
   dispose (): Promise<void>
 }
 
+/** The app user's password on every server of a pair: distinct, so a test can look for it in logs. */
+export const REPLICA_PAIR_PASSWORD = 'pair-only-pw-7f3a'
+
 const FAST = ['--innodb-flush-log-at-trx-commit=0', '--sync-binlog=0', '--innodb-doublewrite=0', '--innodb-buffer-pool-size=16M']
 
 async function server (serverId: number, extra: string[]): Promise<ReplicaServer> {
@@ -38,7 +41,7 @@ async function server (serverId: number, extra: string[]): Promise<ReplicaServer
     rmSync(dir, { recursive: true, force: true })
     throw new Error(`mariadb-install-db failed: ${install.stderr}`)
   }
-  const base = throwaway(port, `mysql://bookstore:bookstore@127.0.0.1:${port}/bookstore`, 'mariadbd', [
+  const base = throwaway(port, `mysql://bookstore:${REPLICA_PAIR_PASSWORD}@127.0.0.1:${port}/bookstore`, 'mariadbd', [
     '--no-defaults', `--datadir=${datadir}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
     '--user=root', `--server-id=${serverId}`, `--pid-file=${path.join(dir, 'pid')}`, ...FAST, ...extra
   ], () => rmSync(dir, { recursive: true, force: true }))
@@ -86,7 +89,7 @@ export async function throwawayReplicaPair ({ count = 1 }: { count?: number } = 
     }
     const users = ["'bookstore'@'127.0.0.1'", "'bookstore'@'localhost'"]
     await primary.admin(['CREATE DATABASE bookstore CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci',
-      ...users.map((u) => `CREATE USER ${u} IDENTIFIED BY 'bookstore'`),
+      ...users.map((u) => `CREATE USER ${u} IDENTIFIED BY '${REPLICA_PAIR_PASSWORD}'`),
       ...users.map((u) => `GRANT ALL ON bookstore.* TO ${u}`),
       ...users.map((u) => `GRANT SLAVE MONITOR ON *.* TO ${u}`)].join('; '))
     const synced = async (timeoutMs = 20_000): Promise<void> => {

@@ -3,9 +3,16 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import type { Settings } from '../../config/schema'
-import { throwawayReplicaPair, type ReplicaPair, type ReplicaServer } from '../../scripts/lib/replica'
+import mysql from 'mysql2/promise'
+import pino from 'pino'
+import { REPLICA_PAIR_PASSWORD, throwawayReplicaPair, type ReplicaPair, type ReplicaServer } from '../../scripts/lib/replica'
+import { MYSQL_POOL_OPTIONS, mysqlDialect } from '../../src/stores/mysql/dialect'
+import { createReplicaRouter } from '../../src/stores/mysql/replicas'
+import { createBookStore } from '../../src/stores/sql/books'
+import type { SqlDialect } from '../../src/stores/sql/dialect'
+import { createUserStore } from '../../src/stores/sql/users'
 import type { Book } from '../../src/schemas/book'
-import { ADMIN, SAMPLE_BOOK, bearer, build, signIn, signUp, skipSuite, twoInstances, userWith } from '../support/app'
+import { ADMIN, SAMPLE_BOOK, bearer, build, logLines, scrapeMetrics, signIn, signUp, skipSuite, twoInstances, userWith } from '../support/app'
 import { injector, report, seedBooks, startLoad, type Send } from '../support/load'
 import { binaryAvailable, throwawayRedis, type ThrowawayRedis } from '../support/servers'
 
@@ -60,7 +67,7 @@ if (['mariadbd', 'mariadb-install-db', 'redis-server'].some((cmd) => !binaryAvai
   }
 
   t.test('uncached reads of books and users go to the replica, writes to the primary', { timeout: 60_000 }, async (t) => {
-    const app = await build(t, settings({ redisUrl: redis.url, cacheNamespace: `r-${randomUUID()}` }))
+    const app = await build(t, settings({ redisUrl: redis.url, cacheNamespace: `r-${randomUUID()}`, metricsPort: 0 }))
     const author = await userWith(app, 2)
     const admin = await signIn(app, ADMIN.email, ADMIN.password)
     const created = await app.inject({ method: 'POST', url: '/books', headers: bearer(author.token), payload: { ...SAMPLE_BOOK, title: 'On the primary' } })
@@ -85,6 +92,55 @@ if (['mariadbd', 'mariadb-install-db', 'redis-server'].some((cmd) => !binaryAvai
     process.stderr.write(`FAULTS replicas | routing | ${n} user reads + 5 book page misses | replica Com_select +${selects} | reads on replica-1 +${routed}\n`)
     t.ok(selects >= n + 5, `the replica ran the reads (Com_select +${selects})`)
     t.ok(routed >= n + 5, `the router sent ${routed} reads to the replica`)
+    const metrics = await scrapeMetrics(app)
+    t.match(metrics, /^bookstore_replica_usable\{replica="replica-1"\} 1$/m, 'the metrics say the replica is used')
+    t.match(metrics, /^bookstore_replica_lag_seconds\{replica="replica-1"\} \d/m, 'and its proven lag')
+    t.match(metrics, new RegExp(`^bookstore_replica_reads_total\\{server="replica-1"\\} ${routed}$`, 'm'), 'and how many reads it answered')
+  })
+
+  t.test('the log names the replica skipped and why, never its URL or password', { timeout: 60_000 }, async (t) => {
+    const { stream, lines } = logLines<{ msg: string, replica?: string, reason?: string }>()
+    const primary = mysql.createPool({ uri: pair.primary.url, ...MYSQL_POOL_OPTIONS })
+    const pool = mysql.createPool({ uri: replica().url, ...MYSQL_POOL_OPTIONS })
+    const storesOf = (db: SqlDialect) => ({ books: createBookStore(db), users: createUserStore(db) })
+    const router = createReplicaRouter({
+      primary,
+      primaryStores: storesOf(mysqlDialect(primary)),
+      replicas: [{ name: 'replica-1', pool, stores: storesOf(mysqlDialect(pool)) }],
+      maxLagSeconds: 1,
+      readTimeoutMs: 500,
+      log: pino({ level: 'info' }, stream)
+    })
+    t.teardown(async () => { router.stop(); await Promise.all([primary.end(), pool.end()]) })
+    const logged = async (msg: string, reason: RegExp | undefined, from: number): Promise<{ reason?: string }> => {
+      for (let waited = 0; waited < 10_000; waited += 20) {
+        const line = lines.slice(from).find((l) => l.msg === msg && l.replica === 'replica-1' && (reason === undefined || reason.test(l.reason ?? '')))
+        if (line !== undefined) return line
+        await sleep(20)
+      }
+      throw new Error(`no "${msg}" line${reason === undefined ? '' : ` with a reason like ${String(reason)}`}`)
+    }
+    await logged('read replica in use', undefined, 0)
+    let from = lines.length
+    await sqlThreadStopped(async () => {
+      // A write the stopped replica cannot apply: its proven age then grows past the bound.
+      await pair.primary.admin('CREATE TABLE bookstore.lag_marker (id INT PRIMARY KEY)')
+      t.match(await logged('read replica skipped', /more than 1 s behind the primary \(its SQL thread is not running\)/, from), {}, 'a stopped SQL thread, named as such')
+      from = lines.length
+    })
+    await logged('read replica in use', undefined, from)
+    from = lines.length
+    replica().signal('SIGSTOP')
+    try {
+      t.match(await logged('read replica skipped', /^not answering/, from), {}, 'a frozen replica: not answering')
+    } finally {
+      replica().signal('SIGCONT')
+    }
+    await logged('read replica in use', undefined, from)
+    const text = lines.map((l) => JSON.stringify(l)).join('\n')
+    t.notMatch(text, REPLICA_PAIR_PASSWORD, 'no password in the log')
+    t.notMatch(text, /mysql:\/\//, 'no URL in the log')
+    process.stderr.write(`FAULTS replicas | log | ${lines.filter((l) => l.msg.startsWith('read replica')).map((l) => `${l.msg}${l.reason === undefined ? '' : ` (${l.reason})`}`).join('; ')}\n`)
   })
 
   t.test('read-your-writes while the replica applies nothing', { timeout: 60_000 }, async (t) => {
