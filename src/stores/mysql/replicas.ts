@@ -176,9 +176,9 @@ export function createReplicaRouter ({ primary, primaryStores, replicas, maxLagS
     }
   }
 
+  // Replicas are asked after the primary's sample, so a caught-up replica covers the newest one.
   const tick = (): void => {
-    void samplePrimary()
-    for (const s of states) void poll(s)
+    void samplePrimary().finally(() => { for (const s of states) void poll(s) })
   }
   tick()
   const timer = setInterval(tick, POLL_MS)
