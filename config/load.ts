@@ -268,11 +268,18 @@ function credentials (config: Config): Array<{ key: SecretSetting, name: string,
   return SECRET_SETTINGS.flatMap((key) => {
     const value: unknown = config[key]
     const name = settingName(`/${key}`, {})
-    if (Array.isArray(value)) return value.map((entry, i) => ({ key, name: `${name} entry ${i + 1}`, value: String(entry) }))
+    const passwordOf = (url: string, what: string): Array<{ key: SecretSetting, name: string, value: string }> => {
+      const { password } = urlParts(url)
+      return password === undefined || password === '' ? [] : [{ key, name: `the password in ${what}`, value: password }]
+    }
+    if (Array.isArray(value)) {
+      return value.flatMap((entry, i) => key.endsWith('Urls')
+        ? passwordOf(String(entry), `${name} entry ${i + 1}`)
+        : [{ key, name: `${name} entry ${i + 1}`, value: String(entry) }])
+    }
     if (typeof value !== 'string') return []
     if (!key.endsWith('Url')) return [{ key, name, value }]
-    const { password } = urlParts(value)
-    return password === undefined || password === '' ? [] : [{ key, name: `the password in ${name}`, value: password }]
+    return passwordOf(value, name)
   })
 }
 
@@ -327,6 +334,9 @@ export function loadConfig ({ env = {}, overrides = {}, defaults = {} }: LoadOpt
   }
 
   checkSecrets(config)
+  if (config.databaseReplicaUrls.length > 0 && config.database.kind !== 'mysql') {
+    throw new ConfigError('Invalid configuration: DATABASE_REPLICA_URLS (databaseReplicaUrls) are read only with a mysql:// DATABASE_URL, the primary they replicate')
+  }
   if ((config.adminEmail === undefined) !== (config.adminPassword === undefined)) {
     throw new ConfigError('Invalid configuration: ADMIN_EMAIL and ADMIN_PASSWORD must be set together')
   }

@@ -16,6 +16,13 @@ export const ConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, env: 'PORT' }),
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { env: 'LOG_LEVEL' }),
   databaseUrl: Type.String({ pattern: '^(sqlite:.+|mysql://.+)$', env: 'DATABASE_URL' }),
+  /**
+   * Read replicas of databaseUrl (MariaDB, GTID replication): comma-separated `mysql://` URLs
+   * in the environment. Only with a mysql:// databaseUrl (config/load.ts).
+   */
+  databaseReplicaUrls: Type.Array(Type.String({ pattern: '^mysql://.+' }), { env: 'DATABASE_REPLICA_URLS', default: [] }),
+  /** A replica whose data may be older than this is not read from until it catches up. */
+  replicaMaxLagSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 86400, env: 'REPLICA_MAX_LAG_SECONDS', default: 5 }),
   mongodbUrl: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://.+', env: 'MONGODB_URL' })),
   redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://.+', env: 'REDIS_URL' })),
   /** Comma-separated `host:port` of Redis Sentinels (instead of REDIS_URL); with redisSentinelName. */
@@ -127,9 +134,9 @@ export const ConfigSchema = Type.Object({
 /**
  * The settings that hold a credential: in production none may hold a value published in
  * config/default.yml or a sample env file (config/load.ts). A list is held to it entry by entry,
- * a URL (a name ending in `Url`) by the password in it.
+ * a URL (a name ending in `Url`, or each of a list ending in `Urls`) by the password in it.
  */
-export const SECRET_SETTINGS = ['jwtSecret', 'jwtPreviousSecrets', 'adminPassword', 'databaseUrl', 'mongodbUrl', 'redisUrl', 'redisPassword', 'redisSentinelPassword', 'smtpUrl'] as const satisfies ReadonlyArray<keyof Settings>
+export const SECRET_SETTINGS = ['jwtSecret', 'jwtPreviousSecrets', 'adminPassword', 'databaseUrl', 'databaseReplicaUrls', 'mongodbUrl', 'redisUrl', 'redisPassword', 'redisSentinelPassword', 'smtpUrl'] as const satisfies ReadonlyArray<keyof Settings>
 
 /** The settings as written: YAML keys, environment variables, overrides. */
 export type Settings = Static<typeof ConfigSchema>

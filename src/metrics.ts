@@ -60,7 +60,11 @@ type CacheObserver = (result: CacheResult) => void
  * collide. Observations on the request path only add to numbers that already exist: prom-client's
  * own Histogram and Counter hash a label object on every observe, which allocates per request.
  */
-export function createMetrics ({ backends }: { backends: () => Promise<Record<string, 'up' | 'down'>> }) {
+export function createMetrics ({ backends, replicas = () => [] }: {
+  backends: () => Promise<Record<string, 'up' | 'down'>>
+  /** With DATABASE_REPLICA_URLS: each replica's state, and the primary's reads (src/stores/mysql/replicas.ts). */
+  replicas?: () => Array<{ name: string, usable: boolean, lagSeconds: number | undefined, reads: number }>
+}) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
 
@@ -94,6 +98,29 @@ export function createMetrics ({ backends }: { backends: () => Promise<Record<st
     registers: [registry],
     async collect () {
       for (const [service, state] of Object.entries(await backends())) this.set({ service }, state === 'up' ? 1 : 0)
+    }
+  })
+
+  // Read replicas: asked at scrape time too, and absent without them.
+  registry.registerMetric(collected('bookstore_replica_reads_total', 'Routed reads of books and users by the server that answered: replica-N or primary', 'counter', () =>
+    replicas().map((r) => ({ labels: { server: r.name }, value: r.reads }))))
+  new Gauge({
+    name: 'bookstore_replica_usable',
+    help: 'Whether each read replica is used now (1) or skipped (0): not answering, or behind by more than REPLICA_MAX_LAG_SECONDS',
+    labelNames: ['replica'],
+    registers: [registry],
+    collect () {
+      for (const r of replicas()) if (r.name !== 'primary') this.set({ replica: r.name }, r.usable ? 1 : 0)
+    }
+  })
+  new Gauge({
+    name: 'bookstore_replica_lag_seconds',
+    help: 'How old each read replica\'s data may be (the bound its last position proves; absent until one is proven)',
+    labelNames: ['replica'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const r of replicas()) if (r.name !== 'primary' && r.lagSeconds !== undefined) this.set({ replica: r.name }, r.lagSeconds)
     }
   })
 

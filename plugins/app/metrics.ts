@@ -25,7 +25,7 @@ type ResponseHook = (request: FastifyRequest, reply: FastifyReply, done: HookHan
 export default fp(async function metricsPlugin (fastify) {
   const { metricsPort } = fastify.config
   if (metricsPort === undefined) return
-  const metrics = createMetrics({ backends: () => fastify.readiness() })
+  const metrics = createMetrics({ backends: () => fastify.readiness(), replicas: () => fastify.stores.replicaStatus?.() ?? [] })
   fastify.decorate('metrics', metrics)
 
   const byPattern = new Map<string, { methods: Record<string, RouteSeries>, hook: ResponseHook }>()

@@ -49,6 +49,7 @@ export default fp(async function servicesPlugin (fastify) {
 
   const books = createBookService({
     books: stores.books,
+    reads: stores.reads,
     atomic: stores.atomic,
     reviews: stores.reviews,
     cache,
@@ -103,7 +104,7 @@ export default fp(async function servicesPlugin (fastify) {
   fastify.decorate('accounts', accounts)
   // Password-reset requests answered before their work is done finish before the stores close.
   fastify.addHook('onClose', async () => { await accounts.drain() })
-  const users = createUserService({ users: stores.users, atomic: stores.atomic, hasher, checkPassword, sessions, accounts, nudge, log })
+  const users = createUserService({ users: stores.users, reads: stores.reads, atomic: stores.atomic, hasher, checkPassword, sessions, accounts, nudge, log })
   fastify.decorate('users', users)
   fastify.decorate('auth', createAuthService({
     users: stores.users,

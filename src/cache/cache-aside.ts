@@ -18,6 +18,13 @@ const LAST_LOOK_MS = 100
 
 export type CacheResult = 'hit' | 'miss' | 'error'
 
+/**
+ * Reads what a key holds. `fills`: its answer may be stored for every reader, so it must show
+ * every write committed when the load began (a read replica serves it only then,
+ * src/stores/mysql/replicas.ts); false when the cache failed and the answer goes to this reader alone.
+ */
+export type Loader<T> = (fills: boolean) => Promise<T | undefined>
+
 export interface CacheAsideOptions<T> {
   cache: KeyValueCache
   /** The generation-scoped namespace: one invalidation makes all of its entries unreachable. */
@@ -103,7 +110,7 @@ export function createCacheAside<T> ({
   }
 
   /** The load of a missing entry under `generation`, stored when it may live. */
-  async function fill (generation: string, key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+  async function fill (generation: string, key: string, load: Loader<T>): Promise<T | undefined> {
     const lease = leaseKey(namespace, generation, key)
     let leased = await claim(lease)
     let stored = false
@@ -114,7 +121,7 @@ export function createCacheAside<T> ({
         leased = waited.leased
       }
       const loading = Date.now()
-      const fresh = await load()
+      const fresh = await load(true)
       if (fresh === undefined) return fresh
       // Counted from before the load: an entry made of rows read before some write lives less
       // than its TTL past that write, even if it is stored after it and the write's
@@ -137,11 +144,11 @@ export function createCacheAside<T> ({
 
   return {
     /** The cached value of `key`, else the loader's (stored when defined and it may live). */
-    async get (key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+    async get (key: string, load: Loader<T>): Promise<T | undefined> {
       const found = await read(key)
       if (found === undefined) {
         onResult('error')
-        return await load()
+        return await load(false)
       }
       const hit = found.value === undefined ? undefined : decode(found.value)
       if (hit !== undefined) {

@@ -7,6 +7,7 @@ import type { AuditEventType } from '../schemas/audit'
 import type { SqlStoreSet } from '../stores/sql'
 import { createCacheAside, type CacheResult } from '../cache/cache-aside'
 import type { KeyValueCache } from '../cache/types'
+import type { RoutedReads } from '../stores/reads'
 import type { BookStore, Page, ReviewStore } from '../stores/types'
 import { auditEntry } from './audit'
 import { createConditionalWrite, type Expected } from './conditional-write'
@@ -16,8 +17,10 @@ const serializeBook = serializerFor<Book>(Type.Ref('Book'))
 const serializePage = serializerFor<Book[]>(Type.Array(Type.Ref('Book')))
 
 interface Deps {
-  /** Reads, and the reads that decide a conditional write. */
+  /** The primary's: writes, and the reads that decide one (If-Match, a review's book). */
   books: BookStore
+  /** With read replicas: the reads GET /books and GET /books/:id answer, a replica's when one is current enough. */
+  reads?: RoutedReads | undefined
   /** One transaction over books and the audit log: each write commits with its event or not at all. */
   atomic: <T>(fn: (stores: Pick<SqlStoreSet, 'books' | 'audit'>) => Promise<T>) => Promise<T>
   /** Wherever reviews live: deleting a book asks this store to drop them (see remove()). */
@@ -61,7 +64,7 @@ function decodePage (stored: Buffer): SerializedPage | undefined {
  * restore, failover, eviction) brings back an entry older than a write, and why a write whose
  * invalidation failed is still seen within the TTL: src/cache/coherent.ts.
  */
-export function createBookService ({ books, atomic, reviews, cache, ttlSeconds, storeTimeoutMs, log, onCache }: Deps) {
+export function createBookService ({ books, reads, atomic, reviews, cache, ttlSeconds, storeTimeoutMs, log, onCache }: Deps) {
   const cached = createCacheAside<SerializedPage>({
     cache,
     namespace: 'books',
@@ -100,8 +103,13 @@ export function createBookService ({ books, atomic, reviews, cache, ttlSeconds, 
     }
   }
 
-  const find = (id: number): Promise<Serialized | undefined> => cached.get(`book:${id}`, async () => {
-    const book = await books.get(id)
+  /** A fill must show every write committed when it began; an answer for one reader, only this instance's own. */
+  const routed = <R>(fills: boolean, fn: (store: Pick<BookStore, 'get' | 'list'>) => Promise<R>): Promise<R> =>
+    reads === undefined ? fn(books) : reads(fills ? 'current' : 'own-writes', (s) => fn(s.books))
+
+  /** `primary`: the answer decides a write, so no replica gives it. */
+  const find = (id: number, primary = false): Promise<Serialized | undefined> => cached.get(`book:${id}`, async (fills) => {
+    const book = primary ? await books.get(id) : await routed(fills, (store) => store.get(id))
     return book === undefined ? undefined : serialized(serializeBook(book))
   })
 
@@ -112,8 +120,8 @@ export function createBookService ({ books, atomic, reviews, cache, ttlSeconds, 
      */
     async list (page: Page): Promise<SerializedPage> {
       const key = `list:${page.offset}:${page.after ?? ''}:${page.limit}:${encodeURIComponent(page.q ?? '')}`
-      const found = await cached.get(key, async () => {
-        const rows = await books.list(page)
+      const found = await cached.get(key, async (fills) => {
+        const rows = await routed(fills, (store) => store.list(page))
         const last = rows.length === page.limit ? rows[rows.length - 1] : undefined
         return { ...serialized(serializePage(rows)), next: last === undefined ? undefined : { after: last.id } }
       })
@@ -127,9 +135,12 @@ export function createBookService ({ books, atomic, reviews, cache, ttlSeconds, 
       return found
     },
 
-    /** Whether the book exists, through the same cache as reads (a write invalidates it). */
+    /**
+     * Whether the book exists, through the same cache as reads (a write invalidates it). It
+     * decides writes (a review's book), so a miss asks the primary.
+     */
     async exists (id: number): Promise<boolean> {
-      return (await find(id)) !== undefined
+      return (await find(id, true)) !== undefined
     },
 
     async create (input: BookInput, ctx: RequestContext): Promise<{ id: number, book: Serialized }> {

@@ -4,6 +4,7 @@ import type { RequestContext } from '../domain/context'
 import { Permission } from '../domain/permission'
 import { AppError, breachedPassword, cannotLowerOwnLevel, notFound } from '../domain/errors'
 import type { SqlStores } from '../stores/sql'
+import type { RoutedReads } from '../stores/reads'
 import type { Page, UserStore } from '../stores/types'
 import { isBreachedPassword } from '../../config/breached-passwords'
 import type { AccountService } from './accounts'
@@ -13,7 +14,10 @@ import type { SessionService } from './sessions'
 import type { PasswordCheck } from './password-check'
 
 interface Deps {
+  /** The primary's: writes, and the reads that decide one. */
   users: UserStore
+  /** The reads of GET /users, /users/:id and /users/me (and the export): a replica's when one holds this instance's writes. */
+  reads?: RoutedReads | undefined
   /** Where a change, the mail it causes and its audit event commit together. */
   atomic: SqlStores['atomic']
   hasher: PasswordHasher
@@ -30,7 +34,10 @@ interface Deps {
 
 
 /** Emails arrive as normaliseEmail (src/schemas/user.ts) leaves them: trimmed and lower-cased. */
-export function createUserService ({ users, atomic, hasher, checkPassword, sessions, accounts, nudge, log }: Deps) {
+export function createUserService ({ users, reads, atomic, hasher, checkPassword, sessions, accounts, nudge, log }: Deps) {
+  const routed = <R>(fn: (store: Pick<UserStore, 'get' | 'list'>) => Promise<R>): Promise<R> =>
+    reads === undefined ? fn(users) : reads('own-writes', (s) => fn(s.users))
+
   return {
     /** The account, its verification message and its audit event, together or not at all. */
     async signUp (email: string, password: string, ctx: RequestContext): Promise<User> {
@@ -49,13 +56,13 @@ export function createUserService ({ users, atomic, hasher, checkPassword, sessi
     },
 
     async get (id: number): Promise<User> {
-      const user = await users.get(id)
+      const user = await routed((store) => store.get(id))
       if (user === undefined) throw notFound('user')
       return user
     },
 
     async list (page: Page): Promise<User[]> {
-      return users.list(page)
+      return routed((store) => store.list(page))
     },
 
     /**

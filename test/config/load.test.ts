@@ -21,6 +21,8 @@ t.test('the embedded default matches the contract table', async (t) => {
     argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 }
   })
   t.equal(config.mongodbUrl, undefined)
+  t.same(config.databaseReplicaUrls, [], 'no read replicas')
+  t.equal(config.replicaMaxLagSeconds, 5)
   t.equal(config.redisUrl, undefined)
   t.equal(config.adminEmail, undefined)
 })
@@ -119,6 +121,7 @@ t.test('every secret-like setting is held to the rule', async (t) => {
     jwtPreviousSecrets: { jwtPreviousSecrets: [published] },
     adminPassword: { adminEmail: 'boss@example.com', adminPassword: published },
     databaseUrl: { databaseUrl: `mysql://u:${published}@db/x` },
+    databaseReplicaUrls: { databaseUrl: 'mysql://u:own-password@db/x', databaseReplicaUrls: ['mysql://u:own-password@r1/x', `mysql://u:${published}@r2/x`] },
     mongodbUrl: { mongodbUrl: `mongodb://u:${published}@a:27017,b:27017/x` },
     redisUrl: { redisUrl: `redis://:${published}@cache:6379/0` },
     redisPassword: { redisClusterNodes: 'a:7000,b:7000', redisPassword: published },
@@ -130,6 +133,21 @@ t.test('every secret-like setting is held to the rule', async (t) => {
     t.throws(() => loadConfig({ env: { NODE_ENV: 'production' }, overrides }), { message: /is a secret published in the repository/ }, key)
     t.doesNotThrow(() => loadConfig({ env: { NODE_ENV: 'development' }, overrides }), `${key} outside production`)
   }
+})
+
+t.test('read replicas: comma-separated mysql:// URLs, only beside a mysql:// primary', async (t) => {
+  const primary = 'mysql://u:pw@db:3306/x'
+  const config = loadConfig({ env: { DATABASE_URL: primary, DATABASE_REPLICA_URLS: 'mysql://u:pw@r1:3306/x, mysql://u:pw@r2:3306/x', REPLICA_MAX_LAG_SECONDS: '1.5' } })
+  t.same(config.databaseReplicaUrls, ['mysql://u:pw@r1:3306/x', 'mysql://u:pw@r2:3306/x'])
+  t.equal(config.replicaMaxLagSeconds, 1.5)
+  t.throws(() => loadConfig({ env: { DATABASE_REPLICA_URLS: 'mysql://u:pw@r1:3306/x' } }),
+    { name: 'ConfigError', message: /^Invalid configuration: DATABASE_REPLICA_URLS \(databaseReplicaUrls\) are read only with a mysql:\/\/ DATABASE_URL/ }, 'not beside SQLite')
+  t.throws(() => loadConfig({ env: { DATABASE_URL: primary, DATABASE_REPLICA_URLS: 'postgres://u:secret-pw@r1/x' } }),
+    { message: /^Invalid configuration: DATABASE_REPLICA_URLS \(databaseReplicaUrls\) must match pattern/ }, 'a URL of another kind')
+  t.throws(() => loadConfig({ env: { DATABASE_URL: primary, REPLICA_MAX_LAG_SECONDS: '0' } }), { message: /^Invalid configuration: REPLICA_MAX_LAG_SECONDS \(replicaMaxLagSeconds\) must be > 0$/ })
+  let message = ''
+  try { loadConfig({ env: { DATABASE_URL: primary, DATABASE_REPLICA_URLS: 'postgres://u:secret-pw@r1/x' } }) } catch (err) { message = (err as Error).message }
+  t.notMatch(message, /secret-pw/, 'the error never repeats the URL')
 })
 
 t.test('Redis: one of REDIS_URL, REDIS_SENTINELS (with REDIS_SENTINEL_NAME) and REDIS_CLUSTER_NODES, parsed once', async (t) => {

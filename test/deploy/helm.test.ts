@@ -129,7 +129,7 @@ if (helm === undefined) {
       const env = (prop as { env?: unknown }).env
       if (typeof env === 'string') t.ok(settable.has(env), `${env} (config/schema.ts) can be set through the chart`)
     }
-    for (const name of ['JWT_SECRET', 'JWT_PREVIOUS_SECRETS', 'ADMIN_PASSWORD', 'DATABASE_URL', 'MONGODB_URL', 'REDIS_URL', 'SMTP_URL']) {
+    for (const name of ['JWT_SECRET', 'JWT_PREVIOUS_SECRETS', 'ADMIN_PASSWORD', 'DATABASE_URL', 'DATABASE_REPLICA_URLS', 'MONGODB_URL', 'REDIS_URL', 'SMTP_URL']) {
       t.ok(secretKeys.includes(name), `${name} holds a credential (config/schema.ts SECRET_SETTINGS): from the Secret`)
       t.notOk(configKeys.includes(name), `${name} cannot be put in the ConfigMap`)
     }
@@ -273,6 +273,8 @@ if (helm === undefined) {
     t.equal(one(replicas.docs, 'Deployment').spec.replicas, 3, 'a fixed count without the HPA')
     t.equal(replicas.docs.filter((d) => d.kind === 'HorizontalPodAutoscaler').length, 0, 'no HPA')
     t.ok(one(replicas.docs, 'Secret').data.MONGODB_URL, 'the replica set\'s URL in the Secret')
+    t.match(Buffer.from(one(replicas.docs, 'Secret').data.DATABASE_REPLICA_URLS ?? '', 'base64').toString(), /^mysql:\/\/.+,mysql:\/\/.+$/, 'the SQL read replicas\' URLs in the Secret')
+    t.equal(one(replicas.docs, 'ConfigMap').data.REPLICA_MAX_LAG_SECONDS, '2', 'their lag bound in the ConfigMap')
     t.equal(one(replicas.docs, 'ConfigMap').data.SHED_RSS_MB, '400', 'SHED_RSS_MB as configured')
 
     const single = render(helm, ['-f', ciValues('single-pod')])
@@ -289,6 +291,7 @@ if (helm === undefined) {
       ['a short JWT secret', ['--set', 'secrets.JWT_SECRET=short', '--set', 'replicaCount=1', '--set', 'autoscaling.enabled=false'], /secrets\.JWT_SECRET is shorter than 32 bytes/],
       ['a misspelt setting', ['--set', jwt, '--set', 'replicaCount=1', '--set', 'autoscaling.enabled=false', '--set', 'config.LOG_LEVLE=debug'], /config\.LOG_LEVLE is not a setting the service reads/],
       ['a credential in the ConfigMap', ['--set', jwt, '--set', 'replicaCount=1', '--set', 'autoscaling.enabled=false', '--set', 'config.REDIS_URL=redis://r:6379'], /config\.REDIS_URL carries credentials: set secrets\.REDIS_URL/],
+      ['read replicas without a MySQL primary', ['--set', jwt, '--set', 'replicaCount=1', '--set', 'autoscaling.enabled=false', '--set', 'secrets.DATABASE_REPLICA_URLS=mysql://u:test-only@r:3306/b'], /secrets\.DATABASE_REPLICA_URLS are replicas of a mysql:\/\/ secrets\.DATABASE_URL/],
       ['a misspelt secret', ['--set', jwt, '--set', 'replicaCount=1', '--set', 'autoscaling.enabled=false', '--set', 'secrets.JWT_SECRETS=x'], /secrets\.JWT_SECRETS is not a secret setting/],
       ['two Redis modes', ['--set', jwt, '--set', mysql, '--set', 'secrets.REDIS_URL=redis://r:6379', '--set', 'config.REDIS_CLUSTER_NODES=r:6379', '--set', 'config.REDIS_SENTINEL_NAME=m'], /set one of secrets\.REDIS_URL, config\.REDIS_SENTINELS, config\.REDIS_CLUSTER_NODES/],
       ['Sentinels without a master name', ['--set', jwt, '--set', mysql, '--set', 'config.REDIS_SENTINELS=s:26379'], /REDIS_SENTINELS needs config\.REDIS_SENTINEL_NAME/],

@@ -93,6 +93,11 @@ export interface LoadOptions {
   writePauseMs?: number
   /** More URLs the read loops take in turn (reviews, ...): only whether the answer is accepted is counted. */
   extraReads?: readonly string[]
+  /**
+   * How old a read may be and not count as stale (default 0): it must show every write
+   * acknowledged at least this long before it began (a replica's lag bound seen from another instance).
+   */
+  staleAllowanceMs?: number
 }
 
 const sleep = async (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -167,7 +172,7 @@ export interface LoadResult {
 }
 
 export function startLoad (options: LoadOptions): Load {
-  const { writer, readers, token, books, tag, slowMs, timeoutMs, maxMs, writeLoops = 2, readLoops = 4, pauseMs = 1, writePauseMs = 50, extraReads = [] } = options
+  const { writer, readers, token, books, tag, slowMs, timeoutMs, maxMs, writeLoops = 2, readLoops = 4, pauseMs = 1, writePauseMs = 50, extraReads = [], staleAllowanceMs = 0 } = options
   const accept = options.accept ?? ((_kind, answer) => answer.status === 200)
   const t0 = performance.now()
   const now = (): number => performance.now() - t0
@@ -175,6 +180,14 @@ export function startLoad (options: LoadOptions): Load {
   const samples: Sample[] = []
   /** The highest version of each book whose PUT answered 200. */
   const acked = new Map<number, number>(books.map((id) => [id, 0]))
+  /** With an allowance: each book's acknowledged versions and when, in order. */
+  const ackTimes = new Map<number, Array<{ at: number, version: number }>>(books.map((id) => [id, [{ at: 0, version: 0 }]]))
+  /** What a read beginning now must show at least. */
+  const expectedNow = (): Map<number, number> => {
+    if (staleAllowanceMs <= 0) return new Map(acked)
+    const cutoff = now() - staleAllowanceMs
+    return new Map(books.map((id) => [id, [...(ackTimes.get(id) ?? [])].reverse().find((a) => a.at <= cutoff)?.version ?? 0]))
+  }
   let stopping = false
   const stopAt = maxMs
 
@@ -196,7 +209,10 @@ export function startLoad (options: LoadOptions): Load {
       const { answer } = await timed('write', writer, { method: 'PUT', url: `/books/${id}`, headers: bearer(token), payload: { ...SAMPLE_BOOK, title: `${tag} ${id} v${version}` } })
       // Only a 200 is acknowledged; a failed PUT may or may not have landed, so its version
       // is never reused: the next PUT goes one higher, and stale stays well-defined.
-      if (answer?.status === 200) acked.set(id, Math.max(acked.get(id) ?? 0, version))
+      if (answer?.status === 200) {
+        acked.set(id, Math.max(acked.get(id) ?? 0, version))
+        ackTimes.get(id)?.push({ at: now(), version })
+      }
       next.set(id, version + 1)
       await sleep(writePauseMs)
     }
@@ -208,7 +224,7 @@ export function startLoad (options: LoadOptions): Load {
       const turn = i % (2 + extraReads.length)
       const single = turn === 0
       const id = books[(loop + i) % books.length]!
-      const expected = new Map(acked)
+      const expected = expectedNow()
       const url = single ? `/books/${id}` : turn === 1 ? `/books?q=${tag}&limit=100` : extraReads[turn - 2]!
       const { sample, answer } = await timed('read', reader, { url })
       if (answer?.status === 200 && turn < 2) {

@@ -49,9 +49,9 @@ const LAST_BLOCK_REFRESH_MS = 10_000
 
 type Queryable = Pick<Pool, 'query'> | PoolConnection
 
-function executor (db: Queryable): SqlExecutor {
+function executor (db: Queryable, timeout = QUERY_TIMEOUT_MS): SqlExecutor {
   const all = async <T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> => {
-    const [rows] = await db.query<RowDataPacket[]>({ sql, timeout: QUERY_TIMEOUT_MS }, [...params])
+    const [rows] = await db.query<RowDataPacket[]>({ sql, timeout }, [...params])
     return rows as T[]
   }
   return {
@@ -60,7 +60,7 @@ function executor (db: Queryable): SqlExecutor {
       return (await all<T>(sql, params))[0]
     },
     async run (sql, params = []) {
-      const [result] = await db.query<ResultSetHeader>({ sql, timeout: QUERY_TIMEOUT_MS }, [...params])
+      const [result] = await db.query<ResultSetHeader>({ sql, timeout }, [...params])
       return { changes: result.affectedRows, insertId: result.insertId }
     }
   }
@@ -73,10 +73,12 @@ export interface MysqlOptions {
   scanParts?: number
   /** Set only when OTEL_EXPORTER_OTLP_ENDPOINT is: a span per statement. */
   tracing?: Tracing | undefined
+  /** A read replica's reads give up sooner than this, and free their connection (src/stores/mysql/replicas.ts). */
+  queryTimeoutMs?: number
 }
 
 /** MySQL (and MariaDB) over the pool @fastify/mysql owns. */
-export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SCAN_PARTS, tracing }: MysqlOptions = {}): SqlDialect {
+export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SCAN_PARTS, tracing, queryTimeoutMs = QUERY_TIMEOUT_MS }: MysqlOptions = {}): SqlDialect {
   async function onOwnConnection<T> (fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
     const conn = await pool.getConnection()
     try {
@@ -86,7 +88,7 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SC
     }
   }
 
-  const db = tracedExecutor(executor(pool), 'mysql', tracing)
+  const db = tracedExecutor(executor(pool, queryTimeoutMs), 'mysql', tracing)
   let step: number | undefined
 
   /** The highest block, as last looked up: it only balances the slices (the last is open-ended). */
