@@ -20,6 +20,8 @@ export interface ServerOptions {
   nodeFlags?: string[]
   /** Rewrites the command line (a benchmark pins the server to a core). */
   wrap?: (command: string, argv: string[]) => [string, string[]]
+  /** Where to listen: a free port unless said (a restarted instance takes its predecessor's place behind a proxy). */
+  port?: number
   /** The path that answers 2xx once the server may be used. */
   ready?: string
   timeoutMs?: number
@@ -83,7 +85,7 @@ process.on('exit', () => {
 
 export async function startServer (options: ServerOptions = {}): Promise<Server> {
   const { output = 'ignore', wrap = (command, argv) => [command, argv] } = options
-  const port = await freePort()
+  const port = options.port ?? await freePort()
   const base = options.inheritEnv === false ? { PATH: process.env.PATH } : process.env
   const script = options.script ?? path.join(projectRoot, 'dist', 'src', 'server.js')
   const [command, argv] = wrap(process.execPath, [...(options.nodeFlags ?? startFlags()), script])

@@ -167,6 +167,8 @@ export interface Load {
 
 export interface LoadResult {
   samples: readonly Sample[]
+  /** Per book, the highest version whose PUT was acknowledged (200): what the book must show at least, at the end. */
+  acked: ReadonlyMap<number, number>
   /** Figures of the `kind` requests sent between two marks ('start', 'end' always exist), skipping `skipMs` after the first. */
   window (kind: 'read' | 'write', from: string, to: string, skipMs?: number): Stats
 }
@@ -257,6 +259,7 @@ export function startLoad (options: LoadOptions): Load {
       marks.set('end', now())
       return {
         samples,
+        acked,
         window (kind, from, to, skipMs = 0) {
           const start = marks.get(from)
           const end = marks.get(to)

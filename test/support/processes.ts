@@ -13,7 +13,7 @@ import { startServer, type Server } from '../../scripts/lib/server'
  * The real server process (scripts/lib/server.ts, compiled with the tests into dist-test/) on
  * a free port, in-memory SQLite, with `settings` written to a CONFIG_FILE (the YAML-only
  * settings such as shutdownGraceMs) and `env` over the environment it is given (which wins
- * over the file); killed when the test ends.
+ * over the file; its PORT, when given, is where it listens); killed when the test ends.
  */
 export async function serve (t: Test, settings: Partial<Settings> = {}, env: Record<string, string> = {}): Promise<Server> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-ops-'))
@@ -26,6 +26,7 @@ export async function serve (t: Test, settings: Partial<Settings> = {}, env: Rec
     ready: '/health/live',
     timeoutMs: 20_000,
     output: 'capture',
+    ...(env.PORT === undefined ? {} : { port: Number(env.PORT) }),
     env: { CONFIG_FILE: file, DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'info', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ...env }
   })
   t.teardown(async () => {
