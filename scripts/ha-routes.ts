@@ -1,13 +1,15 @@
 /**
  * The route suite (every route, as the contract's black-box clients see it) on the highly
- * available forms of the engines, as it runs on one server of each: Redis Cluster and Redis
- * Sentinel, each started on loopback for the run and removed after. MongoDB and mail stay the
- * shared services .ci/run started (MONGODB_URL, MAILPIT_SMTP_URL).
+ * available forms of the engines, as it runs on one server of each (issue 21): {Galera, Redis
+ * Cluster} and {a MariaDB primary with a replica, Redis Sentinel}, each started on loopback for
+ * the run and removed after. MongoDB and mail stay the shared services .ci/run started
+ * (MONGODB_URL, MAILPIT_SMTP_URL).
  *   node dist-test/scripts/ha-routes.js [form...]     (after `eval "$(npm run -s services)"`)
  * Forms: the names in FORMS; all of them by default. Exits non-zero when a run fails.
  */
 import { spawnSync } from 'node:child_process'
 import { projectRoot } from '../config/paths'
+import { throwawayReplicaPair } from './lib/replica'
 import { binaryAvailable, throwawayCluster, throwawaySentinel } from './lib/throwaway'
 
 /** One form: what it starts, the environment the route tests get, and how it is removed. */
@@ -24,11 +26,25 @@ const FORMS: Record<string, Form> = {
       return { env: { REDIS_CLUSTER_NODES: cluster.nodesSetting }, dispose: () => cluster.dispose() }
     }
   },
-  'redis-sentinel': {
-    needs: ['redis-server', 'redis-cli'],
+  'replica+sentinel': {
+    needs: ['mariadbd', 'mariadb-install-db', 'redis-server', 'redis-cli'],
     async start () {
-      const ha = await throwawaySentinel()
-      return { env: { REDIS_SENTINELS: ha.sentinelsSetting, REDIS_SENTINEL_NAME: ha.name }, dispose: () => ha.dispose() }
+      const pair = await throwawayReplicaPair()
+      const ha = await throwawaySentinel().catch(async (err: unknown) => { await pair.dispose(); throw err })
+      // Each test app makes a database of its own (test/support/app.ts), on the primary.
+      await pair.primary.admin("GRANT ALL ON `bookstore\\_test\\_%`.* TO 'bookstore'@'127.0.0.1'")
+      return {
+        env: {
+          DATABASE_URL: pair.primary.url,
+          DATABASE_REPLICA_URLS: pair.replicas.map((replica) => replica.url).join(','),
+          REDIS_SENTINELS: ha.sentinelsSetting,
+          REDIS_SENTINEL_NAME: ha.name
+        },
+        async dispose () {
+          await ha.dispose()
+          await pair.dispose()
+        }
+      }
     }
   }
 }

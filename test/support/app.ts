@@ -32,9 +32,10 @@ export function skipSuite (t: Test, suite: string, why: string): void {
 }
 
 /**
- * True (after one loud skip line) where the suites that start clusters of engines (Redis
- * Sentinel and Cluster, Galera, SQL replicas) have already run: they prove the engines' failure
- * modes, not the runtime's, and take minutes, so CI runs them once, on its first Node.js, and
+ * True (after one loud skip line) where the suites that start clusters of engines or of
+ * instances (Redis Sentinel and Cluster, Galera, SQL replicas, a rolling restart) have already
+ * run: they prove those failure modes, not the runtime's, and take minutes, so CI runs them
+ * once, on its first Node.js, and
  * its Node.js 24 pass (scripts/node24.sh) sets BOOKSTORE_CLUSTER_SUITES=once-done.
  */
 export function clusterSuiteRanOnce (t: Test, suite: string): boolean {
@@ -53,6 +54,12 @@ async function realBackends (): Promise<{ overrides: Partial<Settings>, drop: ()
     throw new Error('BOOKSTORE_TEST_APP=real needs DATABASE_URL=mysql://..., MONGODB_URL and REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES (eval "$(npm run -s services)")')
   }
   const sql = await scratchMysql(DATABASE_URL)
+  // Replicas of DATABASE_URL's server (scripts/ha-routes.ts): the scratch database reaches them by replication.
+  const replicas = process.env.DATABASE_REPLICA_URLS?.split(',').map((replica) => {
+    const url = new URL(replica)
+    url.pathname = `/${sql.name}`
+    return url.toString()
+  })
   const mongoUrl = new URL(MONGODB_URL)
   mongoUrl.pathname = `/${sql.name}`
   // With the shared mailpit (MAILPIT_SMTP_URL), mail goes through a real SMTP server too;
@@ -62,7 +69,7 @@ async function realBackends (): Promise<{ overrides: Partial<Settings>, drop: ()
     ? {}
     : { smtpUrl: MAILPIT_SMTP_URL, mailFrom: `Bookstore <no-reply+${sql.name}@localhost>` }
   return {
-    overrides: { databaseUrl: sql.url, mongodbUrl: mongoUrl.toString(), ...redis, cacheNamespace: sql.name, ...mail },
+    overrides: { databaseUrl: sql.url, ...(replicas === undefined ? {} : { databaseReplicaUrls: replicas }), mongodbUrl: mongoUrl.toString(), ...redis, cacheNamespace: sql.name, ...mail },
     async drop () {
       await sql.drop()
       const client = await MongoClient.connect(MONGODB_URL, { serverSelectionTimeoutMS: 2000 })

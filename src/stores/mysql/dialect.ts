@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise'
 import { tracedExecutor, type SearchPage, type SearchRow, type SqlDialect, type SqlExecutor, type SqlValue } from '../sql/dialect'
 import type { Tracing } from '../../tracing'
@@ -18,11 +19,40 @@ export const MYSQL_POOL_OPTIONS = {
 /** A query may not hold a pooled connection longer than this, even on a frozen server. */
 const QUERY_TIMEOUT_MS = 5000
 
-/** Tries of a transaction that InnoDB chose as a deadlock's victim. */
-const DEADLOCK_ATTEMPTS = 3
+/**
+ * Tries of a transaction (or a statement outside one) rolled back with ER_LOCK_DEADLOCK:
+ * InnoDB's deadlock victim, or on Galera / Group Replication the loser of a certification
+ * conflict with a write committed on another node. Conflicting writers on several nodes can
+ * lose a few times in a row, so each retry waits a little longer, with jitter so they part.
+ */
+const DEADLOCK_ATTEMPTS = 8
+const DEADLOCK_BACKOFF_MS = 5
+
+const isDeadlock = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === 'ER_LOCK_DEADLOCK'
+const backoff = async (attempt: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, DEADLOCK_BACKOFF_MS * 2 ** Math.min(attempt, 6) * Math.random()))
+
+/** Runs `fn` again while it fails with ER_LOCK_DEADLOCK, DEADLOCK_ATTEMPTS times at most. */
+async function retryingDeadlocks<T> (fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (attempt >= DEADLOCK_ATTEMPTS || !isDeadlock(err)) throw err
+      await backoff(attempt)
+    }
+  }
+}
 
 /** How long a starting instance waits for another one's migrations. */
 const LOCK_TIMEOUT_S = 30
+/**
+ * The migration lock's lease: renewed every third of it while held, so a holder that died
+ * (its renewals stop) hands the lock on after this long.
+ */
+const LOCK_LEASE_S = 15
+/** How often a starting instance asks again whether the migration lock is free. */
+const LOCK_POLL_MS = 200
 
 /**
  * The book search. MariaDB has no n-gram FULLTEXT parser, and a scan of book_search's narrow
@@ -49,9 +79,15 @@ const LAST_BLOCK_REFRESH_MS = 10_000
 
 type Queryable = Pick<Pool, 'query'> | PoolConnection
 
-function executor (db: Queryable, timeout = QUERY_TIMEOUT_MS): SqlExecutor {
+/**
+ * Statements on `db`. On the pool, each statement is its own (autocommit) transaction, rolled
+ * back whole when it fails, so one that lost a deadlock or a certification conflict is run
+ * again (a Galera server retries it only wsrep_retry_autocommit times, once by default). On a
+ * transaction's connection a failed statement is not retried alone: the whole transaction is.
+ */
+function executor (db: Queryable, { timeout = QUERY_TIMEOUT_MS, retry = (fn) => fn() }: { timeout?: number, retry?: <T>(fn: () => Promise<T>) => Promise<T> } = {}): SqlExecutor {
   const all = async <T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> => {
-    const [rows] = await db.query<RowDataPacket[]>({ sql, timeout }, [...params])
+    const [rows] = await retry(() => db.query<RowDataPacket[]>({ sql, timeout }, [...params]))
     return rows as T[]
   }
   return {
@@ -60,7 +96,7 @@ function executor (db: Queryable, timeout = QUERY_TIMEOUT_MS): SqlExecutor {
       return (await all<T>(sql, params))[0]
     },
     async run (sql, params = []) {
-      const [result] = await db.query<ResultSetHeader>({ sql, timeout }, [...params])
+      const [result] = await retry(() => db.query<ResultSetHeader>({ sql, timeout }, [...params]))
       return { changes: result.affectedRows, insertId: result.insertId }
     }
   }
@@ -88,7 +124,20 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SC
     }
   }
 
-  const db = tracedExecutor(executor(pool, queryTimeoutMs), 'mysql', tracing)
+  // On Galera, a commit returns once the cluster has certified it; another node applies it a
+  // moment later. A read there in that moment would miss a write already acknowledged (and
+  // could put the old row into the shared cache). wsrep_sync_wait=1 makes each read on a
+  // connection wait until its node has applied every write committed before it began. Set
+  // once per connection, queued before the connection's first statement; on servers without
+  // Galera (MySQL, a MariaDB without wsrep) it fails or does nothing, and is ignored.
+  const synced = new WeakSet<object>()
+  pool.pool.on('acquire', (conn) => {
+    if (synced.has(conn)) return
+    synced.add(conn)
+    conn.query('SET SESSION wsrep_sync_wait = 1', () => undefined)
+  })
+
+  const db = tracedExecutor(executor(pool, { timeout: queryTimeoutMs, retry: retryingDeadlocks }), 'mysql', tracing)
   let step: number | undefined
 
   /** The highest block, as last looked up: it only balances the slices (the last is open-ended). */
@@ -177,32 +226,66 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SC
     return ids
   }
 
+  // InnoDB may pick a transaction as a deadlock's victim, and Galera may fail its commit on a
+  // certification conflict, and roll it back whole; running it again is what MySQL prescribes
+  // (a body here holds no state outside the transaction).
+  const transaction = <T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> => onOwnConnection((conn) => retryingDeadlocks(async () => {
+    await conn.beginTransaction()
+    try {
+      const result = await fn(tracedExecutor(executor(conn), 'mysql', tracing))
+      await conn.commit()
+      return result
+    } catch (err) {
+      await conn.rollback().catch(() => undefined)
+      throw err
+    }
+  }))
+
+  /**
+   * The lock that keeps two instances from migrating at once, as a leased row: GET_LOCK and
+   * row locks are held by one server only, so on Galera two instances on two nodes would both
+   * get them. Taking the row is a write, and of two writes to it on two nodes certification
+   * lets one commit and fails the other, which then reads the winner's holder. Expired leases
+   * (a holder that died) are taken over. The table is not a migration: it must exist first.
+   */
+  async function takeMigrationLock (holder: string): Promise<void> {
+    await db.run(`CREATE TABLE IF NOT EXISTS migration_lock (
+      id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+      holder CHAR(36) CHARACTER SET ascii NOT NULL,
+      expires_at DATETIME(3) NOT NULL
+    ) ENGINE=InnoDB`)
+    const deadline = Date.now() + LOCK_TIMEOUT_S * 1000
+    for (;;) {
+      // Assignments run left to right: expires_at is extended only when holder is (now) ours.
+      const got = await transaction(async (tx) => {
+        await tx.run(`INSERT INTO migration_lock (id, holder, expires_at) VALUES (1, ?, UTC_TIMESTAMP(3) + INTERVAL ? SECOND)
+          ON DUPLICATE KEY UPDATE holder = IF(expires_at < UTC_TIMESTAMP(3), VALUES(holder), holder),
+          expires_at = IF(holder = VALUES(holder), VALUES(expires_at), expires_at)`, [holder, LOCK_LEASE_S])
+        return (await tx.get<{ holder: string }>('SELECT holder FROM migration_lock WHERE id = 1'))?.holder === holder
+      })
+      if (got) return
+      if (Date.now() > deadline) throw new Error(`could not take the migration lock within ${LOCK_TIMEOUT_S} s`)
+      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS * (0.5 + Math.random())))
+    }
+  }
+
   return {
     name: 'mysql',
     ...db,
-    // InnoDB may pick a transaction as a deadlock's victim and roll it back whole; running it
-    // again is what MySQL prescribes (a body here holds no state outside the transaction).
-    transaction: (fn) => onOwnConnection(async (conn) => {
-      for (let attempt = 1; ; attempt++) {
-        await conn.beginTransaction()
-        try {
-          const result = await fn(tracedExecutor(executor(conn), 'mysql', tracing))
-          await conn.commit()
-          return result
-        } catch (err) {
-          await conn.rollback().catch(() => undefined)
-          if (attempt >= DEADLOCK_ATTEMPTS || (err as { code?: unknown } | null)?.code !== 'ER_LOCK_DEADLOCK') throw err
-        }
-      }
-    }),
+    transaction,
     exclusive: (fn) => onOwnConnection(async (conn) => {
-      const db = tracedExecutor(executor(conn), 'mysql', tracing)
-      const lock = await db.get<{ got: number | null }>('SELECT GET_LOCK(?, ?) AS got', ['bookstore_migrations', LOCK_TIMEOUT_S])
-      if (lock?.got !== 1) throw new Error(`could not take the migration lock within ${LOCK_TIMEOUT_S} s`)
+      const holder = randomUUID()
+      await takeMigrationLock(holder)
+      // Renewed on the pool: the migrating connection is busy with DDL for seconds at a time.
+      const renew = setInterval(() => {
+        db.run('UPDATE migration_lock SET expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND WHERE id = 1 AND holder = ?',
+          [LOCK_LEASE_S, holder]).catch(() => undefined)
+      }, (LOCK_LEASE_S * 1000) / 3)
       try {
-        return await fn(db)
+        return await fn(tracedExecutor(executor(conn), 'mysql', tracing))
       } finally {
-        await db.get('SELECT RELEASE_LOCK(?) AS released', ['bookstore_migrations'])
+        clearInterval(renew)
+        await db.run('DELETE FROM migration_lock WHERE id = 1 AND holder = ?', [holder])
       }
     }),
     // LOCATE is a plain substring test (no wildcards); on the VARBINARY/BLOB copies it compares

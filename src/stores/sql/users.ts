@@ -10,6 +10,19 @@ interface UserRow { id: number, email: string, password_hash: string, permission
 const COLUMNS = 'id, email, permission, created_at, email_verified, ' +
   'EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = users.id AND t.enabled_at IS NOT NULL) AS totp_enabled'
 
+/**
+ * Locks the user rows `where` matches by writing to them: email_verified is flipped and flipped
+ * back, so the rows end as they were but each statement really changed them. A write that
+ * changes nothing (SET x = x) takes InnoDB's row lock, but no replication sees it: on Galera
+ * (or Group Replication) a transaction on another node that "locked" the same row that way and
+ * then wrote only other rows (a new API key, a token) would certify and commit beside this
+ * one. A real change to the row makes the two conflict, and the loser runs again after the
+ * winner, seeing its rows. Inside a transaction only (outside one it locks nothing).
+ */
+async function lockRows (tx: SqlExecutor, where: string, params: SqlValue[]): Promise<void> {
+  for (let i = 0; i < 2; i++) await tx.run(`UPDATE users SET email_verified = 1 - email_verified WHERE ${where}`, params)
+}
+
 export function createUserStore (db: SqlDialect): UserStore {
   const userOf = (row: UserRow): User => {
     // The column's CHECK keeps it in range; this keeps the type honest.
@@ -26,14 +39,15 @@ export function createUserStore (db: SqlDialect): UserStore {
    * `write` runs under `guard`, a condition true while user `id` is no Admin or another Admin
    * remains. True when it changed a row; false when there is no such user; LAST_ADMIN when
    * the guard held it back. Guard and write are one transaction, after every Admin row is
-   * locked (a no-op write): a concurrent guarded write waits here until this one commits, and
-   * then sees its result (MySQL); SQLite's write lock does the same. So two Admins removing
-   * each other at the same moment cannot leave none.
+   * locked (lockRows): a concurrent guarded write waits here until this one commits, and
+   * then sees its result (MySQL; on Galera it fails certification and runs again); SQLite's
+   * write lock does the same. So two Admins removing each other at the same moment cannot
+   * leave none.
    */
   const keepingAnAdmin = (id: number, change: 'lowered' | 'deleted',
     write: (tx: SqlExecutor, guard: { sql: string, params: SqlValue[] }) => Promise<{ changes: number }>): Promise<boolean> =>
     db.transaction(async (tx) => {
-      await tx.run('UPDATE users SET permission = permission WHERE permission = ?', [Permission.Admin])
+      await lockRows(tx, 'permission = ?', [Permission.Admin])
       // The derived table lets MySQL read the table the statement writes.
       const guard = {
         sql: `(permission <> ? OR EXISTS (SELECT 1 FROM (SELECT id FROM users WHERE permission = ?) AS admins WHERE admins.id <> ?))`,
@@ -94,9 +108,13 @@ export function createUserStore (db: SqlDialect): UserStore {
     },
     async lock (id) {
       // A write takes the row lock (MySQL) or the database's (SQLite) before anything is read,
-      // so what the caller reads next already includes every other locker's commit.
-      await db.run('UPDATE users SET email_verified = email_verified WHERE id = ?', [id])
-      return byId(id)
+      // so what the caller reads next already includes every other locker's commit. Callers run
+      // it inside stores.atomic, whose transaction joins this one.
+      return db.transaction(async (tx) => {
+        await lockRows(tx, 'id = ?', [id])
+        const row = await tx.get<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = ?`, [id])
+        return row === undefined ? undefined : userOf(row)
+      })
     }
   }
 }
