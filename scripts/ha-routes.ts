@@ -9,21 +9,33 @@
  */
 import { spawnSync } from 'node:child_process'
 import { projectRoot } from '../config/paths'
+import { galeraMissing, throwawayGalera } from './lib/galera'
 import { throwawayReplicaPair } from './lib/replica'
 import { binaryAvailable, throwawayCluster, throwawaySentinel } from './lib/throwaway'
 
 /** One form: what it starts, the environment the route tests get, and how it is removed. */
 interface Form {
   needs: string[]
+  /** Why the form cannot run here, beyond a missing binary. */
+  missing?: () => string | undefined
   start: () => Promise<{ env: NodeJS.ProcessEnv, dispose: () => Promise<void> }>
 }
 
 const FORMS: Record<string, Form> = {
-  'redis-cluster': {
+  'galera+cluster': {
     needs: ['redis-server', 'redis-cli'],
+    missing: galeraMissing,
     async start () {
-      const cluster = await throwawayCluster()
-      return { env: { REDIS_CLUSTER_NODES: cluster.nodesSetting }, dispose: () => cluster.dispose() }
+      const galera = await throwawayGalera()
+      const cluster = await throwawayCluster().catch(async (err: unknown) => { await galera.close(); throw err })
+      return {
+        // The apps' databases are made on one node and reach the others by replication.
+        env: { DATABASE_URL: galera.nodes[0]?.url, REDIS_CLUSTER_NODES: cluster.nodesSetting },
+        async dispose () {
+          await cluster.dispose()
+          await galera.close()
+        }
+      }
     }
   },
   'replica+sentinel': {
@@ -56,10 +68,11 @@ async function main (): Promise<void> {
   for (const name of names) {
     const form = FORMS[name]
     if (form === undefined) throw new Error(`no form ${name}: one of ${Object.keys(FORMS).join(', ')}`)
-    const missing = form.needs.filter((cmd) => !binaryAvailable(cmd))
-    if (missing.length > 0) {
+    const absent = form.needs.filter((cmd) => !binaryAvailable(cmd))
+    const missing = absent.length > 0 ? `no ${absent.join(', ')} on PATH` : form.missing?.()
+    if (missing !== undefined) {
       // Loud, never a pass: the form was not tested.
-      console.error(`SKIPPED: route suite on ${name} — no ${missing.join(', ')} on PATH`)
+      console.error(`SKIPPED: route suite on ${name} — ${missing}`)
       continue
     }
     const started = Date.now()
