@@ -38,6 +38,19 @@ if (given === undefined && !binaryAvailable('ferretdb')) {
     t.ok(names.includes('reviews_book_newest'), names.join(', '))
     t.ok(names.includes('reviews_user_newest'), names.join(', '))
   })
+  t.test('every write the store sends asks a majority to acknowledge it (what a replica set needs to keep it through a failover)', async (t) => {
+    const watched = new MongoClient(given ?? server?.url ?? '', { ...MONGO_CLIENT_OPTIONS, monitorCommands: true })
+    t.teardown(() => watched.close())
+    const sent: Array<{ name: string, writeConcern?: unknown }> = []
+    watched.on('commandStarted', (event) => sent.push({ name: event.commandName, writeConcern: (event.command as { writeConcern?: unknown }).writeConcern }))
+    const { reviews } = createMongoReviewStore(watched.db(name))
+    const review = await reviews.create({ book_id: nextBook++, user_id: 1, author: 'A', title: 't', content: 'c' })
+    await reviews.update(review.id, { title: 'u', content: 'c' }, 1)
+    await reviews.delete(review.id)
+    const writes = sent.filter((command) => ['insert', 'update', 'delete', 'findAndModify'].includes(command.name))
+    t.ok(writes.length >= 3, `${writes.length} writes sent`)
+    t.same(writes.filter((command) => (command.writeConcern as { w?: unknown } | undefined)?.w !== 'majority'), [], 'each with w: majority')
+  })
   t.test('reviews', async (t) => reviewStoreContract(t, async () => ({
     reviews: createMongoReviewStore(db()).reviews,
     newBookId: async () => nextBook++
