@@ -54,10 +54,10 @@ t.test('every error has the one shape', async (t) => {
   })
 
   t.test('an internal error hides its text and answers the request id', async (t) => {
-    const original = app.stores.books.list
-    app.stores.books.list = async () => { throw new Error('SQLITE_ERROR: no such table: books at /srv/app/dist/stores.js:42') }
-    t.teardown(() => { app.stores.books.list = original })
-    const res = await app.inject({ url: '/books?q=boom', headers: { 'x-request-id': 'trace-me-123' } })
+    // The primary's store fails: an app of its own, without the run's replicas (scripts/ha-routes.ts), if any.
+    const failing = await build(t, { databaseReplicaUrls: [] })
+    failing.stores.books.list = async () => { throw new Error('SQLITE_ERROR: no such table: books at /srv/app/dist/stores.js:42') }
+    const res = await failing.inject({ url: '/books?q=boom', headers: { 'x-request-id': 'trace-me-123' } })
     t.equal(res.statusCode, 500)
     t.same(res.json(), {
       ...errorBody(500, 'INTERNAL_ERROR', 'Internal Server Error', 'Something went wrong on our side; quote the request id when reporting it'),

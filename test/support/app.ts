@@ -119,9 +119,12 @@ export function testConfig (overrides: Partial<Settings> = {}): Config {
  */
 export async function build (t: Test, overrides: Partial<Settings> = {}, { logStream }: { logStream?: Writable } = {}): Promise<FastifyInstance> {
   const real = REAL_BACKENDS ? await realBackends() : undefined
-  // A test that names its own Redis (a private server to freeze) gets it instead of the run's.
+  // A test that names its own Redis (a private server to freeze) or its own database gets it
+  // instead of the run's, without the run's replicas of another database.
   const ownRedis = REDIS_SETTINGS.some((name) => overrides[name] !== undefined)
-  const backends = Object.fromEntries(Object.entries(real?.overrides ?? {}).filter(([name]) => !(ownRedis && (REDIS_SETTINGS as readonly string[]).includes(name))))
+  const ownDatabase = overrides.databaseUrl !== undefined || overrides.databaseReplicaUrls !== undefined
+  const backends = Object.fromEntries(Object.entries(real?.overrides ?? {}).filter(([name]) =>
+    !(ownRedis && (REDIS_SETTINGS as readonly string[]).includes(name)) && !(ownDatabase && name === 'databaseReplicaUrls')))
   const fastify = buildApp(testConfig({ ...backends, ...overrides }), { logStream })
   t.teardown(async () => {
     await fastify.close()
