@@ -13,6 +13,9 @@ import { galeraMissing, throwawayGalera } from './lib/galera'
 import { throwawayReplicaPair } from './lib/replica'
 import { binaryAvailable, throwawayCluster, throwawaySentinel } from './lib/throwaway'
 
+/** tap's limit per test file on these forms. */
+const FILE_TIMEOUT_S = 300
+
 /** One form: what it starts, the environment the route tests get, and how it is removed. */
 interface Form {
   needs: string[]
@@ -79,7 +82,9 @@ async function main (): Promise<void> {
     const { env, dispose } = await form.start()
     try {
       console.log(`== route suite on ${name} (${Object.keys(env).join(', ')}), engines up in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-      const run = spawnSync('npx', ['tap', 'dist-test/test/routes'], {
+      // Each test app connects to every node of the form (six for a Cluster) and, on Galera,
+      // waits for its writes to certify: under CI's load a file may take longer than tap's 120 s.
+      const run = spawnSync('npx', ['tap', '--timeout', String(FILE_TIMEOUT_S), 'dist-test/test/routes'], {
         cwd: projectRoot,
         stdio: 'inherit',
         env: { ...process.env, ...env, BOOKSTORE_TEST_APP: 'real' }
