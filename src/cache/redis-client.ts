@@ -1,4 +1,4 @@
-import { Cluster, Redis, type ClusterOptions, type Command, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type Callback, type ClusterOptions, type Command, type RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RedisTarget } from '../../config/schema'
 import type { Tracing } from '../tracing'
@@ -84,6 +84,33 @@ const CLUSTER_OPTIONS = {
 const SENTINEL_PROBE_MS = 1000
 const SENTINEL_PROBE_FAILURES = 2
 
+/** Clusters quit or disconnected for good: see ClosableCluster. */
+const closingClusters = new WeakSet<Cluster>()
+
+/**
+ * A Cluster that lets its process exit once closed. ioredis clears its slot-refresh timer on
+ * quit(), but a refresh in flight at that moment ends afterwards and its callback arms the
+ * next round: a timer that refreshes an empty pool every slotsRefreshInterval for ever and
+ * keeps the process alive (an instance that never exits after SIGTERM; a test file that
+ * never ends). Once closing, a refresh's callbacks are dropped: nothing else waits on them.
+ * (A WeakSet, not a field: a field is not yet set while ioredis' constructor runs.)
+ */
+export class ClosableCluster extends Cluster {
+  override refreshSlotsCache (callback?: Callback<void>): void {
+    super.refreshSlotsCache(callback === undefined ? undefined : (err) => { if (!closingClusters.has(this)) callback(err) })
+  }
+
+  override quit (callback?: Callback<'OK'>): Promise<'OK'> {
+    closingClusters.add(this)
+    return super.quit(callback)
+  }
+
+  override disconnect (reconnect = false): void {
+    if (!reconnect) closingClusters.add(this)
+    super.disconnect(reconnect)
+  }
+}
+
 /** What the start-up wait names in its log lines: a host, never a password. */
 export function redisAddress (target: RedisTarget): string {
   if (target.kind === 'single') return target.url
@@ -106,7 +133,7 @@ function newClient (target: RedisTarget): RedisClient {
         ...(target.sentinelPassword === undefined ? {} : { sentinelPassword: target.sentinelPassword })
       })
     case 'cluster':
-      return new Cluster(target.nodes, {
+      return new ClosableCluster(target.nodes, {
         ...CLUSTER_OPTIONS,
         redisOptions: { ...CLUSTER_OPTIONS.redisOptions, ...(target.password === undefined ? {} : { password: target.password }) }
       })

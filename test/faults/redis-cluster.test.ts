@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { binaryAvailable, redisCli, throwawayCluster, until, type Throwaway } from '../../scripts/lib/throwaway'
@@ -137,5 +139,28 @@ if (clusterSuiteRanOnce(t, 'Redis Cluster suite')) {
       t.equal(reads.stale, 0, `${name}: no stale read`)
       t.equal(writes.failed, 0, `${name}: no failed write (${writes.count})`)
     }
+  })
+
+  t.test('a Cluster client closed while a slot refresh is in flight lets its process exit', async (t) => {
+    const cluster = await throwawayCluster()
+    t.teardown(() => cluster.dispose())
+    // The client the app uses, refreshing its slot map every 10 ms so that, closed at a
+    // random moment 40 times, some close lands while a refresh is in flight (with ioredis'
+    // own Cluster about one in three did, and each left a timer that kept the process alive).
+    const client = JSON.stringify(path.join(__dirname, '..', '..', 'src', 'cache', 'redis-client.js'))
+    const script = `const { ClosableCluster } = require(${client});
+      (async () => {
+        for (let i = 0; i < 40; i++) {
+          const c = new ClosableCluster(${JSON.stringify(cluster.nodes.slice(0, 1).map((node) => ({ host: '127.0.0.1', port: node.port })))}, { lazyConnect: true, slotsRefreshInterval: 10 })
+          await c.connect()
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 25))
+          await c.quit()
+        }
+        console.log('closed')
+      })()`
+    const started = Date.now()
+    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 })
+    t.equal(result.stdout.trim(), 'closed', 'every client connected and quit')
+    t.equal(result.signal, null, `the process exited on its own (${Date.now() - started} ms)`)
   })
 }
