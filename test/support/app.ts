@@ -6,7 +6,7 @@ import { Writable } from 'node:stream'
 import type { Static } from '@sinclair/typebox'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { MongoClient } from 'mongodb'
-import type { Test } from 'tap'
+import tap, { type Test } from 'tap'
 import { loadConfig } from '../../config/load'
 import type { Config, Settings } from '../../config/schema'
 import { buildApp } from '../../src/build'
@@ -42,6 +42,14 @@ export function clusterSuiteRanOnce (t: Test, suite: string): boolean {
   if (process.env.BOOKSTORE_CLUSTER_SUITES !== 'once-done') return false
   skipSuite(t, suite, 'cluster suites run once per CI run, and this one ran on the first Node.js (BOOKSTORE_CLUSTER_SUITES=once-done)')
   return true
+}
+
+if (REAL_BACKENDS) {
+  // A file whose tests and teardowns all ended but whose process stays alive says what holds
+  // it open (the timer is unref'd: a process that exits never prints it).
+  tap.teardown(() => {
+    setTimeout(() => process.stderr.write(`teardown: the file's tests ended 30 s ago and the process is still alive; active: ${process.getActiveResourcesInfo().join(', ')}\n`), 30_000).unref()
+  })
 }
 
 async function realBackends (): Promise<{ overrides: Partial<Settings>, drop: () => Promise<void> }> {
@@ -127,11 +135,29 @@ export async function build (t: Test, overrides: Partial<Settings> = {}, { logSt
     !(ownRedis && (REDIS_SETTINGS as readonly string[]).includes(name)) && !(ownDatabase && name === 'databaseReplicaUrls')))
   const fastify = buildApp(testConfig({ ...backends, ...overrides }), { logStream })
   t.teardown(async () => {
-    await fastify.close()
-    await real?.drop()
+    await slowStepNamed('closing the app', () => fastify.close())
+    await slowStepNamed('dropping its databases', async () => { await real?.drop() })
   })
   await fastify.ready()
   return fastify
+}
+
+/**
+ * A teardown step that has not returned after 30 s says so on stderr, and again every 30 s: a
+ * file that finished its tests and never exited then names what it waits on in CI's log (tap's
+ * per-file limit still ends it).
+ */
+async function slowStepNamed<T> (what: string, step: () => Promise<T>): Promise<T> {
+  const started = Date.now()
+  const timer = setInterval(() => {
+    process.stderr.write(`teardown: ${what} has not returned after ${Math.round((Date.now() - started) / 1000)} s; active: ${process.getActiveResourcesInfo().join(', ')}\n`)
+  }, 30_000)
+  timer.unref()
+  try {
+    return await step()
+  } finally {
+    clearInterval(timer)
+  }
 }
 
 /**
