@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { binaryAvailable, redisCli, throwawaySentinel, until } from '../../scripts/lib/throwaway'
 import { build, clusterSuiteRanOnce, skipSuite, userWith } from '../support/app'
-import { injector, report, seedBooks, startLoad } from '../support/load'
+import { checkPhases, injector, seedBooks, startLoad } from '../support/load'
 import { AUTH_LIMIT, MAX_FAILURES, exercise, workingAgain } from './redis-sentinel-cluster'
 
 /**
@@ -92,7 +92,7 @@ if (clusterSuiteRanOnce(t, 'Redis Sentinel suite')) {
     // Before the servers' teardown, so no client is left reconnecting to them.
     await app.close()
 
-    const phases: Array<[string, string, string]> = [
+    checkPhases(t, result, [
       ['healthy', 'start', 'killed'],
       ['master killed, until promotion', 'killed', 'promoted'],
       ['after promotion', 'promoted', 'old master back'],
@@ -100,15 +100,6 @@ if (clusterSuiteRanOnce(t, 'Redis Sentinel suite')) {
       ['master frozen, until promotion', 'frozen', 'promoted again'],
       ['after promotion', 'promoted again', 'thawed'],
       ['old master thawed', 'thawed', 'end']
-    ]
-    for (const [name, from, to] of phases) {
-      const reads = result.window('read', from, to)
-      const writes = result.window('write', from, to)
-      report(t, 'redis-sentinel', name, reads, writes)
-      t.ok(reads.count > 0, `${name}: reads ran (${reads.count})`)
-      t.equal(reads.failed, 0, `${name}: no failed read`)
-      t.equal(reads.stale, 0, `${name}: no stale read`)
-      t.equal(writes.failed, 0, `${name}: no failed write (${writes.count})`)
-    }
+    ], { name: 'redis-sentinel' })
   })
 }
