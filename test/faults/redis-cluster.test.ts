@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { binaryAvailable, redisCli, throwawayCluster, until, type Throwaway } from '../../scripts/lib/throwaway'
-import { build, clusterSuiteRanOnce, skipSuite, userWith } from '../support/app'
+import { build, clusterSuiteRuns, userWith } from '../support/app'
 import { checkPhases, injector, seedBooks, startLoad } from '../support/load'
 import { AUTH_LIMIT, MAX_FAILURES, exercise, workingAgain } from './redis-sentinel-cluster'
 
@@ -30,11 +30,8 @@ function crossSlotErrors (nodes: readonly Throwaway[]): number {
   }, 0)
 }
 
-if (clusterSuiteRanOnce(t, 'Redis Cluster suite')) {
-  // Ran on the first Node.js of this CI run.
-} else if (!binaryAvailable('redis-server') || !binaryAvailable('redis-cli')) {
-  skipSuite(t, 'Redis Cluster suite', 'no redis-server or redis-cli binary on PATH (Debian: apt-get install redis-server)')
-} else {
+const missing = binaryAvailable('redis-server') && binaryAvailable('redis-cli') ? undefined : 'no redis-server or redis-cli binary on PATH (Debian: apt-get install redis-server)'
+if (clusterSuiteRuns(t, 'Redis Cluster suite', missing)) {
   t.test('Redis Cluster: every Redis path in one slot each, then three takeovers under load', { timeout: 240_000 }, async (t) => {
     const cluster = await throwawayCluster()
     t.teardown(() => cluster.dispose())
