@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Helm chart (deploy/helm/bookstore), offline, without a cluster:
-#  1. helm v4 (built once with Go from the module proxy, cached under /var/tmp/bookstore-tools);
+#  1. helm v4 (built once with Go from the module proxy by scripts/lib/go-tool.sh, cached under
+#     /var/tmp/bookstore-tools);
 #  2. kubernetes-validate (PyPI, pinned, its Kubernetes schemas bundled; scripts/lib/pip-tool.sh);
 #  3. `helm lint` and `helm lint --strict` with each values file of the chart's ci/ folder;
 #  4. the chart rendered with the default values plus each of those files (one mode each:
@@ -29,16 +30,9 @@ trap 'rm -rf "$tmp"' EXIT
 export HELM_CACHE_HOME=$tmp/helm/cache HELM_CONFIG_HOME=$tmp/helm/config HELM_DATA_HOME=$tmp/helm/data
 
 # ---- 1. helm ----
-helm=$tools/helm-$HELM_VERSION/helm
-if ! "$helm" version >/dev/null 2>&1; then
-  go=$(command -v go || echo /usr/local/go/bin/go)
-  [ -x "$go" ] || die "no Go toolchain to build helm $HELM_VERSION with (looked on PATH and /usr/local/go/bin/go)"
-  say "building helm $HELM_VERSION with $("$go" version | cut -d' ' -f3) from the module proxy (a few minutes, once)"
-  mkdir -p "$tmp/gobin" "$(dirname "$helm")"
-  (cd "$tmp" && GOFLAGS= CGO_ENABLED=0 GOBIN="$tmp/gobin" "$go" install -trimpath "helm.sh/helm/v4/cmd/helm@$HELM_VERSION") \
-    >"$tmp/build.log" 2>&1 || { tail -n 30 "$tmp/build.log"; die "go install of helm $HELM_VERSION failed"; }
-  install -m 0755 "$tmp/gobin/helm" "$helm"
-fi
+. "$root/scripts/lib/go-tool.sh"
+helm_runs () { "$1" version >/dev/null 2>&1; }
+helm=$(go_tool helm helm.sh/helm/v4 "$HELM_VERSION" ./cmd/helm --current helm_runs) || die "could not build helm $HELM_VERSION (above)"
 say "helm $("$helm" version --short 2>/dev/null || echo "$HELM_VERSION") at $helm"
 
 # ---- 2. kubernetes-validate ----

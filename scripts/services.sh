@@ -90,6 +90,8 @@ apt_install() {
 
 # ---------------------------------------------------------------- main
 here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
+# go_tool: FerretDB and mailpit are built with it when their binary is missing.
+. "$here/lib/go-tool.sh"
 for service in "${SERVICES[@]}"; do
   # shellcheck source=/dev/null
   . "$here/services/$service.sh"

@@ -1,7 +1,7 @@
 # Mailpit, sourced by scripts/services.sh (its helpers: log, die, as_root, tail_log, port_open,
 # STATE_DIR, WAIT_SECONDS). A real SMTP server for the mail tests, on loopback: SMTP on
 # 127.0.0.1:1025, its HTTP API on 127.0.0.1:8025. Built once from the Go module proxy into
-# /usr/local/bin/mailpit (as ferretdb.sh builds FerretDB); later runs find the binary.
+# /usr/local/bin/mailpit (scripts/lib/go-tool.sh, as FerretDB is); later runs find the binary.
 # Exported as MAILPIT_SMTP_URL / MAILPIT_API_URL, not SMTP_URL: the app's default stays on
 # .eml files, and only the tests that ask for mailpit (realBackends, test/faults/mail-*) use it.
 MAILPIT_VERSION="${MAILPIT_VERSION:-v1.33.1}"
@@ -17,40 +17,14 @@ fetch(process.argv[1]).then((r) => r.json()).then((info) => process.exit(typeof 
 ' "http://127.0.0.1:$MAILPIT_HTTP_PORT/api/v1/info" >/dev/null 2>&1 && port_open "$MAILPIT_SMTP_PORT"
 }
 
+mailpit_current() { "$1" version --no-release-check 2>/dev/null | grep -qF "$MAILPIT_VERSION"; }
+
 find_mailpit() {
   local c
   for c in "${MAILPIT_BIN:-}" /usr/local/bin/mailpit /root/go/bin/mailpit "$(command -v mailpit 2>/dev/null || true)"; do
-    if [ -n "$c" ] && [ -x "$c" ] && "$c" version --no-release-check 2>/dev/null | grep -qF "$MAILPIT_VERSION"; then
-      echo "$c"; return 0
-    fi
+    if [ -n "$c" ] && mailpit_current "$c"; then echo "$c"; return 0; fi
   done
   return 1
-}
-
-# The module zip carries everything `go build` needs except the web UI's bundle (built with
-# npm upstream); the tests use the HTTP API only, so the binary is built without it.
-build_mailpit() {
-  local blog="$STATE_DIR/mailpit-build.log" go work src
-  go="$(command -v go 2>/dev/null || true)"
-  if [ -z "$go" ] && [ -x /usr/local/go/bin/go ]; then go=/usr/local/go/bin/go; fi
-  [ -n "$go" ] || die "mailpit binary missing and no Go toolchain found (looked on PATH and /usr/local/go/bin/go)"
-  log "mailpit: building $MAILPIT_VERSION with $go (a minute or two, once; log: $blog)"
-  local t0=$SECONDS
-  work="$(mktemp -d "$STATE_DIR/mailpit-build.XXXXXX")"
-  src="$(cd "$work" && GOFLAGS= "$go" mod download -json "github.com/axllent/mailpit@$MAILPIT_VERSION" 2>>"$blog" \
-    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n 1)" || true
-  if [ -z "$src" ] || [ ! -d "$src" ]; then
-    rm -rf "$work"; tail_log "$blog"; die "could not download mailpit $MAILPIT_VERSION module source"
-  fi
-  if ! (cd "$src" && GOFLAGS= CGO_ENABLED=0 "$go" build -buildvcs=false -trimpath \
-        -ldflags "-s -w -X github.com/axllent/mailpit/config.Version=$MAILPIT_VERSION" \
-        -o "$work/mailpit" .) >>"$blog" 2>&1 3>&- 8>&-; then
-    rm -rf "$work"; tail_log "$blog"; die "go build of mailpit $MAILPIT_VERSION failed"
-  fi
-  "$work/mailpit" version --no-release-check >>"$blog" 2>&1 || { rm -rf "$work"; tail_log "$blog"; die "built mailpit binary does not run"; }
-  as_root install -m 0755 "$work/mailpit" /usr/local/bin/mailpit
-  rm -rf "$work"
-  log "mailpit: built /usr/local/bin/mailpit in $((SECONDS - t0))s"
 }
 
 start_mailpit() {
@@ -61,8 +35,13 @@ start_mailpit() {
   fi
   bin="$(find_mailpit || true)"
   if [ -z "$bin" ]; then
-    build_mailpit
-    bin=/usr/local/bin/mailpit
+    # The module zip carries everything `go build` needs except the web UI's bundle (built
+    # with npm upstream); the tests use the HTTP API only, so the binary is built without it.
+    # /usr/local/bin, where it has always been: on the PATH the tests spawn their own from.
+    bin="$(go_tool mailpit github.com/axllent/mailpit "$MAILPIT_VERSION" . \
+      --bin /usr/local/bin/mailpit --current mailpit_current \
+      --ldflags "-s -w -X github.com/axllent/mailpit/config.Version=$MAILPIT_VERSION")" \
+      || die "could not build mailpit $MAILPIT_VERSION (above)"
   fi
   if port_open "$MAILPIT_SMTP_PORT" || port_open "$MAILPIT_HTTP_PORT"; then
     die "port 127.0.0.1:$MAILPIT_SMTP_PORT or :$MAILPIT_HTTP_PORT is taken by something that is not mailpit"

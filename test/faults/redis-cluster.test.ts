@@ -4,8 +4,8 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { binaryAvailable, redisCli, throwawayCluster, until, type Throwaway } from '../../scripts/lib/throwaway'
-import { build, clusterSuiteRanOnce, skipSuite, userWith } from '../support/app'
-import { injector, report, seedBooks, startLoad } from '../support/load'
+import { build, clusterSuiteRuns, userWith } from '../support/app'
+import { checkPhases, injector, seedBooks, startLoad } from '../support/load'
 import { AUTH_LIMIT, MAX_FAILURES, exercise, workingAgain } from './redis-sentinel-cluster'
 
 /**
@@ -32,11 +32,8 @@ function crossSlotErrors (nodes: readonly Throwaway[]): number {
   }, 0)
 }
 
-if (clusterSuiteRanOnce(t, 'Redis Cluster suite')) {
-  // Ran on the first Node.js of this CI run.
-} else if (!binaryAvailable('redis-server') || !binaryAvailable('redis-cli')) {
-  skipSuite(t, 'Redis Cluster suite', 'no redis-server or redis-cli binary on PATH (Debian: apt-get install redis-server)')
-} else {
+const missing = binaryAvailable('redis-server') && binaryAvailable('redis-cli') ? undefined : 'no redis-server or redis-cli binary on PATH (Debian: apt-get install redis-server)'
+if (clusterSuiteRuns(t, 'Redis Cluster suite', missing)) {
   t.test('Redis Cluster: every Redis path in one slot each, then three takeovers under load', { timeout: 240_000 }, async (t) => {
     const cluster = await throwawayCluster()
     t.teardown(() => cluster.dispose())
@@ -119,7 +116,7 @@ if (clusterSuiteRanOnce(t, 'Redis Cluster suite')) {
     t.equal(crossSlotErrors(cluster.nodes), 0, 'no CROSSSLOT on any node, after the load and every takeover')
     await app.close()
 
-    const phases: Array<[string, string, string]> = [
+    checkPhases(t, result, [
       ['healthy', 'start', 'forced'],
       ['forced takeover, until done', 'forced', 'taken over'],
       ['after the takeover', 'taken over', 'killed'],
@@ -129,16 +126,7 @@ if (clusterSuiteRanOnce(t, 'Redis Cluster suite')) {
       ['master frozen, until taken over', 'frozen', 'taken over after freeze'],
       ['after the takeover', 'taken over after freeze', 'thawed'],
       ['old master thawed', 'thawed', 'end']
-    ]
-    for (const [name, from, to] of phases) {
-      const reads = result.window('read', from, to)
-      const writes = result.window('write', from, to)
-      report(t, 'redis-cluster', name, reads, writes)
-      t.ok(reads.count > 0 || from === 'forced', `${name}: reads ran (${reads.count})`)
-      t.equal(reads.failed, 0, `${name}: no failed read`)
-      t.equal(reads.stale, 0, `${name}: no stale read`)
-      t.equal(writes.failed, 0, `${name}: no failed write (${writes.count})`)
-    }
+    ], { name: 'redis-cluster', quiet: ['forced'] })
   })
 
   t.test('a Cluster client closed while a slot refresh is in flight lets its process exit', async (t) => {

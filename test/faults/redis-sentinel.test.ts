@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { binaryAvailable, redisCli, throwawaySentinel, until } from '../../scripts/lib/throwaway'
-import { build, clusterSuiteRanOnce, skipSuite, userWith } from '../support/app'
-import { injector, report, seedBooks, startLoad } from '../support/load'
+import { build, clusterSuiteRuns, userWith } from '../support/app'
+import { checkPhases, injector, seedBooks, startLoad } from '../support/load'
 import { AUTH_LIMIT, MAX_FAILURES, exercise, workingAgain } from './redis-sentinel-cluster'
 
 /**
@@ -21,11 +21,8 @@ const WORKING_AGAIN_MS = 10_000
 // Two failovers under load and the settling between them take ~100 s.
 t.setTimeout(240_000)
 
-if (clusterSuiteRanOnce(t, 'Redis Sentinel suite')) {
-  // Ran on the first Node.js of this CI run.
-} else if (!binaryAvailable('redis-server') || !binaryAvailable('redis-cli')) {
-  skipSuite(t, 'Redis Sentinel suite', 'no redis-server or redis-cli binary on PATH (Debian: apt-get install redis-server)')
-} else {
+const missing = binaryAvailable('redis-server') && binaryAvailable('redis-cli') ? undefined : 'no redis-server or redis-cli binary on PATH (Debian: apt-get install redis-server)'
+if (clusterSuiteRuns(t, 'Redis Sentinel suite', missing)) {
   t.test('Redis through Sentinel: every Redis path, then a killed and a frozen master under load', { timeout: 240_000 }, async (t) => {
     const ha = await throwawaySentinel()
     t.teardown(() => ha.dispose())
@@ -92,7 +89,7 @@ if (clusterSuiteRanOnce(t, 'Redis Sentinel suite')) {
     // Before the servers' teardown, so no client is left reconnecting to them.
     await app.close()
 
-    const phases: Array<[string, string, string]> = [
+    checkPhases(t, result, [
       ['healthy', 'start', 'killed'],
       ['master killed, until promotion', 'killed', 'promoted'],
       ['after promotion', 'promoted', 'old master back'],
@@ -100,15 +97,6 @@ if (clusterSuiteRanOnce(t, 'Redis Sentinel suite')) {
       ['master frozen, until promotion', 'frozen', 'promoted again'],
       ['after promotion', 'promoted again', 'thawed'],
       ['old master thawed', 'thawed', 'end']
-    ]
-    for (const [name, from, to] of phases) {
-      const reads = result.window('read', from, to)
-      const writes = result.window('write', from, to)
-      report(t, 'redis-sentinel', name, reads, writes)
-      t.ok(reads.count > 0, `${name}: reads ran (${reads.count})`)
-      t.equal(reads.failed, 0, `${name}: no failed read`)
-      t.equal(reads.stale, 0, `${name}: no stale read`)
-      t.equal(writes.failed, 0, `${name}: no failed write (${writes.count})`)
-    }
+    ], { name: 'redis-sentinel' })
   })
 }

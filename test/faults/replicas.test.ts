@@ -12,7 +12,7 @@ import { createBookStore } from '../../src/stores/sql/books'
 import type { SqlDialect } from '../../src/stores/sql/dialect'
 import { createUserStore } from '../../src/stores/sql/users'
 import type { Book } from '../../src/schemas/book'
-import { ADMIN, SAMPLE_BOOK, bearer, build, clusterSuiteRanOnce, logLines, scrapeMetrics, signIn, signUp, skipSuite, twoInstances, userWith } from '../support/app'
+import { ADMIN, bearer, build, clusterSuiteRuns, logLines, SAMPLE_BOOK, scrapeMetrics, signIn, signUp, twoInstances, userWith } from '../support/app'
 import { injector, report, seedBooks, startLoad, type Send } from '../support/load'
 import { binaryAvailable, throwawayRedis, type ThrowawayRedis } from '../support/servers'
 
@@ -42,11 +42,8 @@ async function replicaUsable (app: FastifyInstance, usable: boolean, withinMs = 
 
 const readsOn = (app: FastifyInstance, name: string): number => app.stores.replicaStatus?.().find((r) => r.name === name)?.reads ?? 0
 
-if (clusterSuiteRanOnce(t, 'read replica fault suite')) {
-  // Ran on the first Node.js of this CI run.
-} else if (['mariadbd', 'mariadb-install-db', 'redis-server'].some((cmd) => !binaryAvailable(cmd))) {
-  skipSuite(t, 'read replica fault suite', 'mariadbd, mariadb-install-db or redis-server not installed (npm run services installs them)')
-} else {
+const missing = ['mariadbd', 'mariadb-install-db', 'redis-server'].some((cmd) => !binaryAvailable(cmd)) ? 'mariadbd, mariadb-install-db or redis-server not installed (npm run services installs them)' : undefined
+if (clusterSuiteRuns(t, 'read replica fault suite', missing)) {
   // One primary, one replica and one Redis for every case; each case builds its own apps.
   t.test('read replicas', { timeout: 240_000 }, async (t) => {
   const started = await Promise.allSettled([throwawayReplicaPair(), throwawayRedis()])

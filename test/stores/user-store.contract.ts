@@ -67,6 +67,7 @@ export function userStoreContract (t: Test, open: () => Promise<UserStore>): voi
     const b = await users.create({ email: uniqueEmail(), password_hash: '$argon2id$hash', permission: Permission.Admin })
     t.equal(await users.delete(a.id), true)
     t.equal(await users.get(a.id), undefined)
+    t.same(await users.get(b.id), b, 'the guard locked every Admin row, and b reads as it was')
     // b may be the last Admin of this database now (or not, when it is shared): either answer is the guard's.
     await users.delete(b.id).then((done) => t.equal(done, true), (err: { code?: string }) => t.equal(err.code, 'LAST_ADMIN'))
   })

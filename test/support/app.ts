@@ -32,16 +32,20 @@ export function skipSuite (t: Test, suite: string, why: string): void {
 }
 
 /**
- * True (after one loud skip line) where the suites that start clusters of engines or of
- * instances (Redis Sentinel and Cluster, Galera, SQL replicas, a rolling restart) have already
- * run: they prove those failure modes, not the runtime's, and take minutes, so CI runs them
- * once, on its first Node.js, and
- * its Node.js 24 pass (scripts/node24.sh) sets BOOKSTORE_CLUSTER_SUITES=once-done.
+ * Whether a suite that starts a cluster of engines or of instances (Redis Sentinel and Cluster,
+ * Galera, SQL replicas, a rolling restart) runs here; when not, one loud skip line says why.
+ * Those suites prove those failure modes, not the runtime's, and take minutes, so CI runs them
+ * once, on its first Node.js: its Node.js 24 pass (scripts/node24.sh) sets
+ * BOOKSTORE_CLUSTER_SUITES=once-done. Else `missing`, when given, is what the suite lacks (a
+ * binary), and the reason it skips.
  */
-export function clusterSuiteRanOnce (t: Test, suite: string): boolean {
-  if (process.env.BOOKSTORE_CLUSTER_SUITES !== 'once-done') return false
-  skipSuite(t, suite, 'cluster suites run once per CI run, and this one ran on the first Node.js (BOOKSTORE_CLUSTER_SUITES=once-done)')
-  return true
+export function clusterSuiteRuns (t: Test, suite: string, missing?: string): boolean {
+  const why = process.env.BOOKSTORE_CLUSTER_SUITES === 'once-done'
+    ? 'cluster suites run once per CI run, and this one ran on the first Node.js (BOOKSTORE_CLUSTER_SUITES=once-done)'
+    : missing
+  if (why === undefined) return true
+  skipSuite(t, suite, why)
+  return false
 }
 
 if (REAL_BACKENDS) {

@@ -284,3 +284,37 @@ export function report (t: Test, name: string, phase: string, reads: Stats, writ
   process.stderr.write(`${line}\n`)
   t.comment(line)
 }
+
+/** A stretch of a fault test's load: its name in the FAULTS lines, and the marks it runs from and to. */
+export type Phase = readonly [name: string, from: string, to: string]
+
+export interface PhaseChecks {
+  /** The case, as the FAULTS lines name it. */
+  name: string
+  /** What each phase must have carried: reads, or reads and writes (default: reads). */
+  busy?: 'reads' | 'both'
+  /** Phases, by their `from` mark, that may carry no request: a stall a request waits out. */
+  quiet?: readonly string[]
+  /** Where the load went, for the messages ('writes on node 1, reads on node 2'). */
+  where?: string
+}
+
+/**
+ * The verdict on a load that ran through faults, phase by phase: one FAULTS line each
+ * (report()), the load ran, and a client noticed nothing: no failed read or write, and no
+ * read that misses a write acknowledged before it began.
+ */
+export function checkPhases (t: Test, result: LoadResult, phases: readonly Phase[], { name, busy = 'reads', quiet = [], where }: PhaseChecks): void {
+  const on = where === undefined ? '' : ` (${where})`
+  for (const [phase, from, to] of phases) {
+    const reads = result.window('read', from, to)
+    const writes = result.window('write', from, to)
+    report(t, name, phase, reads, writes)
+    if (!quiet.includes(from)) {
+      t.ok(reads.count > 0 && (busy === 'reads' || writes.count > 0), `${phase}: ${reads.count} reads, ${writes.count} writes ran${on}`)
+    }
+    t.equal(reads.stale, 0, `${phase}: no read misses an acknowledged write${on}`)
+    t.equal(reads.failed, 0, `${phase}: no failed read`)
+    t.equal(writes.failed, 0, `${phase}: no failed write (${writes.count})`)
+  }
+}

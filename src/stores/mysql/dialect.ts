@@ -128,12 +128,11 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SC
   // moment later. A read there in that moment would miss a write already acknowledged (and
   // could put the old row into the shared cache). wsrep_sync_wait=1 makes each read on a
   // connection wait until its node has applied every write committed before it began. Set
-  // once per connection, queued before the connection's first statement; on servers without
+  // once per connection: the pool emits 'connection' once, when a new one has connected and
+  // before it hands it to its first caller, and a connection runs its statements in the
+  // order they were queued, so this one runs before the caller's first. On servers without
   // Galera (MySQL, a MariaDB without wsrep) it fails or does nothing, and is ignored.
-  const synced = new WeakSet<object>()
-  pool.pool.on('acquire', (conn) => {
-    if (synced.has(conn)) return
-    synced.add(conn)
+  pool.pool.on('connection', (conn) => {
     conn.query('SET SESSION wsrep_sync_wait = 1', () => undefined)
   })
 

@@ -449,5 +449,14 @@ export const migrations: Migration[] = [
         CONSTRAINT api_keys_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`
     ]
+  },
+  {
+    version: 7,
+    name: 'a counter the last-Admin guard and users.lock write to lock user rows',
+    // src/stores/sql/users.ts's lockRows must really change each row it locks (Galera
+    // certifies only real changes); it used to flip email_verified twice, a column users see.
+    // 64 bits, so counting up one per lock never runs out.
+    sqlite: ['ALTER TABLE users ADD COLUMN lock_seq INTEGER NOT NULL DEFAULT 0'],
+    mysql: ['ALTER TABLE users ADD COLUMN lock_seq BIGINT UNSIGNED NOT NULL DEFAULT 0']
   }
 ]

@@ -11,16 +11,16 @@ const COLUMNS = 'id, email, permission, created_at, email_verified, ' +
   'EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = users.id AND t.enabled_at IS NOT NULL) AS totp_enabled'
 
 /**
- * Locks the user rows `where` matches by writing to them: email_verified is flipped and flipped
- * back, so the rows end as they were but each statement really changed them. A write that
- * changes nothing (SET x = x) takes InnoDB's row lock, but no replication sees it: on Galera
- * (or Group Replication) a transaction on another node that "locked" the same row that way and
- * then wrote only other rows (a new API key, a token) would certify and commit beside this
- * one. A real change to the row makes the two conflict, and the loser runs again after the
- * winner, seeing its rows. Inside a transaction only (outside one it locks nothing).
+ * Locks the user rows `where` matches by writing to them: lock_seq, a column nothing reads,
+ * counts up, so the statement really changes each row and no column a user sees is touched. A
+ * write that changes nothing (SET x = x) takes InnoDB's row lock, but no replication sees it:
+ * on Galera (or Group Replication) a transaction on another node that "locked" the same row
+ * that way and then wrote only other rows (a new API key, a token) would certify and commit
+ * beside this one. A real change to the row makes the two conflict, and the loser runs again
+ * after the winner, seeing its rows. Inside a transaction only (outside one it locks nothing).
  */
 async function lockRows (tx: SqlExecutor, where: string, params: SqlValue[]): Promise<void> {
-  for (let i = 0; i < 2; i++) await tx.run(`UPDATE users SET email_verified = 1 - email_verified WHERE ${where}`, params)
+  await tx.run(`UPDATE users SET lock_seq = lock_seq + 1 WHERE ${where}`, params)
 }
 
 export function createUserStore (db: SqlDialect): UserStore {
