@@ -90,6 +90,34 @@ export function createCacheAside<T> ({
   const flights = new Map<string, Promise<T | undefined>>()
 
   /**
+   * Loads for readers the cache failed, by key. With no generation to tell an old load from a
+   * new one, a reader never joins a load already under way (it may have read the store before
+   * a write this reader must see): it joins the next one, which begins when the current one
+   * ends and answers every reader that arrived meanwhile. So a crowd on a cold key while the
+   * cache is down costs two store reads per instance, not one per request (200 at once made
+   * 200 reads, 90 of them answered 503 as the store's queue filled).
+   */
+  const running = new Map<string, Promise<unknown>>()
+  const next = new Map<string, Promise<T | undefined>>()
+  function loadAlone (key: string, load: Loader<T>): Promise<T | undefined> {
+    const queued = next.get(key)
+    if (queued !== undefined) return queued
+    const begin = (): Promise<T | undefined> => {
+      next.delete(key)
+      const loading = load(false)
+      const settled = loading.then(() => undefined, () => undefined)
+      running.set(key, settled)
+      void settled.then(() => { if (running.get(key) === settled) running.delete(key) })
+      return loading
+    }
+    const current = running.get(key)
+    if (current === undefined) return begin()
+    const after = current.then(begin)
+    next.set(key, after)
+    return after
+  }
+
+  /**
    * The filler's entry, looked for until the lease is free (then this instance holds it) or
    * its time is up; `found: false`: load here.
    */
@@ -148,7 +176,7 @@ export function createCacheAside<T> ({
       const found = await read(key)
       if (found === undefined) {
         onResult('error')
-        return await load(false)
+        return await loadAlone(key, load)
       }
       const hit = found.value === undefined ? undefined : decode(found.value)
       if (hit !== undefined) {

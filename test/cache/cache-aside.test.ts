@@ -183,6 +183,52 @@ t.test('200 concurrent misses of one key share one load; after an invalidation, 
   t.equal(other.calls, 2, 'different keys do not share a load')
 })
 
+t.test('while the cache fails, a crowd on one key costs two loads, and no reader gets a load begun before it arrived', async (t) => {
+  const broken = async (): Promise<never> => { throw new Error('cache down') }
+  const { helper, results } = aside({ ...createMemoryCache(), readGeneration: broken, writeGeneration: broken, startGeneration: broken })
+  // The store's row: what a load reads when it begins.
+  let row = 'before the write'
+  const load = async (): Promise<string> => {
+    load.calls++
+    const read = row
+    await sleep(20)
+    return read
+  }
+  load.calls = 0
+  const first = helper.get('k', load)
+  await sleep(5)
+  // A write lands while the first load is under way: every reader from here on must see it.
+  row = 'after the write'
+  const crowd = await herd(199, () => helper.get('k', load))
+  t.equal(await first, 'before the write', 'the first reader has its own load')
+  t.same(new Set(crowd), new Set(['after the write']), 'the later readers share one load begun after they arrived')
+  t.equal(load.calls, 2, 'two loads for 200 readers')
+  t.equal(results.filter((r) => r === 'error').length, 200)
+
+  const other = slowLoader('other')
+  await Promise.all([helper.get('a', other), helper.get('b', other)])
+  t.equal(other.calls, 2, 'different keys do not share a load')
+  t.equal(await helper.get('k', load), 'after the write', 'once the crowd is answered, a reader loads at once')
+  t.equal(load.calls, 3)
+})
+
+t.test('while the cache fails, a failed load rejects only the readers that shared it', async (t) => {
+  const broken = async (): Promise<never> => { throw new Error('cache down') }
+  const { helper } = aside({ ...createMemoryCache(), readGeneration: broken })
+  let fail = true
+  const load = async (): Promise<string> => {
+    await sleep(10)
+    if (fail) throw new Error('store down')
+    return 'v'
+  }
+  const first = helper.get('k', load)
+  await sleep(2)
+  const second = helper.get('k', load)
+  await t.rejects(first, /store down/)
+  fail = false
+  t.equal(await second, 'v', 'the next load is its own, and succeeds')
+})
+
 t.test('a load begun under an older generation is not handed to a reader of the newer one', async (t) => {
   const { cache } = recordingCache()
   const { helper } = aside(cache)
