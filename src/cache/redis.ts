@@ -1,4 +1,5 @@
-import { Cluster, type Result } from 'ioredis'
+// Types only: ioredis is loaded by the redis-client plugin, and only when a Redis is configured.
+import type { Result } from 'ioredis'
 import type { RedisClient } from './redis-client'
 import { entryKey, generationKey, type KeyValueCache } from './types'
 
@@ -117,7 +118,7 @@ export function createRedisCache (client: RedisClient, { namespace = 'bookstore'
    * releases wrote them, so instances of both releases share generations during a rolling update.
    * Every other command touches one key, which is always one slot.
    */
-  const base = client instanceof Cluster ? (ns: string): string => `{${namespace}:${ns}}` : (ns: string): string => k(ns)
+  const base = client.isCluster ? (ns: string): string => `{${namespace}:${ns}}` : (ns: string): string => k(ns)
   client.defineCommand('bookstoreReadGeneration', { numberOfKeys: 2, lua: READ_GENERATION })
   client.defineCommand('bookstoreStartGeneration', { numberOfKeys: 1, lua: START_GENERATION })
   const ms = (seconds: number): number => Math.max(1, Math.round(seconds * 1000))
@@ -167,7 +168,7 @@ export function createRedisCache (client: RedisClient, { namespace = 'bookstore'
       client.on('close', listener)
       // A Cluster's 'close' is the whole client's; one node's failure shows as these (its
       // connection failing; the node leaving the slot map when a replica took over).
-      if (client instanceof Cluster) {
+      if (client.isCluster) {
         client.on('node error', listener)
         client.on('-node', listener)
       }

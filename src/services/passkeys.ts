@@ -1,15 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON
 } from '@simplewebauthn/server'
 import type { RequestContext } from '../domain/context'
 import { invalidCredentials, passkeyInvalid, passkeyNotFound } from '../domain/errors'
@@ -17,6 +13,16 @@ import type { Passkey } from '../schemas/passkey'
 import type { SqlStoreSet } from '../stores/sql'
 import type { PasskeyRecord, PasskeyStore, WebAuthnPurpose } from '../stores/types'
 import { auditEntry } from './audit'
+
+
+type WebAuthn = typeof import('@simplewebauthn/server')
+let webAuthn: WebAuthn | undefined
+/**
+ * @simplewebauthn/server, loaded at the first ceremony: with its certificate parsers it is
+ * ~10 MB of resident memory that an instance whose users never register a passkey never needs.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const loadWebAuthn = (): WebAuthn => (webAuthn ??= require('@simplewebauthn/server') as WebAuthn)
 
 /** ES256 and RS256, as the contract offers: what platform authenticators and security keys sign with. */
 const ALGORITHMS = [-7, -257]
@@ -72,7 +78,7 @@ export function createPasskeyService<S> ({ passkeys, atomic, rpId, origins, sign
     /** POST /users/me/passkeys/options: creation options that exclude the user's passkeys. */
     async registrationOptions (user: { id: number, email: string }): Promise<PublicKeyCredentialCreationOptionsJSON> {
       const existing = await passkeys.list(user.id)
-      const options = await generateRegistrationOptions({
+      const options = await loadWebAuthn().generateRegistrationOptions({
         rpName: RP_NAME,
         rpID: rpId,
         userName: user.email,
@@ -92,7 +98,7 @@ export function createPasskeyService<S> ({ passkeys, atomic, rpId, origins, sign
     async register (userId: number, name: string, credential: RegistrationResponseJSON, ctx: RequestContext): Promise<Passkey> {
       let credentialInfo
       try {
-        const result = await verifyRegistrationResponse({
+        const result = await loadWebAuthn().verifyRegistrationResponse({
           response: credential,
           expectedChallenge: spend('register', userId),
           expectedOrigin: [...origins],
@@ -143,7 +149,7 @@ export function createPasskeyService<S> ({ passkeys, atomic, rpId, origins, sign
 
     /** POST /users/sign-in/passkey/options: for discoverable credentials, so no list of them (it would name the account). */
     async signInOptions (): Promise<PublicKeyCredentialRequestOptionsJSON> {
-      const options = await generateAuthenticationOptions({ rpID: rpId, userVerification: 'required', allowCredentials: [] })
+      const options = await loadWebAuthn().generateAuthenticationOptions({ rpID: rpId, userVerification: 'required', allowCredentials: [] })
       await issueChallenge('sign_in', null, options.challenge)
       return options
     },
@@ -160,7 +166,7 @@ export function createPasskeyService<S> ({ passkeys, atomic, rpId, origins, sign
       }
       let newCounter: number
       try {
-        const result = await verifyAuthenticationResponse({
+        const result = await loadWebAuthn().verifyAuthenticationResponse({
           response: credential,
           expectedChallenge: spend('sign_in', null),
           expectedOrigin: [...origins],
