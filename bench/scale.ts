@@ -11,6 +11,9 @@
  *    the store, said so);
  *  - the storm: GET /books/:id (random ids, 10 connections) idle, then while one client
  *    searches in a loop (distinct tokens that match nothing, and random 2-character strings).
+ * On MySQL/MariaDB it says which search the database got (the Mroonga index where the server
+ * has the plugin, else the block pass) and times the store's search both ways.
+ * SCALE_BACKENDS=mysql skips SQLite (default: sqlite,mysql).
  */
 import { execFileSync } from 'node:child_process'
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs'
@@ -29,6 +32,7 @@ import type { SqlDialect } from '../src/stores/sql/dialect'
 import { sqliteDialect } from '../src/stores/sqlite/dialect'
 
 const N = Number(process.argv[2] ?? 1000000)
+const BACKENDS = new Set((process.env.SCALE_BACKENDS ?? 'sqlite,mysql').split(','))
 const SEARCHES = 200
 const STORM_SECONDS = 8
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz'
@@ -151,9 +155,11 @@ async function storm (url: string): Promise<{ idle: string, searching: string, s
   return { idle, searching: busy, searches }
 }
 
-async function measure (label: string, databaseUrl: string, file: string, store: () => Promise<SqlDialect>, alternatives: Record<string, () => Promise<SqlDialect>> = {}): Promise<void> {
+async function measure (label: string, databaseUrl: string, file: string, store: () => Promise<SqlDialect>,
+  alternatives: Record<string, () => Promise<SqlDialect>> = {}, searchPath?: () => Promise<string>): Promise<void> {
   console.log(`\n## ${label}`)
   console.log(`import: ${importInto(databaseUrl, file)}`)
+  if (searchPath !== undefined) console.log(`search through: ${await searchPath()}`)
   // The database under test alone: no cache or review store from the caller's environment.
   const server = await startServer({
     wrap: onServerCore,
@@ -184,29 +190,35 @@ async function main (): Promise<void> {
     console.log(`# ${N} books; catalogue generated in ${(ms(t0) / 1000).toFixed(1)} s; server ${HAS_TASKSET ? 'on core 0, load on core 1' : 'unpinned (no taskset)'}`)
 
     const sqliteFile = path.join(dir, 'scale.db')
-    await measure('SQLite', `sqlite:${sqliteFile}`, file, async () => sqliteDialect(sqliteFile))
+    if (BACKENDS.has('sqlite')) await measure('SQLite', `sqlite:${sqliteFile}`, file, async () => sqliteDialect(sqliteFile))
 
     const server = process.env.DATABASE_URL
-    if (server?.startsWith('mysql://') === true) {
+    if (server?.startsWith('mysql://') === true && BACKENDS.has('mysql')) {
       const name = `bookstore_test_scale_${randomUUID().replaceAll('-', '').slice(0, 8)}`
       const admin = await mysql.createConnection(server)
       await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
       const url = new URL(server)
       url.pathname = `/${name}`
-      let pool: mysql.Pool | undefined
+      // Every pool opened is ended: one left open keeps this process from exiting.
+      const pools: mysql.Pool[] = []
       try {
         const open = async (options: MysqlOptions = {}): Promise<SqlDialect> => {
-          pool = mysql.createPool({ uri: url.toString(), ...MYSQL_POOL_OPTIONS })
+          const pool = mysql.createPool({ uri: url.toString(), ...MYSQL_POOL_OPTIONS })
+          pools.push(pool)
           return mysqlDialect(pool, options)
         }
-        await measure('MySQL', url.toString(), file, () => open(), { 'one scan (before the slices)': () => open({ scanParts: 1 }) })
+        await measure('MySQL', url.toString(), file, () => open(), { 'block pass': () => open({ search: 'blocks' }) }, async () => {
+          const [rows] = await admin.query<mysql.RowDataPacket[]>(`SELECT ENGINE AS engine FROM information_schema.TABLES
+            WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'book_fts'`, [name])
+          return rows[0]?.engine === 'Mroonga' ? 'the Mroonga trigram index after a 16-block LOCATE head' : 'the block pass (no Mroonga on this server)'
+        })
       } finally {
-        await pool?.end()
+        await Promise.all(pools.map((pool) => pool.end()))
         await admin.query(`DROP DATABASE IF EXISTS \`${name}\``)
         await admin.end()
       }
     } else {
-      console.log('\n(MySQL skipped: DATABASE_URL is not mysql://)')
+      console.log('\n(MySQL skipped: DATABASE_URL is not mysql://, or SCALE_BACKENDS leaves it out)')
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -14,8 +14,11 @@ import { freePort, throwaway, type Throwaway } from '../../scripts/lib/throwaway
  */
 export { binaryAvailable, freePort, throwawayRedis, type Throwaway, type ThrowawayRedis } from '../../scripts/lib/throwaway'
 
-/** A private MariaDB with its own data directory: an empty `bookstore` database for user bookstore, who may also create `bookstore_test…` ones. */
-export async function throwawayMariadb (): Promise<Throwaway> {
+/**
+ * A private MariaDB with its own data directory: an empty `bookstore` database for user bookstore, who may also create `bookstore_test…` ones.
+ * `plugins`: server plugins to load at start (e.g. ha_mroonga); one not installed is left out by the server.
+ */
+export async function throwawayMariadb ({ plugins = [] }: { plugins?: string[] } = {}): Promise<Throwaway> {
   const port = await freePort()
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-mariadb-'))
   const datadir = path.join(dir, 'data')
@@ -24,7 +27,8 @@ export async function throwawayMariadb (): Promise<Throwaway> {
   if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`)
   const server = throwaway(port, `mysql://bookstore:bookstore@127.0.0.1:${port}/bookstore`, 'mariadbd', [
     '--no-defaults', `--datadir=${datadir}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
-    '--user=root', '--skip-grant-tables=0', '--innodb-buffer-pool-size=16M', '--skip-log-bin', `--pid-file=${path.join(dir, 'pid')}`
+    '--user=root', '--skip-grant-tables=0', '--innodb-buffer-pool-size=16M', '--skip-log-bin', `--pid-file=${path.join(dir, 'pid')}`,
+    ...plugins.map((p) => `--plugin-load-add=${p}`)
   ], () => rmSync(dir, { recursive: true, force: true }))
   await server.start()
   const setup = spawnSync('mariadb', ['--no-defaults', `--socket=${socket}`, '-uroot', '-e',

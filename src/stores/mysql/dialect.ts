@@ -61,12 +61,20 @@ const LOCK_POLL_MS = 200
  * their copies joined by newlines. A LOCATE over those blobs is a memmem-like pass over few
  * rows (docs/PERFORMANCE.md has the figures), and finds the blocks that may hold a match; only those blocks' rows are then
  * verified in book_search, in id order with the page applied. It is plain SQL (binary LOCATE,
- * primary-key ranges), so MySQL 8 runs it alike; a trigram posting table would cost ~50 rows per
- * book to keep and to import.
+ * primary-key ranges), so MySQL 8 runs it alike.
  *
  * A block is a superset, never exact: a write appends the book's new copies, a delete removes
  * nothing, and a needle spanning two books' texts hits too; the verification in book_search
  * decides. A block that grows past MAX_BLOCK_BYTES through updates is rebuilt from book_search.
+ *
+ * The pass is linear in the catalogue's text. Where the server has Mroonga (a MariaDB plugin),
+ * migration 8 adds `book_fts`, a trigram index over the same copies, and the search becomes:
+ * the first HEAD_BLOCKS blocks by LOCATE (a needle common enough to fill a page there is
+ * answered without the index, which would pay for every posting of its trigrams), then the
+ * index for the rest, in id order, its candidates verified in book_search as the blocks' are;
+ * an index query past its time budget (trigrams common everywhere, a match rare) hands over to
+ * the block pass from where it stopped. book_blocks is written either way, so the fallback is
+ * always complete.
  */
 const BLOCK_IDS = 1024
 const MAX_BLOCK_BYTES = 1 << 20
@@ -76,6 +84,18 @@ const BLOCKS_PER_ROUND = 32
 const SCAN_PARTS = 4
 /** How often the highest block is looked up again, to balance the slices. */
 const LAST_BLOCK_REFRESH_MS = 10_000
+/** Blocks scanned by LOCATE before the index is asked (see above). */
+const HEAD_BLOCKS = 16
+/** An index query's time budget, in seconds (MariaDB's max_statement_time); past it, blocks. */
+const FTS_BUDGET_S = 0.1
+/** Index candidates fetched beyond those a page still needs: a few stale ones get verified away. */
+const FTS_SLACK = 16
+/**
+ * A book's index text keeps its last this many characters: writes append (the index is not
+ * transactional, so a rolled-back update must not have removed the committed text), and this
+ * still holds the last eight versions of a book (each at most ~1,022 characters lower-cased).
+ */
+const FTS_MAX_CHARS = 8192
 
 type Queryable = Pick<Pool, 'query'> | PoolConnection
 
@@ -111,10 +131,42 @@ export interface MysqlOptions {
   tracing?: Tracing | undefined
   /** A read replica's reads give up sooner than this, and free their connection (src/stores/mysql/replicas.ts). */
   queryTimeoutMs?: number
+  /**
+   * 'auto': the Mroonga index when the database has one (looked up once, after migrations),
+   * else the block pass; 'blocks': the block pass always (tests and the bench compare both).
+   * Writes keep every index the database has, whichever is read.
+   */
+  search?: 'auto' | 'blocks'
+  /** The index query's time budget in seconds before the block pass takes over (tests shrink it). */
+  indexBudgetS?: number
+}
+
+/**
+ * Groonga reads text and query as C strings, so a NUL ends either early (a book's text after
+ * it went unindexed). The index sees NUL as U+FFFD in both: the same character for character
+ * map on text and needle keeps every substring a substring; verification is on the real text.
+ */
+const unNul = (text: string): string => text.replaceAll('\u0000', '\uFFFD')
+/** A needle as one Groonga phrase: inside quotes only the quote and the backslash are special. */
+const phrase = (needle: string): string => `"${unNul(needle).replace(/["\\]/g, '\\$&')}"`
+/** The index's text for a book: both copies, as book_blocks joins them. */
+const ftsText = (r: SearchRow): string => unNul(`${r.title_lc}\n${r.author_lc}`)
+
+/** MariaDB's ER_STATEMENT_TIMEOUT (max_statement_time); mysql2 names the number after MySQL's own list. */
+const isStatementTimeout = (err: unknown): boolean => (err as { errno?: unknown } | null)?.errno === 1969
+
+/** A page being filled: `skip` matches still to pass over, then ids until `limit`. */
+interface Collected { ids: number[], skip: number, limit: number }
+const isFull = (c: Collected): boolean => c.ids.length >= c.limit
+function collect (c: Collected, rows: ReadonlyArray<{ id: number }>): void {
+  for (const { id } of rows) {
+    if (c.skip > 0) c.skip--
+    else if (!isFull(c)) c.ids.push(Number(id))
+  }
 }
 
 /** MySQL (and MariaDB) over the pool @fastify/mysql owns. */
-export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SCAN_PARTS, tracing, queryTimeoutMs = QUERY_TIMEOUT_MS }: MysqlOptions = {}): SqlDialect {
+export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SCAN_PARTS, tracing, queryTimeoutMs = QUERY_TIMEOUT_MS, search = 'auto', indexBudgetS = FTS_BUDGET_S }: MysqlOptions = {}): SqlDialect {
   async function onOwnConnection<T> (fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
     const conn = await pool.getConnection()
     try {
@@ -157,39 +209,94 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SC
    * Each slice answers its own first BLOCKS_PER_ROUND, so their union holds the range's; the
    * last slice has no upper bound, so blocks added since the estimate are scanned too.
    */
-  async function candidateBlocks (needle: string, fromBlock: number): Promise<number[]> {
+  async function candidateBlocks (needle: string, fromBlock: number, toBlock: number): Promise<number[]> {
     const scan = async (from: number, to: number): Promise<number[]> =>
       (await db.all<{ block: number }>(`SELECT block FROM book_blocks WHERE block BETWEEN ? AND ? AND LOCATE(?, txt) > 0
         ORDER BY block LIMIT ${BLOCKS_PER_ROUND}`, [from, to, needle])).map((b) => Number(b.block))
-    const span = (await lastBlockEstimate()) - fromBlock + 1
-    if (scanParts <= 1 || span < scanParts * BLOCKS_PER_ROUND) return scan(fromBlock, Number.MAX_SAFE_INTEGER)
+    const span = Math.min(await lastBlockEstimate(), toBlock) - fromBlock + 1
+    if (scanParts <= 1 || span < scanParts * BLOCKS_PER_ROUND) return scan(fromBlock, toBlock)
     const size = Math.ceil(span / scanParts)
     const slices = await Promise.all(Array.from({ length: scanParts }, (_, i) =>
-      scan(fromBlock + i * size, i === scanParts - 1 ? Number.MAX_SAFE_INTEGER : fromBlock + (i + 1) * size - 1)))
+      scan(fromBlock + i * size, i === scanParts - 1 ? toBlock : fromBlock + (i + 1) * size - 1)))
     return slices.flat().slice(0, BLOCKS_PER_ROUND)
   }
 
-  async function searchBookIds (needle: string, { after, offset, limit }: SearchPage): Promise<number[]> {
-    const ids: number[] = []
-    let skip = offset
-    for (let fromBlock = Math.floor((after + 1) / blockIds); ids.length < limit;) {
-      const blocks = await candidateBlocks(needle, fromBlock)
+  /** Verified matches with ids above `after`, from blocks `fromBlock`..`toBlock`, into `c`. */
+  async function blockPass (needle: string, c: Collected, after: number, fromBlock: number, toBlock = Number.MAX_SAFE_INTEGER): Promise<void> {
+    while (!isFull(c) && fromBlock <= toBlock) {
+      const blocks = await candidateBlocks(needle, fromBlock, toBlock)
       if (blocks.length === 0) break
       const ranges = blocks.map(() => 'id BETWEEN ? AND ?').join(' OR ')
-      const rows = await db.all<{ id: number }>(`SELECT id FROM book_search WHERE id > ? AND (${ranges})
+      collect(c, await db.all<{ id: number }>(`SELECT id FROM book_search WHERE id > ? AND (${ranges})
         AND (LOCATE(?, title_lc) > 0 OR LOCATE(?, author_lc) > 0) ORDER BY id LIMIT ?`,
-      [after, ...blocks.flatMap((b) => [b * blockIds, b * blockIds + blockIds - 1]), needle, needle, skip + limit - ids.length])
-      for (const { id } of rows) {
-        if (skip > 0) skip--
-        else ids.push(Number(id))
-      }
+      [after, ...blocks.flatMap((b) => [b * blockIds, b * blockIds + blockIds - 1]), needle, needle, c.skip + c.limit - c.ids.length]))
       if (blocks.length < BLOCKS_PER_ROUND) break
       fromBlock = (blocks[blocks.length - 1] ?? 0) + 1
     }
-    return ids
+  }
+
+  /**
+   * Verified matches with ids above `after` through book_fts, into `c`. Returns undefined when
+   * the index has answered to the end (or the page is full), else the id after which the
+   * block pass must go on: an index query ran out of its budget.
+   */
+  async function indexPass (needle: string, c: Collected, after: number): Promise<number | undefined> {
+    for (let from = after; !isFull(c);) {
+      const wanted = c.skip + c.limit - c.ids.length + FTS_SLACK
+      let candidates: number[]
+      try {
+        // Escalation off: on few hits Groonga would retry with looser matching, only to be
+        // verified away here.
+        candidates = (await db.all<{ id: number }>(`SET STATEMENT max_statement_time = ${indexBudgetS}, mroonga_match_escalation_threshold = -1 FOR
+          SELECT id FROM book_fts WHERE MATCH (txt) AGAINST (? IN BOOLEAN MODE) AND id > ? ORDER BY id LIMIT ?`,
+        [phrase(needle), from, wanted])).map((r) => Number(r.id))
+      } catch (err) {
+        if (isStatementTimeout(err)) return from
+        throw err
+      }
+      if (candidates.length === 0) return undefined
+      collect(c, await db.all<{ id: number }>(`SELECT id FROM book_search WHERE id IN (${candidates.map(() => '?').join(', ')})
+        AND (LOCATE(?, title_lc) > 0 OR LOCATE(?, author_lc) > 0) ORDER BY id`, [...candidates, needle, needle]))
+      if (candidates.length < wanted) return undefined
+      from = candidates[candidates.length - 1] ?? from
+    }
+    return undefined
+  }
+
+  /**
+   * Whether this database has the Mroonga index (migration 8 made it only where the engine
+   * was there). Looked up once, after migrations; `exclusive` (the migrations' lock) forgets
+   * the answer, so a process that migrates sees the table it just made.
+   */
+  let ftsLookup: Promise<boolean> | undefined
+  const hasFts = async (): Promise<boolean> => {
+    ftsLookup ??= db.get<{ engine: string | null }>(`SELECT ENGINE AS engine FROM information_schema.TABLES
+      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'book_fts'`).then((row) => row?.engine?.toLowerCase() === 'mroonga')
+    ftsLookup.catch(() => { ftsLookup = undefined })
+    return ftsLookup
+  }
+
+  async function searchBookIds (needle: string, { after, offset, limit }: SearchPage): Promise<number[]> {
+    const c: Collected = { ids: [], skip: offset, limit }
+    const first = Math.floor((after + 1) / blockIds)
+    if (search === 'blocks' || !(await hasFts())) {
+      await blockPass(needle, c, after, first)
+      return c.ids
+    }
+    await blockPass(needle, c, after, first, first + HEAD_BLOCKS - 1)
+    if (isFull(c)) return c.ids
+    const resume = await indexPass(needle, c, Math.max(after, (first + HEAD_BLOCKS) * blockIds - 1))
+    if (resume !== undefined && !isFull(c)) await blockPass(needle, c, resume, Math.floor((resume + 1) / blockIds))
+    return c.ids
   }
 
   async function booksIndexed (tx: SqlExecutor, rows: readonly SearchRow[]): Promise<void> {
+    // Mroonga is not transactional: written first, so the row exists before the book commits
+    // (a rollback leaves extra text, which verification ignores). Appended, never replaced.
+    if (await hasFts()) {
+      await tx.run(`INSERT INTO book_fts (id, txt) VALUES ${rows.map(() => '(?, ?)').join(', ')}
+        ON DUPLICATE KEY UPDATE txt = RIGHT(CONCAT(txt, '\\n', VALUES(txt)), ${FTS_MAX_CHARS})`, rows.flatMap((r) => [r.id, ftsText(r)]))
+    }
     const texts = new Map<number, string[]>()
     for (const r of rows) {
       const block = Math.floor(r.id / blockIds)
@@ -283,6 +390,7 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SC
       try {
         return await fn(tracedExecutor(executor(conn), 'mysql', tracing))
       } finally {
+        ftsLookup = undefined
         clearInterval(renew)
         await db.run('DELETE FROM migration_lock WHERE id = 1 AND holder = ?', [holder])
       }

@@ -41,6 +41,38 @@ async function backfillFolding (conn: SqlExecutor, db: SqlDialect): Promise<void
   }
 }
 
+/** Ids a backfill of book_fts copies per statement. */
+const FTS_BACKFILL_IDS = 100_000
+
+/**
+ * MySQL/MariaDB only, and only where the server has the Mroonga engine and is not a Galera
+ * node (Galera replicates InnoDB only: another node's index would miss books): `book_fts`, a
+ * trigram index over book_search's copies (title, newline, author), filled from it. No
+ * normalizer: the copies are the contract's folding already, and NFKC would not keep a
+ * substring a substring (e + U+0307 composes to ė). Elsewhere nothing is made, and the book
+ * search stays the block pass (src/stores/mysql/dialect.ts). NUL is written as U+FFFD, as the
+ * dialect writes it (Groonga would end the text there).
+ */
+async function mroongaIndex (conn: SqlExecutor, db: SqlDialect): Promise<void> {
+  if (db.name !== 'mysql') return
+  const engine = await conn.get<{ n: number }>(`SELECT COUNT(*) AS n FROM information_schema.ENGINES
+    WHERE ENGINE = 'Mroonga' AND SUPPORT IN ('YES', 'DEFAULT')`)
+  if (Number(engine?.n) === 0) return
+  const wsrep = await conn.all<{ Value: string }>("SHOW VARIABLES LIKE 'wsrep_on'")
+  if (wsrep[0]?.Value === 'ON') return
+  await conn.run(`CREATE TABLE book_fts (
+    id INT UNSIGNED NOT NULL PRIMARY KEY,
+    txt MEDIUMTEXT NOT NULL,
+    FULLTEXT INDEX book_fts_txt (txt) COMMENT 'tokenizer "TokenTrigram", normalizer "none"'
+  ) ENGINE=Mroonga DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`)
+  const last = Number((await conn.get<{ last: number | null }>('SELECT MAX(id) AS last FROM book_search'))?.last ?? 0)
+  for (let from = 0; from <= last; from += FTS_BACKFILL_IDS) {
+    await conn.run(`INSERT INTO book_fts (id, txt) SELECT id,
+      REPLACE(CONCAT(CONVERT(title_lc USING utf8mb4), '\\n', CONVERT(author_lc USING utf8mb4)), CHAR(0 USING utf8mb4), _utf8mb4 0xEFBFBD)
+      FROM book_search WHERE id BETWEEN ? AND ?`, [from, from + FTS_BACKFILL_IDS - 1])
+  }
+}
+
 /** The table that records the versions applied, in each dialect. */
 export const MIGRATIONS_TABLE: Record<SqlDialect['name'], string> = {
   sqlite: `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -458,5 +490,12 @@ export const migrations: Migration[] = [
     // 64 bits, so counting up one per lock never runs out.
     sqlite: ['ALTER TABLE users ADD COLUMN lock_seq INTEGER NOT NULL DEFAULT 0'],
     mysql: ['ALTER TABLE users ADD COLUMN lock_seq BIGINT UNSIGNED NOT NULL DEFAULT 0']
+  },
+  {
+    version: 8,
+    name: 'a trigram index for book search where MariaDB has Mroonga',
+    sqlite: [],
+    mysql: [],
+    backfill: mroongaIndex
   }
 ]
