@@ -1,12 +1,17 @@
 /**
  * `npm run bench`: the service against a bare Fastify baseline sending the very same bytes,
  * side by side in one run, in alternating rounds, each server pinned to core 0 and this load
- * generator to core 1 (taskset, where there is one). Prints the ratios and the service's peak
- * RSS. Only ratios hold on a shared machine; the absolute numbers are for the record.
+ * generator to core 1 (taskset, where there is one). Prints the ratios and the service's RSS
+ * at rest and at its peak; then runs the same load once more on the service with every feature
+ * configured (each request traced and exported, passkeys, metrics, CORS) and prints its RSS and
+ * what tracing costs a cached read. Only ratios hold on a shared machine; the absolute numbers
+ * are for the record.
  *   npm run bench [-- --rounds 3 --seconds 5]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -40,11 +45,26 @@ async function startBaseline (recordings: string, probe: string, children: Child
   return { url, child }
 }
 
-/** The server's pid under taskset (taskset execs, so it is the same process). */
-const peakRssMb = (child: ChildProcess): number => {
+/** The server's resident memory now (VmRSS) or at its peak (VmHWM), in MB; its pid under taskset (taskset execs). */
+const memoryMb = (child: ChildProcess, which: 'VmRSS' | 'VmHWM'): number => {
   const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
-  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0)
-  return Math.round(kb / 1024)
+  return Math.round(Number(new RegExp(`${which}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024)
+}
+
+/** An OTLP/HTTP endpoint that answers every export with 200 and keeps nothing but a count. */
+async function traceSink (): Promise<{ url: string, batches: () => number, close: () => Promise<void> }> {
+  let batches = 0
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      if (req.url === '/v1/traces') batches++
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  return { url: `http://127.0.0.1:${port}`, batches: () => batches, close: async () => { server.closeAllConnections(); server.close() } }
 }
 
 const load = (base: string, paths: string[]): Promise<number> => throughput(base, paths, SECONDS, CONNECTIONS)
@@ -60,6 +80,7 @@ async function main (): Promise<void> {
     METRICS_PORT: String(await freePort())
   }, { output: { file: path.join(dir, 'service.log') } }) // every request logged, as in production
   const children = [service.child]
+  const idleDefault = memoryMb(service.child, 'VmRSS')
   try {
     // A catalogue: 200 books, and 1,000 with a token of their own for one-hit searches.
     const token = await signIn(service.url)
@@ -156,9 +177,50 @@ async function main (): Promise<void> {
     }
     rows.push({ case: 'GET /users/me: API key ÷ JWT', 'service req/s': Math.round(median(withKey)), 'bare Fastify req/s': `JWT ${Math.round(median(withJwt))}`, ratio: (median(withKey) / median(withJwt)).toFixed(2) })
 
-    console.table(rows)
-    console.log(`peak RSS of the service: ${peakRssMb(service.child)} MB` +
-      `${HAS_TASKSET ? '' : ' (no taskset: servers and load share the cores)'}; ${ROUNDS} alternating rounds of ${SECONDS} s, ${CONNECTIONS} connections`)
+    const defaultPeak = memoryMb(service.child, 'VmHWM')
+    service.child.kill('SIGTERM')
+    await once(service.child, 'exit')
+
+    // The same service with every feature of the contract configured: traces of every request
+    // exported (to a sink here that takes OTLP/HTTP and keeps nothing), passkeys, metrics,
+    // CORS, mail, API keys. Its memory at rest and at its peak through the same load, and
+    // what the traces cost a cached read.
+    const sink = await traceSink()
+    let full: Awaited<ReturnType<typeof startService>> | undefined
+    try {
+      full = await startService({
+        DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`,
+        AUTH_RATE_LIMIT: '1000000',
+        API_KEY_RATE_LIMIT: '100000000',
+        CORS_ORIGINS: 'https://app.example.com',
+        METRICS_PORT: String(await freePort()),
+        APP_URL: 'https://books.example.com',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url
+      }, { output: { file: path.join(dir, 'service-full.log') } })
+      children.push(full.child)
+      const fullUrl = full.url
+      const idle = memoryMb(full.child, 'VmRSS')
+      const fullToken = await signIn(fullUrl)
+      const traced: number[] = []
+      for (const { name, paths } of cases) {
+        const rate = await load(fullUrl, paths)
+        if (name === 'GET /books/:id') traced.push(rate)
+      }
+      await autocannon({
+        url: `${fullUrl}/users/sign-in`, connections: 20, duration: 3, method: 'POST',
+        headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN)
+      })
+      await throughput(fullUrl, ['/users/me'], SECONDS, CONNECTIONS, { authorization: `Bearer ${key}` })
+      await throughput(fullUrl, ['/users/me'], SECONDS, CONNECTIONS, { authorization: `Bearer ${fullToken}` })
+      const byId = rows.find((row) => row.case === 'GET /books/:id')?.['service req/s']
+      rows.push({ case: 'GET /books/:id, every request traced ÷ untraced', 'service req/s': Math.round(median(traced)), 'bare Fastify req/s': `untraced ${String(byId)}`, ratio: (median(traced) / Number(byId)).toFixed(2) })
+      console.table(rows)
+      console.log(`the service (embedded default, CORS, metrics): RSS at rest ${idleDefault} MB, peak ${defaultPeak} MB` +
+        `${HAS_TASKSET ? '' : ' (no taskset: servers and load share the cores)'}; ${ROUNDS} alternating rounds of ${SECONDS} s, ${CONNECTIONS} connections`)
+      console.log(`with every feature configured (traces exported: ${sink.batches()} OTLP batches): RSS at rest ${idle} MB, peak ${memoryMb(full.child, 'VmHWM')} MB through the same load`)
+    } finally {
+      await sink.close()
+    }
   } finally {
     for (const child of children) child.kill('SIGTERM')
     rmSync(dir, { recursive: true, force: true })
