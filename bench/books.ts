@@ -67,6 +67,21 @@ async function traceSink (): Promise<{ url: string, batches: () => number, close
   return { url: `http://127.0.0.1:${port}`, batches: () => batches, close: async () => { server.closeAllConnections(); server.close() } }
 }
 
+/** A burst of concurrent sign-ins, for the memory argon2 takes at its busiest. */
+const signInBurst = async (base: string): Promise<void> => {
+  await autocannon({
+    url: `${base}/users/sign-in`, connections: 20, duration: 3, method: 'POST',
+    headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN)
+  })
+}
+
+/** GET /users/me with a credential (a JWT or an API key). */
+const secured = (base: string, credential: string): Promise<number> =>
+  throughput(base, ['/users/me'], SECONDS, CONNECTIONS, { authorization: `Bearer ${credential}` })
+
+/** The case whose traced rate is set beside its untraced one. */
+const BY_ID = 'GET /books/:id'
+
 const load = (base: string, paths: string[]): Promise<number> => throughput(base, paths, SECONDS, CONNECTIONS)
 
 async function main (): Promise<void> {
@@ -91,7 +106,7 @@ async function main (): Promise<void> {
 
     const cases: Array<{ name: string, paths: string[] }> = [
       { name: 'cached GET /books (a page of 20)', paths: ['/books?limit=20'] },
-      { name: 'GET /books/:id', paths: ['/books/42'] },
+      { name: BY_ID, paths: ['/books/42'] },
       { name: 'one-hit GET /books?q= (1,000 queries)', paths: tokens.map((tok) => `/books?q=${tok}`) }
     ]
     // What the service answers is what the baselines will send, byte for byte: the body (the
@@ -110,6 +125,7 @@ async function main (): Promise<void> {
     const wire = await startBaseline(file, '/books/42', children, 'headers')
 
     const rows: Array<Record<string, string | number>> = []
+    let untracedById = 0
     for (const { name, paths } of cases) {
       await load(service.url, paths)
       await load(baseline.url, paths)
@@ -122,6 +138,7 @@ async function main (): Promise<void> {
         bare.push(await load(baseline.url, paths))
         same.push(await load(wire.url, paths))
       }
+      if (name === BY_ID) untracedById = median(ours)
       rows.push({
         case: name,
         'service req/s': Math.round(median(ours)),
@@ -153,11 +170,7 @@ async function main (): Promise<void> {
       if (verified.ok !== true || verified.ms === undefined) throw new Error('the baseline verify did not accept the password')
       verifyMs.push(verified.ms)
     }
-    // A burst of concurrent sign-ins, for the memory argon2 takes at its busiest.
-    await autocannon({
-      url: `${service.url}/users/sign-in`, connections: 20, duration: 3, method: 'POST',
-      headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN)
-    })
+    await signInBurst(service.url)
     rows.push({ case: 'sign-in (median of 20) ÷ one argon2id verify', 'service req/s': `${median(times).toFixed(1)} ms`, 'bare Fastify req/s': `${median(verifyMs).toFixed(1)} ms`, ratio: (median(verifyMs) / median(times)).toFixed(2) })
 
     // A secured read with a JWT and with an API key, alternating: what the key's check costs
@@ -165,15 +178,13 @@ async function main (): Promise<void> {
     const key = (await (await fetch(`${service.url}/users/me/api-keys`, {
       method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' })
     })).json() as { key: string }).key
-    const secured = (credential: string): Promise<number> =>
-      throughput(service.url, ['/users/me'], SECONDS, CONNECTIONS, { authorization: `Bearer ${credential}` })
-    await secured(token)
-    await secured(key)
+    await secured(service.url, token)
+    await secured(service.url, key)
     const withJwt: number[] = []
     const withKey: number[] = []
     for (let round = 0; round < ROUNDS; round++) {
-      withJwt.push(await secured(token))
-      withKey.push(await secured(key))
+      withJwt.push(await secured(service.url, token))
+      withKey.push(await secured(service.url, key))
     }
     rows.push({ case: 'GET /users/me: API key ÷ JWT', 'service req/s': Math.round(median(withKey)), 'bare Fastify req/s': `JWT ${Math.round(median(withJwt))}`, ratio: (median(withKey) / median(withJwt)).toFixed(2) })
 
@@ -186,9 +197,8 @@ async function main (): Promise<void> {
     // CORS, mail, API keys. Its memory at rest and at its peak through the same load, and
     // what the traces cost a cached read.
     const sink = await traceSink()
-    let full: Awaited<ReturnType<typeof startService>> | undefined
     try {
-      full = await startService({
+      const full = await startService({
         DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`,
         AUTH_RATE_LIMIT: '1000000',
         API_KEY_RATE_LIMIT: '100000000',
@@ -198,22 +208,16 @@ async function main (): Promise<void> {
         OTEL_EXPORTER_OTLP_ENDPOINT: sink.url
       }, { output: { file: path.join(dir, 'service-full.log') } })
       children.push(full.child)
-      const fullUrl = full.url
       const idle = memoryMb(full.child, 'VmRSS')
-      const fullToken = await signIn(fullUrl)
-      const traced: number[] = []
+      let tracedById = 0
       for (const { name, paths } of cases) {
-        const rate = await load(fullUrl, paths)
-        if (name === 'GET /books/:id') traced.push(rate)
+        const rate = await load(full.url, paths)
+        if (name === BY_ID) tracedById = rate
       }
-      await autocannon({
-        url: `${fullUrl}/users/sign-in`, connections: 20, duration: 3, method: 'POST',
-        headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN)
-      })
-      await throughput(fullUrl, ['/users/me'], SECONDS, CONNECTIONS, { authorization: `Bearer ${key}` })
-      await throughput(fullUrl, ['/users/me'], SECONDS, CONNECTIONS, { authorization: `Bearer ${fullToken}` })
-      const byId = rows.find((row) => row.case === 'GET /books/:id')?.['service req/s']
-      rows.push({ case: 'GET /books/:id, every request traced ÷ untraced', 'service req/s': Math.round(median(traced)), 'bare Fastify req/s': `untraced ${String(byId)}`, ratio: (median(traced) / Number(byId)).toFixed(2) })
+      await signInBurst(full.url)
+      await secured(full.url, key)
+      await secured(full.url, await signIn(full.url))
+      rows.push({ case: `${BY_ID}, every request traced ÷ untraced`, 'service req/s': Math.round(tracedById), 'bare Fastify req/s': `untraced ${Math.round(untracedById)}`, ratio: (tracedById / untracedById).toFixed(2) })
       console.table(rows)
       console.log(`the service (embedded default, CORS, metrics): RSS at rest ${idleDefault} MB, peak ${defaultPeak} MB` +
         `${HAS_TASKSET ? '' : ' (no taskset: servers and load share the cores)'}; ${ROUNDS} alternating rounds of ${SECONDS} s, ${CONNECTIONS} connections`)
