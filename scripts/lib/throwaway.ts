@@ -167,9 +167,9 @@ export async function throwawayRedis ({ appendOnly = false }: ThrowawayRedisOpti
 }
 
 /** Runs `redis-cli -p <port> <args>` and returns its output (throws on failure). */
-export function redisCli (port: number, args: string[]): string {
-  // Short: spawnSync holds the caller's event loop for as long as a frozen server keeps it waiting.
-  const run = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 2000 })
+export function redisCli (port: number, args: string[], timeoutMs = 2000): string {
+  // Short by default: spawnSync holds the caller's event loop for as long as a frozen server keeps it waiting.
+  const run = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: timeoutMs })
   if (run.status !== 0) throw new Error(`redis-cli ${args.join(' ')} on ${port}: ${run.stderr || run.stdout}`)
   return run.stdout
 }
@@ -305,7 +305,8 @@ export async function throwawayCluster ({ nodeTimeoutMs = 1000 } = {}): Promise<
       nodes.push(node)
       await node.start()
     }
-    redisCli(nodes[0]?.port ?? 0, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'])
+    // `--cluster create` polls once a second until every node has joined: seconds on a loaded machine.
+    redisCli(nodes[0]?.port ?? 0, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], 30_000)
     await until('the cluster to be ok', () => nodes.every((n) => redisCli(n.port, ['cluster', 'info']).includes('cluster_state:ok')))
   } catch (err) {
     for (const node of nodes) await node.kill()
