@@ -12,8 +12,10 @@ declare module 'fastify' {
      * Sends a resource's serialized bytes as they are (no serialization), with its ETag,
      * `Cache-Control: no-cache` and, given the next page's URL, `Link: <next>; rel="next"`.
      * On a GET, an If-None-Match that lists the ETag (or `*`) answers 304 without a body instead.
+     * `again`, the route's own read of the same representation, lets a 200 to a GET be
+     * answered again before Fastify while the tag holds (plugins/app/hot-reads.ts).
      */
-    sendRepresentation (content: Serialized, next?: string): FastifyReply
+    sendRepresentation (content: Serialized, next?: string, again?: () => Promise<Serialized>): FastifyReply
   }
   interface FastifyRequest {
     /** The If-Match header, as a conditional write's condition: absent, '*', or the strong tags it lists. */
@@ -24,7 +26,7 @@ declare module 'fastify' {
 
 /** Conditional requests (the contract's "Caching and conditional requests") for every route. */
 export default fp(async function representationPlugin (fastify) {
-  fastify.decorateReply('sendRepresentation', function sendRepresentation (this: FastifyReply, content: Serialized, next?: string): FastifyReply {
+  fastify.decorateReply('sendRepresentation', function sendRepresentation (this: FastifyReply, content: Serialized, next?: string, again?: () => Promise<Serialized>): FastifyReply {
     const tag = etag(content.tag)
     this.header('etag', tag)
     this.header('cache-control', 'no-cache')
@@ -33,6 +35,7 @@ export default fp(async function representationPlugin (fastify) {
     if ((method === 'GET' || method === 'HEAD') && noneMatch(this.request.headers['if-none-match'], tag)) {
       return this.code(304).send()
     }
+    if (again !== undefined && method === 'GET' && fastify.hotReads !== undefined) this.request.hotCandidate = { again, tag: content.tag }
     return this.type(JSON_CONTENT_TYPE).send(content.body)
   })
   fastify.decorateRequest('ifMatch', {

@@ -25,8 +25,9 @@ const books: FastifyPluginAsyncTypebox = async (fastify) => {
     if (after !== undefined && new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1)).has('o')) {
       throw afterWithOffset()
     }
-    const page = await fastify.books.list({ offset: o, after, limit, q })
-    return reply.sendRepresentation(page, page.next === undefined ? undefined : nextPageUrl('/books', page.next, limit, q))
+    const read = () => fastify.books.list({ offset: o, after, limit, q })
+    const page = await read()
+    return reply.sendRepresentation(page, page.next === undefined ? undefined : nextPageUrl('/books', page.next, limit, q), read)
   })
 
   fastify.post('/', {

@@ -72,10 +72,10 @@ export function addLogBindings (log: FastifyBaseLogger, bindings: Bindings): voi
 export const lazyChildLogger: NonNullable<FastifyServerOptions['childLoggerFactory']> = (logger, bindings, options) => new RequestLogger(logger, bindings, options)
 
 /** Whether debug lines are written: the levels at or below debug (pino's own names). */
-const debugging = (log: FastifyBaseLogger): boolean => log.level === 'debug' || log.level === 'trace'
+export const debugging = (log: FastifyBaseLogger): boolean => log.level === 'debug' || log.level === 'trace'
 
 /** An answer slower than this is logged at info whatever its status. */
-const SLOW_MS = 1000
+export const SLOW_MS = 1000
 
 /** Answers refused at once under load (OverloadedError): counted in a summary, not written one by one. */
 const shedRequests = new WeakSet<FastifyRequest>()

@@ -9,7 +9,7 @@ import { AnswerLog, lazyChildLogger } from './request-logger'
 const REQUEST_ID = /^[\w.:-]{1,128}$/
 
 /** Honour a caller's x-request-id when it is a sane token, else mint one. */
-function genReqId (req: { headers: Record<string, string | string[] | undefined> }): string {
+export function genReqId (req: { headers: Record<string, string | string[] | undefined> }): string {
   const incoming = req.headers['x-request-id']
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID()
 }

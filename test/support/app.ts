@@ -129,7 +129,7 @@ export function testConfig (overrides: Partial<Settings> = {}): Config {
  * The real app, built by buildApp exactly as the server builds it, ready, and closed when the
  * test ends. Its decorators (stores, cache...) are reachable, as in fastify-cli's test helper.
  */
-export async function build (t: Test, overrides: Partial<Settings> = {}, { logStream }: { logStream?: Writable } = {}): Promise<FastifyInstance> {
+export async function build (t: Test, overrides: Partial<Settings> = {}, { logStream, beforeReady }: { logStream?: Writable, beforeReady?: (app: FastifyInstance) => void } = {}): Promise<FastifyInstance> {
   const real = REAL_BACKENDS ? await realBackends() : undefined
   // A test that names its own Redis (a private server to freeze) or its own database gets it
   // instead of the run's, without the run's replicas of another database.
@@ -142,6 +142,7 @@ export async function build (t: Test, overrides: Partial<Settings> = {}, { logSt
     await slowStepNamed('closing the app', () => fastify.close())
     await slowStepNamed('dropping its databases', async () => { await real?.drop() })
   })
+  beforeReady?.(fastify)
   await fastify.ready()
   return fastify
 }

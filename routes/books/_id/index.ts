@@ -15,7 +15,11 @@ const book: FastifyPluginAsyncTypebox = async (fastify) => {
       headers: IfNoneMatchHeaders,
       response: { 200: ref(Book, 'The book', VALIDATORS), 304: NotModified, ...errors('BOOK_NOT_FOUND') }
     }
-  }, async (request, reply) => reply.sendRepresentation(await fastify.books.get(request.params.id)))
+  }, async (request, reply) => {
+    const { id } = request.params
+    const read = () => fastify.books.get(id)
+    return reply.sendRepresentation(await read(), undefined, read)
+  })
 
   fastify.put('/', {
     onRequest: [fastify.requirePermission(Permission.Author)],

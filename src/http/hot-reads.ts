@@ -1,0 +1,96 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+
+/**
+ * Cached reads answered before Fastify: a GET whose URL was answered 200 by its route, and
+ * whose representation is still the one it answered then, gets the very same headers again
+ * (a fresh X-Request-Id first) without routing, hooks, validation or a reply object.
+ *
+ * Nothing here decides what an answer is. The route's own answer is recorded as it leaves
+ * (plugins/app/hot-reads.ts), with `again`, the route's own read (the service's cache-aside
+ * get, counted as a hit or miss like any read); each later request calls `again` and answers
+ * only if the tag is unchanged, so it is exactly as fresh as the route. Whatever could make the
+ * answer differ goes to Fastify instead: a header the answer depends on (Origin for CORS,
+ * If-None-Match, credentials, a body), draining, shedding, debug logging, tracing, a changed or
+ * failed read, a URL not yet recorded.
+ */
+/** What a route reads: its bytes and their strong tag (a service's Serialized). */
+export interface Representation { readonly body: Buffer, readonly tag: string }
+
+export interface HotRead {
+  /** The route's read: resolves the current representation (through the cache). */
+  readonly again: () => Promise<Representation>
+  /** The tag the headers below were recorded with. */
+  readonly tag: string
+  /** Every header of the recorded answer but X-Request-Id, as [name, value, ...]. */
+  readonly headers: readonly string[]
+  /** The metrics' series of the route, when METRICS_PORT is set. */
+  readonly observe: ((statusCode: number, seconds: number) => void) | undefined
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void
+
+/** Request headers an answer depends on, or that mean a body: their requests go to Fastify. */
+const DEPENDS_ON = ['origin', 'if-none-match', 'authorization', 'content-length', 'transfer-encoding'] as const
+
+/** A GET whose answer depends on nothing but its URL: the only kind recorded or answered here. */
+export function plainGet (method: string | undefined, headers: IncomingHttpHeaders): boolean {
+  if (method !== 'GET') return false
+  for (const name of DEPENDS_ON) if (headers[name] !== undefined) return false
+  return true
+}
+
+export interface HotReadsOptions {
+  /** Entries kept at most; the oldest recorded goes first. */
+  limit: number
+  /** Whether a request may be answered here now (not draining, not shedding, ...). */
+  open: () => boolean
+  /** The X-Request-Id of a request, as Fastify makes it. */
+  requestId: (req: IncomingMessage) => string
+  /** An answer slower than this is handed to `slow` to be logged as Fastify would. */
+  slowMs: number
+  slow: (req: IncomingMessage, requestId: string, ms: number) => void
+}
+
+export function createHotReads ({ limit, open, requestId, slowMs, slow }: HotReadsOptions) {
+  const table = new Map<string, HotRead>()
+
+  function answer (req: IncomingMessage, res: ServerResponse, entry: HotRead, body: Buffer, startedAt: number, id: string): void {
+    const head: string[] = ['x-request-id', id, ...entry.headers]
+    res.writeHead(200, head)
+    res.end(body)
+    const ms = performance.now() - startedAt
+    entry.observe?.(200, ms / 1000)
+    if (ms >= slowMs) slow(req, id, ms)
+  }
+
+  return {
+    /** Records the answer a route gave to `url`, replacing the one recorded before. */
+    record (url: string, entry: HotRead): void {
+      if (table.get(url)?.tag === entry.tag) return
+      table.delete(url)
+      if (table.size >= limit) table.delete(table.keys().next().value as string)
+      table.set(url, entry)
+    },
+
+    get size (): number { return table.size },
+
+    /** Wraps Fastify's request handler: a request this cannot answer reaches it unchanged. */
+    wrap (fastify: Handler): Handler {
+      return function hotRead (req, res) {
+        const entry = req.method === 'GET' ? table.get(req.url ?? '') : undefined
+        if (entry === undefined || !plainGet(req.method, req.headers) || !open()) return fastify(req, res)
+        const startedAt = performance.now()
+        entry.again().then((current) => {
+          if (current.tag !== entry.tag || !open()) return fastify(req, res)
+          answer(req, res, entry, current.body, startedAt, requestId(req))
+        }, () => {
+          // Gone (404) or failed: the route answers that, and records again if it can.
+          table.delete(req.url ?? '')
+          fastify(req, res)
+        })
+      }
+    }
+  }
+}
+
+export type HotReads = ReturnType<typeof createHotReads>
