@@ -78,6 +78,21 @@ t.test('hot reads', async (t) => {
     t.match((await through('/books?limit=1')).headers.link, /rel="next"/)
   })
 
+  t.test('reviews: one, and a book\'s page of them; a changed review is seen at once', async (t) => {
+    const posted = await app.inject({ method: 'POST', url: '/reviews', headers: bearer(author.token), payload: { book_id: id, title: 'Hot', content: 'first' } })
+    t.equal(posted.statusCode, 201)
+    const reviewUrl = posted.headers.location as string
+    for (const path of [reviewUrl, `${url}/reviews`]) {
+      const first = await through(path)
+      const second = await through(path)
+      t.ok(first.fastify && !second.fastify, `${path}: the second before Fastify`)
+      t.same(lasting(second), lasting(first))
+      t.equal(second.body, first.body)
+    }
+    t.equal((await app.inject({ method: 'PUT', url: reviewUrl, headers: bearer(author.token), payload: { title: 'Hot', content: 'second' } })).statusCode, 200)
+    for (const path of [reviewUrl, `${url}/reviews`]) t.match((await through(path)).body, /"second"/, `${path}: the new content`)
+  })
+
   t.test('a write is seen at once: the changed answer comes from the route, then hot again', async (t) => {
     await through(url)
     const before = await through(url)

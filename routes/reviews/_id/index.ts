@@ -14,7 +14,11 @@ const review: FastifyPluginAsyncTypebox = async (fastify) => {
       headers: IfNoneMatchHeaders,
       response: { 200: ref(Review, 'The review', VALIDATORS), 304: NotModified, ...errors('REVIEW_NOT_FOUND') }
     }
-  }, async (request, reply) => reply.sendRepresentation(await fastify.reviews.get(request.params.id)))
+  }, async (request, reply) => {
+    const { id } = request.params
+    const read = () => fastify.reviews.get(id)
+    return reply.sendRepresentation(await read(), undefined, read)
+  })
 
   fastify.put('/', {
     // User admits everyone signed in; the service then admits only the writer or an Admin.

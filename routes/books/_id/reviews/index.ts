@@ -17,8 +17,9 @@ const bookReviews: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { o = 0, limit = fastify.config.pageSize, q } = request.query
     const bookId = request.params.id
-    const page = await fastify.reviews.list(bookId, { offset: o, limit, q })
-    return reply.sendRepresentation(page, page.next === undefined ? undefined : nextPageUrl(`/books/${bookId}/reviews`, page.next, limit, q))
+    const read = () => fastify.reviews.list(bookId, { offset: o, limit, q })
+    const page = await read()
+    return reply.sendRepresentation(page, page.next === undefined ? undefined : nextPageUrl(`/books/${bookId}/reviews`, page.next, limit, q), read)
   })
 }
 
