@@ -75,9 +75,9 @@ const signInBurst = async (base: string): Promise<void> => {
   })
 }
 
-/** GET /users/me with a credential (a JWT or an API key). */
-const secured = (base: string, credential: string): Promise<number> =>
-  throughput(base, ['/users/me'], SECONDS, CONNECTIONS, { authorization: `Bearer ${credential}` })
+/** GET /users/me (or another path) with a credential (a JWT or an API key). */
+const secured = (base: string, credential: string, path = '/users/me'): Promise<number> =>
+  throughput(base, [path], SECONDS, CONNECTIONS, { authorization: `Bearer ${credential}` })
 
 /** The case whose traced rate is set beside its untraced one. */
 const BY_ID = 'GET /books/:id'
@@ -187,6 +187,21 @@ async function main (): Promise<void> {
       withKey.push(await secured(service.url, key))
     }
     rows.push({ case: 'GET /users/me: API key ÷ JWT', 'service req/s': Math.round(median(withKey)), 'bare Fastify req/s': `JWT ${Math.round(median(withJwt))}`, ratio: (median(withKey) / median(withJwt)).toFixed(2) })
+
+    // A public read carrying a credential (a script's key, a signed-in page's JWT): public
+    // routes ignore it, so it should cost what an anonymous read costs.
+    const BOOK = '/books/42'
+    const anonymous: number[] = []
+    const bookWithKey: number[] = []
+    const bookWithJwt: number[] = []
+    for (let round = 0; round < ROUNDS; round++) {
+      anonymous.push(await load(service.url, [BOOK]))
+      bookWithKey.push(await secured(service.url, key, BOOK))
+      bookWithJwt.push(await secured(service.url, token, BOOK))
+    }
+    for (const [name, rates] of [['an API key', bookWithKey], ['a JWT', bookWithJwt]] as const) {
+      rows.push({ case: `cached GET /books/:id with ${name} ÷ none`, 'service req/s': Math.round(median(rates)), 'bare Fastify req/s': `none ${Math.round(median(anonymous))}`, ratio: (median(rates) / median(anonymous)).toFixed(2) })
+    }
 
     const defaultPeak = memoryMb(service.child, 'VmHWM')
     service.child.kill('SIGTERM')

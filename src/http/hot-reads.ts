@@ -10,7 +10,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
  * get, counted as a hit or miss like any read); each later request calls `again` and answers
  * only if the tag is unchanged, so it is exactly as fresh as the route. Whatever could make the
  * answer differ goes to Fastify instead: a header the answer depends on (Origin for CORS,
- * If-None-Match, credentials, a body), draining, shedding, debug logging, tracing, a changed or
+ * If-None-Match, a body), draining, shedding, debug logging, tracing, a changed or
  * failed read, a URL not yet recorded.
  */
 /** What a route reads: its bytes and their strong tag (a service's Serialized). */
@@ -29,8 +29,11 @@ export interface HotRead {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
 
-/** Request headers an answer depends on, or that mean a body: their requests go to Fastify. */
-const DEPENDS_ON = ['origin', 'if-none-match', 'authorization', 'content-length', 'transfer-encoding'] as const
+/**
+ * Request headers an answer depends on, or that mean a body: their requests go to Fastify.
+ * Credentials are not among them: the routes that record are public, and ignore them.
+ */
+const DEPENDS_ON = ['origin', 'if-none-match', 'content-length', 'transfer-encoding'] as const
 
 /** A GET whose answer depends on nothing but its URL: the only kind recorded or answered here. */
 export function plainGet (method: string | undefined, headers: IncomingHttpHeaders): boolean {
