@@ -87,7 +87,8 @@ async function main (): Promise<void> {
       const run = spawnSync('npx', ['tap', '--timeout', String(FILE_TIMEOUT_S), 'dist-test/test/routes'], {
         cwd: projectRoot,
         stdio: 'inherit',
-        env: { ...process.env, ...env, BOOKSTORE_TEST_APP: 'real' }
+        // Error lines on stderr: a 503 that fails a test here names its cause in CI's log.
+        env: { ...process.env, ...env, BOOKSTORE_TEST_APP: 'real', BOOKSTORE_TEST_LOG_LEVEL: 'error' }
       })
       if (run.status !== 0) failed++
       console.log(`== route suite on ${name}: ${run.status === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(0)} s`)

@@ -20,6 +20,8 @@ import { scratchMysql } from './servers'
  * of its own, dropped afterwards. .ci/run runs the route tests this way as well as on SQLite.
  */
 export const REAL_BACKENDS = process.env.BOOKSTORE_TEST_APP === 'real'
+/** Where set (error, warn...), apps built without a log stream of their own log at that level to stderr. */
+const TEST_LOG_LEVEL = process.env.BOOKSTORE_TEST_LOG_LEVEL as Settings['logLevel'] | undefined
 
 /**
  * A suite whose service or binary is absent: one loud line on stderr saying what to set or
@@ -137,7 +139,10 @@ export async function build (t: Test, overrides: Partial<Settings> = {}, { logSt
   const ownDatabase = overrides.databaseUrl !== undefined || overrides.databaseReplicaUrls !== undefined
   const backends = Object.fromEntries(Object.entries(real?.overrides ?? {}).filter(([name]) =>
     !(ownRedis && (REDIS_SETTINGS as readonly string[]).includes(name)) && !(ownDatabase && name === 'databaseReplicaUrls')))
-  const fastify = buildApp(testConfig({ ...backends, ...overrides }), { logStream })
+  // A test that reads its app's log keeps it to itself; any other app may write to stderr at
+  // BOOKSTORE_TEST_LOG_LEVEL, so a CI log says why an answer was a 5xx (scripts/ha-routes.ts).
+  const toStderr = logStream === undefined && overrides.logLevel === undefined && TEST_LOG_LEVEL !== undefined
+  const fastify = buildApp(testConfig({ ...backends, ...overrides, ...(toStderr ? { logLevel: TEST_LOG_LEVEL } : {}) }), { logStream: toStderr ? process.stderr : logStream })
   t.teardown(async () => {
     await slowStepNamed('closing the app', () => fastify.close())
     await slowStepNamed('dropping its databases', async () => { await real?.drop() })
