@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createHotReads, plainGet, type HotReads, type Representation } from '../../src/http/hot-reads'
 import { publicPath } from '../../src/http/openapi'
-import { SLOW_MS, debugging } from '../../src/http/request-logger'
+import { debugging } from '../../src/http/request-logger'
 import { genReqId } from '../../src/http/server-options'
 
 declare module 'fastify' {
@@ -31,16 +31,13 @@ export default fp(async function hotReadsPlugin (fastify) {
     limit: LIMIT,
     open: () => !fastify.lifecycle.draining && !fastify.isUnderPressure() && !debugging(fastify.log),
     requestId: genReqId,
-    slowMs: SLOW_MS,
-    slow: (req, reqId, ms) => {
-      // The line Fastify's AnswerLog writes for a slow answer, from what a raw request holds.
-      fastify.log.info({ reqId, req: { method: req.method, url: req.url, headers: req.headers, host: req.headers.host, ip: req.socket.remoteAddress, socket: req.socket }, res: { statusCode: 200 }, responseTime: Math.round(ms * 100) / 100 }, 'request completed')
-    }
+    log: fastify.log
   })
   fastify.decorate('hotReads', hot)
   fastify.decorateRequest('hotCandidate', null)
 
-  // Fastify's server calls its one 'request' listener; ours goes first and hands over the rest.
+  // Fastify's server has one 'request' listener: ours takes its place and hands it every request
+  // it does not answer (a serverFactory would mean re-making the server Fastify sets up from its options).
   const server = fastify.server
   const [handler] = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>
   if (handler !== undefined) {

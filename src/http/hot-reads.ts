@@ -1,4 +1,6 @@
+import type { FastifyBaseLogger } from 'fastify'
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import { SLOW_MS } from './request-logger'
 
 /**
  * Cached reads answered before Fastify: a GET whose URL was answered 200 by its route, and
@@ -13,6 +15,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
  * If-None-Match, a body), draining, shedding, debug logging, tracing, a changed or
  * failed read, a URL not yet recorded.
  */
+
 /** What a route reads: its bytes and their strong tag (a service's Serialized). */
 export interface Representation { readonly body: Buffer, readonly tag: string }
 
@@ -49,21 +52,24 @@ export interface HotReadsOptions {
   open: () => boolean
   /** The X-Request-Id of a request, as Fastify makes it. */
   requestId: (req: IncomingMessage) => string
-  /** An answer slower than this is handed to `slow` to be logged as Fastify would. */
-  slowMs: number
-  slow: (req: IncomingMessage, requestId: string, ms: number) => void
+  /** The server's logger: a slow answer's line, as Fastify's AnswerLog writes it, and failures. */
+  log: FastifyBaseLogger
 }
 
-export function createHotReads ({ limit, open, requestId, slowMs, slow }: HotReadsOptions) {
+export function createHotReads ({ limit, open, requestId, log }: HotReadsOptions) {
   const table = new Map<string, HotRead>()
 
-  function answer (req: IncomingMessage, res: ServerResponse, entry: HotRead, body: Buffer, startedAt: number, id: string): void {
-    const head: string[] = ['x-request-id', id, ...entry.headers]
-    res.writeHead(200, head)
+  function answer (req: IncomingMessage, res: ServerResponse, entry: HotRead, body: Buffer, startedAt: number): void {
+    const reqId = requestId(req)
+    res.writeHead(200, ['x-request-id', reqId, ...entry.headers])
     res.end(body)
     const ms = performance.now() - startedAt
     entry.observe?.(200, ms / 1000)
-    if (ms >= slowMs) slow(req, id, ms)
+    if (ms >= SLOW_MS) {
+      // What a raw request holds of what the request serializer reads (no trusted-proxy address).
+      const logged = { method: req.method, url: req.url, headers: req.headers, host: req.headers.host, ip: req.socket.remoteAddress, socket: req.socket }
+      log.info({ reqId, req: logged, res: { statusCode: 200 }, responseTime: Math.round(ms * 100) / 100 }, 'request completed')
+    }
   }
 
   return {
@@ -75,8 +81,6 @@ export function createHotReads ({ limit, open, requestId, slowMs, slow }: HotRea
       table.set(url, entry)
     },
 
-    get size (): number { return table.size },
-
     /** Wraps Fastify's request handler: a request this cannot answer reaches it unchanged. */
     wrap (fastify: Handler): Handler {
       return function hotRead (req, res) {
@@ -84,12 +88,17 @@ export function createHotReads ({ limit, open, requestId, slowMs, slow }: HotRea
         if (entry === undefined || !plainGet(req.method, req.headers) || !open()) return fastify(req, res)
         const startedAt = performance.now()
         entry.again().then((current) => {
-          if (current.tag !== entry.tag || !open()) return fastify(req, res)
-          answer(req, res, entry, current.body, startedAt, requestId(req))
+          if (current.tag !== entry.tag || !open()) fastify(req, res)
+          else answer(req, res, entry, current.body, startedAt)
         }, () => {
           // Gone (404) or failed: the route answers that, and records again if it can.
           table.delete(req.url ?? '')
           fastify(req, res)
+        }).catch((err: unknown) => {
+          // A defect here must cost one answer, never the process (an unhandled rejection).
+          log.error({ err }, 'hot read failed')
+          if (res.headersSent) res.destroy()
+          else fastify(req, res)
         })
       }
     }
