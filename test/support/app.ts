@@ -22,6 +22,13 @@ import { scratchMysql } from './servers'
 export const REAL_BACKENDS = process.env.BOOKSTORE_TEST_APP === 'real'
 /** Where set (error, warn...), apps built without a log stream of their own log at that level to stderr. */
 const TEST_LOG_LEVEL = process.env.BOOKSTORE_TEST_LOG_LEVEL as Settings['logLevel'] | undefined
+/**
+ * Where set, the bound (ms) on every backing-service call of apps on real backends, unless a
+ * test sets its own. scripts/ha-routes.ts sets it: there four database servers, six to nine
+ * Redis processes and two test files share the machine, and a second's stall is the machine's;
+ * what a frozen service gets within the default bound is the fault suites' subject.
+ */
+const TEST_BACKEND_TIMEOUT_MS = process.env.BOOKSTORE_TEST_BACKEND_TIMEOUT_MS
 
 /**
  * A suite whose service or binary is absent: one loud line on stderr saying what to set or
@@ -82,8 +89,9 @@ async function realBackends (): Promise<{ overrides: Partial<Settings>, drop: ()
   const mail: Partial<Settings> = MAILPIT_SMTP_URL === undefined
     ? {}
     : { smtpUrl: MAILPIT_SMTP_URL, mailFrom: `Bookstore <no-reply+${sql.name}@localhost>` }
+  const bound: Partial<Settings> = TEST_BACKEND_TIMEOUT_MS === undefined ? {} : { backendTimeoutMs: Number(TEST_BACKEND_TIMEOUT_MS) }
   return {
-    overrides: { databaseUrl: sql.url, ...(replicas === undefined ? {} : { databaseReplicaUrls: replicas }), mongodbUrl: mongoUrl.toString(), ...redis, cacheNamespace: sql.name, ...mail },
+    overrides: { ...bound, databaseUrl: sql.url, ...(replicas === undefined ? {} : { databaseReplicaUrls: replicas }), mongodbUrl: mongoUrl.toString(), ...redis, cacheNamespace: sql.name, ...mail },
     async drop () {
       await sql.drop()
       const client = await MongoClient.connect(MONGODB_URL, { serverSelectionTimeoutMS: 2000 })
