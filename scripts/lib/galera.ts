@@ -91,9 +91,9 @@ export async function throwawayGalera ({ nodes: count = 3 } = {}): Promise<Throw
       // A dead or frozen node is out of the view within a few seconds, not the default 5-15.
       `--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:${p.gcomm};ist.recv_addr=127.0.0.1:${p.ist};` +
         'evs.suspect_timeout=PT3S;evs.inactive_timeout=PT5S;gcache.size=16M;' +
-        // Three nodes share two cores with the tests: a node starved of CPU for a moment let its
-        // applier queue pass the default limit (16) and paused every write for seconds (5.7 s of
-        // flow control in one route run). It may fall further behind instead; reads stay on node 1.
+        // Three nodes share two cores with the tests: past the default limit (16), a node starved
+        // of CPU for a moment pauses every write in the cluster for seconds (docs/SCALING.md).
+        // It falls further behind instead; reads wait for it (wsrep_sync_wait).
         'gcs.fc_limit=256;gcs.fc_factor=0.8',
       '--wsrep-slave-threads=2',
       '--wsrep-sst-method=rsync', `--wsrep-sst-receive-address=127.0.0.1:${p.sst}`
