@@ -94,7 +94,7 @@ export async function importFile (fastify: FastifyInstance, file: string, progre
   }
   const loaded = await fastify.stores.books.importMany(batches(file, (n) => {
     if (n % 50000 === 0 || n === valid) progress(`loaded ${n} of ${valid} books`)
-  }))
+  }), valid)
   await fastify.books.invalidate()
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   return { books: loaded, seconds, perSecond: seconds > 0 ? loaded / seconds : 0 }

@@ -119,8 +119,10 @@ export interface BookStore {
    * Bulk load, all or nothing: every book of every batch is inserted (search index in step)
    * in one transaction, or none is. Resolves to how many were inserted. Not bounded by the
    * store deadline (plugins/app/stores.ts exempts it): it takes as long as the file does.
+   * `expected`, the number of books the batches hold when the caller knows it, lets a large
+   * load build its search index once at the end rather than book by book.
    */
-  importMany (batches: AsyncIterable<BookInput[]> | Iterable<BookInput[]>): Promise<number>
+  importMany (batches: AsyncIterable<BookInput[]> | Iterable<BookInput[]>, expected?: number): Promise<number>
 }
 
 export interface ReviewStore {

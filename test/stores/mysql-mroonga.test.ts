@@ -1,7 +1,9 @@
 import mysql from 'mysql2/promise'
 import t, { type Test } from 'tap'
 import { MYSQL_POOL_OPTIONS, mysqlDialect, type MysqlOptions } from '../../src/stores/mysql/dialect'
+import type { BookInput } from '../../src/schemas/book'
 import { createSqlStores } from '../../src/stores/sql'
+import type { SqlExecutor } from '../../src/stores/sql/dialect'
 import { migrate } from '../../src/stores/sql/migrate'
 import { skipSuite } from '../support/app'
 import { binaryAvailable, scratchMysql, throwawayMariadb, type Throwaway } from '../support/servers'
@@ -92,6 +94,69 @@ if (!binaryAvailable('mariadbd')) {
       t.same(await titles('version 29'), [`Version 29 ${'x'.repeat(240)}`], 'many updates: the latest text is kept as the index text is cut')
       await books.delete(book.id, undefined)
       t.same(await titles('version'), [], 'a deleted book is not answered')
+    })
+
+    /** Whether book_fts' index answers: a bulk load switches it off (ER_FT_MATCHING_KEY_NOT_FOUND). */
+    const indexOn = async (executor: SqlExecutor): Promise<boolean> => executor.all(`SELECT id FROM book_fts WHERE MATCH (txt) AGAINST ('"zzz"' IN BOOLEAN MODE)`)
+      .then(() => true, (err: unknown) => {
+        if ((err as { code?: unknown }).code === 'ER_FT_MATCHING_KEY_NOT_FOUND') return false
+        throw err
+      })
+    const importBatches = (from: number, count: number): BookInput[][] =>
+      Array.from({ length: count / 100 }, (_, b) => Array.from({ length: 100 }, (_, i) => ({ title: `Imported ${from + b * 100 + i} item`, author: 'Loader' })))
+
+    t.test('a large bulk load builds the index once, at its end; searches meanwhile take the block pass', async (t) => {
+      const { open, stores } = await database(t, { bulkIndexMin: 200 })
+      const { books } = stores()
+      for (let i = 0; i < 20; i++) await books.create({ title: i === 18 ? 'Before The Load' : `Filler ${i}`, author: 'A' })
+      const during: Array<{ on: boolean, found: string[], concurrent: number }> = []
+      async function * watched (): AsyncGenerator<BookInput[]> {
+        for (const [n, batch] of importBatches(0, 300).entries()) {
+          if (n === 1) {
+            // Another writer, between two of the load's batches: its id falls inside the load's range.
+            const concurrent = await stores().books.create({ title: 'Written Meanwhile', author: 'Someone Else' })
+            during.push({
+              on: await indexOn(open()),
+              found: (await stores().books.list({ offset: 0, after: 0, limit: 5, q: 'before the' })).map((b) => b.title),
+              concurrent: concurrent.id
+            })
+          }
+          yield batch
+        }
+      }
+      t.equal(await books.importMany(watched(), 300), 300)
+      t.same(during.map(({ on, found }) => ({ on, found })), [{ on: false, found: ['Before The Load'] }],
+        'during the load the index is off, and a search past the LOCATE head is still answered')
+      t.ok(await indexOn(open()), 'after the load the index is on')
+      await open().run('DELETE FROM book_blocks')
+      const titles = async (q: string) => (await stores().books.list({ offset: 0, after: 0, limit: 5, q })).map((b) => b.title)
+      t.same(await titles('imported 299 '), ['Imported 299 item'], 'a loaded book is found through the index alone')
+      t.same(await titles('written meanwhile'), ['Written Meanwhile'], 'so is the book another writer added during the load')
+      t.same(await titles('before the'), ['Before The Load'], 'and a book from before it')
+      t.ok((during[0]?.concurrent ?? 0) > 20, 'the other writer\'s book got an id among the load\'s')
+    })
+
+    t.test('a bulk load that fails leaves the index on, and one below the threshold never switches it off', async (t) => {
+      const { open, stores } = await database(t, { bulkIndexMin: 200 })
+      const { books } = stores()
+      async function * failing (): AsyncGenerator<BookInput[]> {
+        yield * importBatches(0, 200)
+        throw new Error('the file went away')
+      }
+      await t.rejects(books.importMany(failing(), 300), /the file went away/)
+      t.ok(await indexOn(open()), 'the index is on again after the rollback')
+      t.same(await books.list({ offset: 0, after: 0, limit: 5, q: 'imported' }), [], 'and nothing of the load is there')
+      const seen: boolean[] = []
+      async function * small (): AsyncGenerator<BookInput[]> {
+        for (const batch of importBatches(0, 100)) {
+          seen.push(await indexOn(open()))
+          yield batch
+        }
+      }
+      t.equal(await books.importMany(small(), 100), 100)
+      t.same(seen, [true], 'below bulkIndexMin the index stays on throughout')
+      await open().run('DELETE FROM book_blocks')
+      t.same((await books.list({ offset: 0, after: 0, limit: 5, q: 'imported 99 ' })).map((b) => b.title), ['Imported 99 item'])
     })
 
     t.test('book search, differentially (index after a 16-book head)', async (t) => {

@@ -1,6 +1,6 @@
 import type { Book, BookInput, BookRecord } from '../../schemas/book'
 import type { BookStore } from '../types'
-import type { SearchRow, SqlDialect, SqlExecutor, SqlValue } from './dialect'
+import type { BulkIndexing, SearchRow, SqlDialect, SqlExecutor, SqlValue } from './dialect'
 import { readBack, versionClause } from './versioned'
 
 const COLUMNS = 'id, title, author, published_at, description, isbn, total_pages, created_at, updated_at'
@@ -25,7 +25,7 @@ const searchRow = (id: number, { title, author }: Pick<BookInput, 'title' | 'aut
  * Writes new `book_search` rows (the lower-cased copies every dialect searches) and lets the
  * dialect's own index follow, inside the caller's transaction.
  */
-async function indexNewBooks (db: SqlDialect, tx: SqlExecutor, rows: readonly SearchRow[]): Promise<void> {
+async function indexNewBooks (db: SqlDialect | BulkIndexing, tx: SqlExecutor, rows: readonly SearchRow[]): Promise<void> {
   if (rows.length === 0) return
   await tx.run(`INSERT INTO book_search (id, title_lc, author_lc) VALUES ${rows.map(() => '(?, ?, ?)').join(', ')}`,
     rows.flatMap((r) => [r.id, r.title_lc, r.author_lc]))
@@ -85,22 +85,32 @@ export function createBookStore (db: SqlDialect): BookStore {
         return true
       })
     },
-    async importMany (batches) {
+    async importMany (batches, expected = 0) {
       const now = db.toDbTime(new Date().toISOString())
-      return db.transaction(async (tx) => {
-        let count = 0
-        for await (const batch of batches) {
-          for (let start = 0; start < batch.length; start += ROWS_PER_INSERT) {
-            const rows = batch.slice(start, start + ROWS_PER_INSERT)
-            const result = await tx.run(`INSERT INTO books (${INSERT_COLUMNS}) VALUES ${rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-              rows.flatMap((b) => [...writable(b), now, now]))
-            const ids = await db.insertedIds(tx, 'books', result, rows.length)
-            await indexNewBooks(db, tx, rows.map((b, i) => searchRow(ids[i] ?? 0, b)))
-            count += rows.length
+      const bulk = await db.bulkIndexing?.(expected)
+      try {
+        return await db.transaction(async (tx) => {
+          let count = 0
+          let first: number | undefined
+          let last = 0
+          for await (const batch of batches) {
+            for (let start = 0; start < batch.length; start += ROWS_PER_INSERT) {
+              const rows = batch.slice(start, start + ROWS_PER_INSERT)
+              const result = await tx.run(`INSERT INTO books (${INSERT_COLUMNS}) VALUES ${rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+                rows.flatMap((b) => [...writable(b), now, now]))
+              const ids = await db.insertedIds(tx, 'books', result, rows.length)
+              await indexNewBooks(bulk ?? db, tx, rows.map((b, i) => searchRow(ids[i] ?? 0, b)))
+              first ??= ids[0]
+              last = ids[ids.length - 1] ?? last
+              count += rows.length
+            }
           }
-        }
-        return count
-      })
+          if (bulk !== undefined && first !== undefined) await bulk.loaded(tx, first, last)
+          return count
+        })
+      } finally {
+        await bulk?.done()
+      }
     }
   }
 }

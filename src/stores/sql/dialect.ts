@@ -37,6 +37,16 @@ export function tracedExecutor (exec: SqlExecutor, system: 'mysql' | 'sqlite', t
 /** A book's searchable text, folded as the contract says (JavaScript's toLowerCase()). */
 export interface SearchRow { id: number, title_lc: string, author_lc: string }
 
+/** A bulk load's indexing (SqlDialect.bulkIndexing), used in this order. */
+export interface BulkIndexing {
+  /** In the load's transaction, in place of the dialect's booksIndexed. */
+  booksIndexed (tx: SqlExecutor, rows: readonly SearchRow[]): Promise<void>
+  /** Last in the load's transaction: its new books, ids `from`..`to`, are in book_search. */
+  loaded (tx: SqlExecutor, from: number, to: number): Promise<void>
+  /** Once the transaction has committed or rolled back: the index is whole and in use again. */
+  done (): Promise<void>
+}
+
 /** Where a book search starts and how much it answers. */
 export interface SearchPage { after: number, offset: number, limit: number }
 
@@ -70,6 +80,11 @@ export interface SqlDialect extends SqlExecutor, Backend {
    * these `book_search` rows: whatever index the dialect keeps beyond that table follows here.
    */
   booksIndexed (tx: SqlExecutor, rows: readonly SearchRow[]): Promise<void>
+  /**
+   * Only where building the dialect's index once over many rows is much cheaper than row by
+   * row: how a bulk load of `count` books indexes them, or undefined to index as any write does.
+   */
+  bulkIndexing? (count: number): Promise<BulkIndexing | undefined>
   /**
    * The ids a multi-row `INSERT INTO table ... VALUES (...), (...)` of `count` rows gave, in
    * the order of its rows; rejects rather than guess when the database does not tell exactly.

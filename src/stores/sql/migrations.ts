@@ -45,13 +45,27 @@ async function backfillFolding (conn: SqlExecutor, db: SqlDialect): Promise<void
 const FTS_BACKFILL_IDS = 100_000
 
 /**
+ * Copies book_search's rows with ids `from`..`to` into book_fts (title, newline, author; NUL
+ * written as U+FFFD, as the dialect writes it: Groonga would end the text there), in
+ * statements of FTS_BACKFILL_IDS ids. On `conn`, so a transaction copies its own new rows. A
+ * row already there is kept: only another writer's book has one, written with its own text.
+ */
+export async function copyIntoFts (conn: SqlExecutor, from: number, to: number): Promise<void> {
+  for (let first = from; first <= to; first += FTS_BACKFILL_IDS) {
+    await conn.run(`INSERT INTO book_fts (id, txt) SELECT id,
+      REPLACE(CONCAT(CONVERT(title_lc USING utf8mb4), '\\n', CONVERT(author_lc USING utf8mb4)), CHAR(0 USING utf8mb4), _utf8mb4 0xEFBFBD)
+      FROM book_search WHERE id BETWEEN ? AND ? ON DUPLICATE KEY UPDATE txt = txt`, [first, Math.min(to, first + FTS_BACKFILL_IDS - 1)])
+  }
+}
+
+/**
  * MySQL/MariaDB only, and only where the server has the Mroonga engine and is not a Galera
  * node (Galera replicates InnoDB only: another node's index would miss books): `book_fts`, a
  * trigram index over book_search's copies (title, newline, author), filled from it. No
  * normalizer: the copies are the contract's folding already, and NFKC would not keep a
  * substring a substring (e + U+0307 composes to ė). Elsewhere nothing is made, and the book
- * search stays the block pass (src/stores/mysql/dialect.ts). NUL is written as U+FFFD, as the
- * dialect writes it (Groonga would end the text there).
+ * search stays the block pass (src/stores/mysql/dialect.ts). The index is added after the
+ * copy: Groonga builds it over rows already there about four times faster than row by row.
  */
 async function mroongaIndex (conn: SqlExecutor, db: SqlDialect): Promise<void> {
   if (db.name !== 'mysql') return
@@ -62,15 +76,11 @@ async function mroongaIndex (conn: SqlExecutor, db: SqlDialect): Promise<void> {
   if (wsrep[0]?.Value === 'ON') return
   await conn.run(`CREATE TABLE book_fts (
     id INT UNSIGNED NOT NULL PRIMARY KEY,
-    txt MEDIUMTEXT NOT NULL,
-    FULLTEXT INDEX book_fts_txt (txt) COMMENT 'tokenizer "TokenTrigram", normalizer "none"'
+    txt MEDIUMTEXT NOT NULL
   ) ENGINE=Mroonga DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`)
   const last = Number((await conn.get<{ last: number | null }>('SELECT MAX(id) AS last FROM book_search'))?.last ?? 0)
-  for (let from = 0; from <= last; from += FTS_BACKFILL_IDS) {
-    await conn.run(`INSERT INTO book_fts (id, txt) SELECT id,
-      REPLACE(CONCAT(CONVERT(title_lc USING utf8mb4), '\\n', CONVERT(author_lc USING utf8mb4)), CHAR(0 USING utf8mb4), _utf8mb4 0xEFBFBD)
-      FROM book_search WHERE id BETWEEN ? AND ?`, [from, from + FTS_BACKFILL_IDS - 1])
-  }
+  await copyIntoFts(conn, 0, last)
+  await conn.run(`ALTER TABLE book_fts ADD FULLTEXT INDEX book_fts_txt (txt) COMMENT 'tokenizer "TokenTrigram", normalizer "none"'`)
 }
 
 /** The table that records the versions applied, in each dialect. */
