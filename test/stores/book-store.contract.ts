@@ -48,6 +48,18 @@ export function bookStoreContract (t: Test, open: () => Promise<BookStore>): voi
     }
   })
 
+  t.test('deep offsets: every offset of a 30-book run agrees with its ids, plain and searched', async (t) => {
+    const books = await open()
+    const mark = tag()
+    const ids: number[] = []
+    for (let i = 0; i < 30; i++) ids.push((await books.create(input(`Deep ${mark} ${i}`))).id)
+    const after = (ids[0] ?? 1) - 1
+    for (let offset = 0; offset <= 31; offset++) {
+      t.same((await books.list({ offset, limit: 3, after })).map((b) => b.id), ids.slice(offset, offset + 3), `plain, o=${offset}`)
+      t.same((await books.list({ offset, limit: 3, q: mark })).map((b) => b.id), ids.slice(offset, offset + 3), `searched, o=${offset}`)
+    }
+  })
+
   t.test('pages by id with offset and limit', async (t) => {
     const books = await open()
     const mark = tag()

@@ -41,6 +41,28 @@ t.test('sessions', async (t) => sessionStoreContract(t, async () => stores))
 t.test('API keys', async (t) => apiKeyStoreContract(t, async () => stores))
 t.test('the dialect', async (t) => sqlDialectContract(t, async () => db))
 t.test('book search, differentially', async (t) => bookSearchDifferential(t, async () => stores.books))
+t.test('a deep offset is skipped in steps that let other work run between them', async (t) => {
+  const first = (await stores.books.create({ title: 'Stepped 0', author: 'S' })).id
+  for (let i = 1; i < 40; i++) await stores.books.create({ title: `Stepped ${i}`, author: 'S' })
+  const turns = { plain: 0, searched: 0 }
+  const during = async (which: keyof typeof turns, read: () => Promise<unknown>): Promise<unknown> => {
+    let on = true
+    const spin = (): void => { if (on) { turns[which]++; setImmediate(spin) } }
+    setImmediate(spin)
+    try {
+      return await read()
+    } finally {
+      on = false
+    }
+  }
+  const plain = await during('plain', async () => (await stores.books.list({ offset: 35, limit: 5, after: first - 1 })).map((b) => b.title))
+  const searched = await during('searched', async () => (await stores.books.list({ offset: 35, limit: 5, q: 'stepped' })).map((b) => b.title))
+  t.same(plain, ['Stepped 35', 'Stepped 36', 'Stepped 37', 'Stepped 38', 'Stepped 39'])
+  t.same(searched, plain)
+  // Steps of 7 ids: 35 skipped in 5 steps, each followed by a turn of the event loop.
+  t.ok(turns.plain >= 4, `the event loop turned ${turns.plain} times during the plain page`)
+  t.ok(turns.searched >= 4, `and ${turns.searched} times during the searched one`)
+})
 t.test('review search, differentially', async (t) => reviewSearchDifferential(t, async () => ({
   reviews: stores.reviews,
   newBookId: async () => (await stores.books.create({ title: 'Reviewed', author: 'A' })).id

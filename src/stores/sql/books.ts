@@ -43,7 +43,8 @@ export function createBookStore (db: SqlDialect): BookStore {
   return {
     async list ({ offset, limit, after = 0, q }) {
       if (q === undefined || q === '') {
-        const rows = await db.all<BookRow>(`SELECT ${COLUMNS} FROM books WHERE id > ? ORDER BY id LIMIT ? OFFSET ?`, [after, limit, offset])
+        const start = offset > 0 && db.seekBooks !== undefined ? await db.seekBooks(after, offset) : { after, offset }
+        const rows = await db.all<BookRow>(`SELECT ${COLUMNS} FROM books WHERE id > ? ORDER BY id LIMIT ? OFFSET ?`, [start.after, limit, start.offset])
         return rows.map(stamps)
       }
       // The index answers ids in order with the page applied; the rows follow by primary key.

@@ -76,6 +76,13 @@ export interface SqlDialect extends SqlExecutor, Backend {
    */
   searchBookIds (needle: string, page: SearchPage): Promise<number[]>
   /**
+   * Only where a statement runs on the event loop to its end (SQLite): the start of a plain
+   * page that skips `offset` books after `after`, reached in bounded steps that yield between
+   * them, as the `after` and `offset` left for the page's own query. Elsewhere OFFSET is one
+   * statement, and waiting for it stalls no one else.
+   */
+  seekBooks? (after: number, offset: number): Promise<{ after: number, offset: number }>
+  /**
    * Called by the book store inside its write transaction right after it inserted or replaced
    * these `book_search` rows: whatever index the dialect keeps beyond that table follows here.
    */

@@ -8,8 +8,9 @@ import { tracedExecutor, type SearchPage, type SqlDialect, type SqlExecutor, typ
 interface SqliteOptions {
   /**
    * Ids a scan for a 1- or 2-character needle tests per step before it yields to the event
-   * loop. A step of 16,384 rows takes about a millisecond, so one search never stalls other
-   * requests longer than that; tests lower it to cross step boundaries.
+   * loop, and ids a deep offset skips per step (a sixteenth of it for search matches). A step
+   * of 16,384 rows takes about a millisecond, so one query never stalls other requests longer
+   * than that; tests lower it to cross step boundaries.
    */
   scanChunkRows?: number
   /** Set only when OTEL_EXPORTER_OTLP_ENDPOINT is: a span per statement. */
@@ -112,6 +113,25 @@ export function sqliteDialect (file: string, { scanChunkRows = 16384, tracing }:
   }
 
   /**
+   * Moves a page's start past `offset` rows, `step` at a time, yielding between steps: `nth`
+   * is the id of the row `n` rows past the first after an id (undefined when there are fewer).
+   * Returns the `after` and `offset` left, less than a step, for the page's own query. As one
+   * statement a deep OFFSET would hold the event loop for all of it (the last page of
+   * 10,000,000 books: most of a second, and every other request shed meanwhile).
+   */
+  async function seek (after: number, offset: number, step: number, nth: (after: number, n: number) => number | undefined): Promise<{ after: number, offset: number }> {
+    while (offset >= step) {
+      await ready()
+      const id = nth(after, step - 1)
+      if (id === undefined) break
+      after = id
+      offset -= step
+      await yieldToEventLoop()
+    }
+    return { after, offset }
+  }
+
+  /**
    * A needle of 3 or more characters (without NUL) is a phrase of trigrams: FTS5 answers it from the index,
    * in rowid (= id) order with the page applied inside the index. Shorter ones have no trigram:
    * they scan book_search's copies with the native instr() in id ranges of scanChunkRows,
@@ -124,7 +144,12 @@ export function sqliteDialect (file: string, { scanChunkRows = 16384, tracing }:
     if ([...needle].length >= 3 && !needle.includes('\0')) {
       // Each candidate is verified with instr() on its copies (one primary-key row each): the
       // trigram tokenizer skips a NUL inside a text, so 'a\0bc' would otherwise match 'abc'.
-      const rows = statement(FTS_SEARCH).all(ftsPhrase(needle), after, needle, needle, limit, offset) as Array<{ id: number }>
+      const fts = statement(FTS_SEARCH)
+      const phrase = ftsPhrase(needle)
+      // Each match skipped costs a verification: steps of fewer matches than of plain ids.
+      const start = await seek(after, offset, Math.max(1, scanChunkRows >> 4),
+        (from, n) => (fts.get(phrase, from, needle, needle, 1, n) as { id: number } | undefined)?.id)
+      const rows = fts.all(phrase, start.after, needle, needle, limit, start.offset) as Array<{ id: number }>
       return rows.map((r) => r.id)
     }
     const last = (statement('SELECT max(id) AS id FROM book_search').get() as { id: number | null }).id ?? 0
@@ -172,6 +197,8 @@ export function sqliteDialect (file: string, { scanChunkRows = 16384, tracing }:
     contains: (column) => `instr(${column}, ?) > 0`,
     // Its statements run on the connection directly (a scan's steps must not yield between
     // the wait and the read), so a search is traced as one span: its index query, or its scan.
+    seekBooks: async (after, offset) => seek(after, offset, scanChunkRows,
+      (from, n) => (statement('SELECT id FROM books WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?').get(from, n) as { id: number } | undefined)?.id),
     searchBookIds: traced(tracing, searchBookIds, (needle) =>
       sqlSpan('sqlite', [...needle].length >= 3 && !needle.includes('\0') ? FTS_SEARCH : SCAN_SEARCH), { client: true }),
     // book_search's triggers keep the FTS index in step, in the same transaction.
