@@ -111,7 +111,7 @@ async function main (): Promise<void> {
   const file = process.argv[2]
   if (file === undefined) throw new ImportError('usage: npm run import -- FILE.jsonl')
   const config = loadConfig({ env: process.env })
-  const fastify = buildApp({ ...config, logLevel: 'warn' })
+  const fastify = buildApp({ ...config, logLevel: 'warn' }, { mailWorker: false })
   await fastify.ready()
   const tty = process.stderr.isTTY
   try {

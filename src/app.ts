@@ -12,6 +12,8 @@ interface AppOptions {
   config: Config
   /** Aborted when the process is told to stop while the app starts (src/server.ts). */
   startupSignal?: AbortSignal | undefined
+  /** False for a script that only uses the stores: no outbox worker (src/build.ts). */
+  mailWorker?: boolean | undefined
 }
 
 declare module 'fastify' {
@@ -22,6 +24,8 @@ declare module 'fastify' {
      * ends at once (src/wait-for.ts). Absent where nothing can ask that (tests, scripts).
      */
     startupSignal?: AbortSignal | undefined
+    /** Whether this instance sends the outbox (plugins/app/mail.ts): false in `npm run import`. */
+    mailWorker: boolean
     /** Set only when OTEL_EXPORTER_OTLP_ENDPOINT is: what the seams wrap themselves with (src/tracing.ts). */
     tracing: Tracing | undefined
   }
@@ -44,6 +48,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(fp(async function configPlugin (instance) {
     instance.decorate('config', opts.config)
     instance.decorate('startupSignal', opts.startupSignal)
+    instance.decorate('mailWorker', opts.mailWorker ?? true)
     instance.decorate('tracing', traces?.tracing)
   }, { name: 'config' }))
   if (traces !== undefined) {

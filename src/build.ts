@@ -12,6 +12,11 @@ interface BuildOptions {
   startupSignal?: AbortSignal
   /** Where log lines go instead of stdout (tests read them back). */
   logStream?: Writable
+  /**
+   * False: the outbox is left to the servers. A bulk import holds the write lock for minutes,
+   * and a worker in its process would only fail to read the outbox, and say so, meanwhile.
+   */
+  mailWorker?: boolean
 }
 
 /**
@@ -20,9 +25,9 @@ interface BuildOptions {
  * can still add a hook first. fp() keeps the app's decorators (stores, books, ...) visible on
  * the returned instance.
  */
-export function buildApp (config: Config, { pretty = false, startupSignal, logStream }: BuildOptions = {}): FastifyInstance {
+export function buildApp (config: Config, { pretty = false, startupSignal, logStream, mailWorker }: BuildOptions = {}): FastifyInstance {
   const options = serverOptions(config, { pretty })
   const fastify = Fastify(logStream === undefined ? options : { ...options, logger: { ...(options.logger as object), stream: logStream } })
-  void fastify.register(fp(app), { config, startupSignal })
+  void fastify.register(fp(app), { config, startupSignal, mailWorker })
   return fastify
 }

@@ -12,7 +12,7 @@ declare module 'fastify' {
 
 /**
  * Sends the outbox: through SMTP_URL when set, else as .eml files into MAIL_DIR. Starts once
- * the app is ready and stops when it closes: the message in hand may finish within half the
+ * the app is ready (unless built without it: `npm run import`) and stops when it closes: the message in hand may finish within half the
  * shutdown grace (the rest is the HTTP drain's), then it is aborted and stays in the outbox.
  * Its onClose runs before the stores' (registered after them), so the outcome is recorded.
  */
@@ -24,6 +24,6 @@ export default fp(async function mailPlugin (fastify) {
     : smtpTransport(smtpUrl, mailFrom, { timeoutMs: Math.max(backendTimeoutMs, 5000) }), fastify.tracing, smtpUrl)
   const worker = createMailWorker({ outbox: fastify.stores.outbox, transport, log, stopMs: Math.floor(shutdownGraceMs / 2) })
   fastify.decorate('mail', { nudge: worker.nudge, transport: transport.name })
-  fastify.addHook('onReady', async () => { worker.start() })
+  if (fastify.mailWorker) fastify.addHook('onReady', async () => { worker.start() })
   fastify.addHook('onClose', async () => { await worker.stop() })
 }, { name: 'mail', dependencies: ['config', 'stores'] })

@@ -1,10 +1,13 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { projectRoot } from '../../config/paths'
 import { ImportError, importFile, importSummary } from '../../scripts/import'
+import { createSqlStores } from '../../src/stores/sql'
+import { migrate } from '../../src/stores/sql/migrate'
+import { sqliteDialect } from '../../src/stores/sqlite/dialect'
 import { build, SAMPLE_BOOK } from '../support/app'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-import-'))
@@ -68,6 +71,29 @@ t.test('npm run import with a missing file: that one line on stderr, exit 1', as
   t.equal(run.status, 1)
   t.equal(run.stderr, `cannot read ${missing}: no such file or directory\n`)
   t.equal(run.stdout, '')
+})
+
+t.test('npm run import leaves the outbox to the servers: a waiting message is neither sent nor claimed', async (t) => {
+  const dbFile = path.join(dir, 'outbox.db')
+  const mailDir = path.join(dir, 'mail')
+  const db = sqliteDialect(dbFile)
+  await migrate(db)
+  const stores = createSqlStores(db)
+  await stores.outbox.enqueue({ user_id: null, to: 'reader@example.com', subject: 'Waiting', text: 'w', html: '<p>w</p>' }, new Date().toISOString())
+  await db.close()
+  const run = spawnSync(process.execPath, [path.join(projectRoot, 'dist-test', 'scripts', 'import.js'), file('one.jsonl', [line(SAMPLE_BOOK)])], {
+    cwd: projectRoot,
+    env: { PATH: process.env.PATH, DATABASE_URL: `sqlite:${dbFile}`, MAIL_DIR: mailDir },
+    encoding: 'utf8',
+    timeout: 20_000
+  })
+  t.equal(run.status, 0, run.stderr)
+  t.match(run.stdout, /^imported 1 book in /)
+  t.notOk(existsSync(mailDir) && readdirSync(mailDir).length > 0, 'no mail was written')
+  const reopened = sqliteDialect(dbFile)
+  t.teardown(() => reopened.close())
+  const due = await createSqlStores(reopened).outbox.claim(new Date().toISOString(), new Date(Date.now() + 60_000).toISOString(), 10)
+  t.same(due.map((m) => m.subject), ['Waiting'], 'the message is still there for a server to send')
 })
 
 t.test('the summary: milliseconds under a second, a rate only when something was loaded', async (t) => {
