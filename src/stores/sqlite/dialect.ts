@@ -9,8 +9,9 @@ interface SqliteOptions {
   /**
    * Ids a scan for a 1- or 2-character needle tests per step before it yields to the event
    * loop, and ids a deep offset skips per step (a sixteenth of it for search matches). A step
-   * of 16,384 rows takes about a millisecond, so one query never stalls other requests longer
-   * than that; tests lower it to cross step boundaries.
+   * of 1,024 rows takes about 0.1 ms, and a request waits for one step at each turn of the
+   * loop it needs, so other requests keep their latency while a scan runs; tests lower it to
+   * cross step boundaries.
    */
   scanChunkRows?: number
   /** Set only when OTEL_EXPORTER_OTLP_ENDPOINT is: a span per statement. */
@@ -52,7 +53,7 @@ function enterWal (db: Database.Database, timeoutMs = 5000): void {
  * with foreign keys on. better-sqlite3 is synchronous, so every statement runs to completion
  * on the event loop; the async surface is the dialect's, shared with MySQL.
  */
-export function sqliteDialect (file: string, { scanChunkRows = 16384, tracing }: SqliteOptions = {}): SqlDialect {
+export function sqliteDialect (file: string, { scanChunkRows = 1024, tracing }: SqliteOptions = {}): SqlDialect {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true })
   const db = new Database(file)
   db.pragma('busy_timeout = 5000')
