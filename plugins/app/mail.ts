@@ -12,8 +12,9 @@ declare module 'fastify' {
 
 /**
  * Sends the outbox: through SMTP_URL when set, else as .eml files into MAIL_DIR. Starts once
- * the app is ready (unless built without it: `npm run import`) and stops when it closes: the message in hand may finish within half the
- * shutdown grace (the rest is the HTTP drain's), then it is aborted and stays in the outbox.
+ * the app is ready (unless built without it: `npm run import`) and stops when it closes: the
+ * message in hand may finish within half the shutdown grace (the rest is the HTTP drain's),
+ * then it is aborted and stays in the outbox.
  * Its onClose runs before the stores' (registered after them), so the outcome is recorded.
  */
 export default fp(async function mailPlugin (fastify) {

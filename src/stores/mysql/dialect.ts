@@ -310,12 +310,13 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SC
   }
 
   /**
-   * Groonga builds an index over rows already in its table about four times faster than it
-   * indexes them one by one (1,000,000 books: ~11 s against ~43 s). So a load of at least
-   * `bulkIndexMin` books, and at least as many as the index holds (the rebuild covers every
-   * row), switches the index off, copies its books in before it commits, and switches the
-   * index back on, which builds it whole. Meanwhile searches take the block pass (complete:
-   * book_blocks is written as always), and while it is being built, writes to books wait for it.
+   * Groonga builds an index over rows already in its table several times faster than it
+   * indexes them one by one, a cost that grows with the index (docs/PERFORMANCE.md, "Scale").
+   * So a load of at least `bulkIndexMin` books, and at least as many as the index holds (the
+   * rebuild covers every row), switches the index off, copies its books in before it commits,
+   * and switches the index back on, which builds it whole. Meanwhile searches take the block
+   * pass (complete: book_blocks is written as always), and while the index is being built,
+   * writes to books wait for it.
    */
   async function bulkIndexing (count: number): Promise<BulkIndexing | undefined> {
     if (count < bulkIndexMin || !(await hasFts())) return undefined

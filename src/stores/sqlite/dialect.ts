@@ -8,10 +8,10 @@ import { tracedExecutor, type SearchPage, type SqlDialect, type SqlExecutor, typ
 interface SqliteOptions {
   /**
    * Ids a scan for a 1- or 2-character needle tests per step before it yields to the event
-   * loop, and ids a deep offset skips per step (a sixteenth of it for search matches). A step
-   * of 1,024 rows takes about 0.1 ms, and a request waits for one step at each turn of the
-   * loop it needs, so other requests keep their latency while a scan runs; tests lower it to
-   * cross step boundaries.
+   * loop, and ids a deep offset skips per step (a sixteenth of it for search matches). Small:
+   * a request waits for one step at each turn of the event loop it needs, so a step's length
+   * is what a scan adds to everyone else's latency, while the scan's own time hardly depends
+   * on it (docs/PERFORMANCE.md, "Scale"). Tests lower it to cross step boundaries.
    */
   scanChunkRows?: number
   /** Set only when OTEL_EXPORTER_OTLP_ENDPOINT is: a span per statement. */
@@ -117,8 +117,8 @@ export function sqliteDialect (file: string, { scanChunkRows = 1024, tracing }: 
    * Moves a page's start past `offset` rows, `step` at a time, yielding between steps: `nth`
    * is the id of the row `n` rows past the first after an id (undefined when there are fewer).
    * Returns the `after` and `offset` left, less than a step, for the page's own query. As one
-   * statement a deep OFFSET would hold the event loop for all of it (the last page of
-   * 10,000,000 books: most of a second, and every other request shed meanwhile).
+   * statement a deep OFFSET would hold the event loop for all of it, long enough at millions
+   * of books for the event-loop shedding to answer 503 to every other request.
    */
   async function seek (after: number, offset: number, step: number, nth: (after: number, n: number) => number | undefined): Promise<{ after: number, offset: number }> {
     while (offset >= step) {
