@@ -11,7 +11,7 @@ const LAYERS = [
   ['domain and schemas', '^src/(domain|schemas)/|^src/(deadline|wait-for|metrics|tracing)\\.ts$'],
   ['http, stores, cache', '^src/(http|stores|cache|mail)/'],
   ['services', '^src/services/'],
-  ['the app', '^src/(app|build|server|tracing-sdk)\\.ts$'],
+  ['the app', '^src/(app|build|server|tracing-sdk|tick-shapes)\\.ts$'],
   ['third-party plugins', '^plugins/external/'],
   ['our plugins', '^plugins/app/'],
   ['routes', '^routes/']

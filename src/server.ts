@@ -1,3 +1,5 @@
+// First, before the modules it must outlive start loading (see the file).
+import './tick-shapes'
 import { constants } from 'node:os'
 import closeWithGrace from 'close-with-grace'
 import { loadConfig, ConfigError } from '../config/load'
