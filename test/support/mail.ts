@@ -69,7 +69,12 @@ async function mailpitMessages (api: string, query: string): Promise<Delivered[]
     found.push(...page.messages)
     if (page.messages.length < 500 || found.length >= page.messages_count) break
   }
-  found.sort((a, b) => a.Created.localeCompare(b.Created) || a.ID.localeCompare(b.ID))
+  // Mailpit answers newest first, by a received time in milliseconds, and messages received in
+  // the same millisecond newest first too (its index on that time). Reversed, then sorted
+  // stably by the time alone, they stay in the order received: a tie broken by the random ID
+  // put a test's sixth resend before its fifth.
+  found.reverse()
+  found.sort((a, b) => a.Created.localeCompare(b.Created))
   return Promise.all(found.map(async ({ ID }) => {
     const raw = await fetch(`${api}/api/v1/message/${ID}/raw`)
     if (!raw.ok) throw new Error(`mailpit raw message answered ${raw.status}`)
