@@ -120,12 +120,12 @@ function check (t: Test, label: string, run: Load, instances: Array<[string, Fas
     if (found.failed === 0) for (const [ns, { refused }] of Object.entries(namespaces)) t.equal(refused, 0, `${name}: no ${ns} read refused as untrusted`)
     failures += losses
   }
-  const sessions = coherence(writer).namespaces.sessions ?? { reads: 0, hits: 0, refused: 0 }
+  const { namespaces, found } = coherence(writer)
+  const sessions = namespaces.sessions ?? { reads: 0, hits: 0, refused: 0 }
   const misses = sessions.reads - sessions.hits
   // A session check whose cache call failed (a Redis too busy to answer within its timeout)
   // is not counted as a read: each write is checked once, counted or failed.
-  const writerFailed = coherence(writer).found.failed
-  t.ok(sessions.reads + writerFailed >= run.writes, `session checks: ${sessions.reads}, and ${writerFailed} failed cache calls, for ${run.writes} writes`)
+  t.ok(sessions.reads + found.failed >= run.writes, `session checks: ${sessions.reads}, and ${found.failed} failed cache calls, for ${run.writes} writes`)
   t.ok(misses <= WRITERS + failures, `session checks hit ${(100 * sessions.hits / sessions.reads).toFixed(1)} %: ${misses} misses, at most one per writer (and one per loss after a failed call: ${failures})`)
   const books = coherence(reader).namespaces.books ?? { reads: 0, hits: 0, refused: 0 }
   t.ok(books.hits > 0, `book reads hit ${(100 * books.hits / books.reads).toFixed(1)} % (${books.hits} of ${books.reads}; each write starts a new generation)`)

@@ -54,7 +54,7 @@ if (MAILPIT_SMTP_URL !== undefined && MAILPIT_API_URL !== undefined) mailpitApis
 /** The address inside `Name <address>` (or the whole string when it is bare). */
 const addressOf = (mailbox: string): string => (/<([^>]+)>\s*$/.exec(mailbox)?.[1] ?? mailbox).trim().toLowerCase()
 
-interface MailpitSummary { ID: string, Created: string }
+interface MailpitSummary { ID: string }
 
 /**
  * What a mailpit holds for one query, oldest first, each read as raw source and parsed as a
@@ -70,11 +70,10 @@ async function mailpitMessages (api: string, query: string): Promise<Delivered[]
     if (page.messages.length < 500 || found.length >= page.messages_count) break
   }
   // Mailpit answers newest first, by a received time in milliseconds, and messages received in
-  // the same millisecond newest first too (its index on that time). Reversed, then sorted
-  // stably by the time alone, they stay in the order received: a tie broken by the random ID
-  // put a test's sixth resend before its fifth.
+  // the same millisecond newest first too (its index on that time): reversed, they are in the
+  // order received. Sorting again by that time, ties broken by the random ID, put a test's
+  // sixth resend before its fifth.
   found.reverse()
-  found.sort((a, b) => a.Created.localeCompare(b.Created))
   return Promise.all(found.map(async ({ ID }) => {
     const raw = await fetch(`${api}/api/v1/message/${ID}/raw`)
     if (!raw.ok) throw new Error(`mailpit raw message answered ${raw.status}`)

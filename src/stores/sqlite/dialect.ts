@@ -196,10 +196,10 @@ export function sqliteDialect (file: string, { scanChunkRows = 1024, tracing }: 
     exclusive: transaction,
     // instr() on the stored lower-cased copy: native, exact, no pattern syntax.
     contains: (column) => `instr(${column}, ?) > 0`,
-    // Its statements run on the connection directly (a scan's steps must not yield between
-    // the wait and the read), so a search is traced as one span: its index query, or its scan.
     seekBooks: async (after, offset) => seek(after, offset, scanChunkRows,
       (from, n) => (statement('SELECT id FROM books WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?').get(from, n) as { id: number } | undefined)?.id),
+    // Its statements run on the connection directly (a scan's steps must not yield between
+    // the wait and the read), so a search is traced as one span: its index query, or its scan.
     searchBookIds: traced(tracing, searchBookIds, (needle) =>
       sqlSpan('sqlite', [...needle].length >= 3 && !needle.includes('\0') ? FTS_SEARCH : SCAN_SEARCH), { client: true }),
     // book_search's triggers keep the FTS index in step, in the same transaction.
