@@ -189,11 +189,17 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SC
   // moment later. A read there in that moment would miss a write already acknowledged (and
   // could put the old row into the shared cache). wsrep_sync_wait=1 makes each read on a
   // connection wait until its node has applied every write committed before it began. Set
-  // once per connection: the pool emits 'connection' once, when a new one has connected and
-  // before it hands it to its first caller, and a connection runs its statements in the
-  // order they were queued, so this one runs before the caller's first. On servers without
-  // Galera (MySQL, a MariaDB without wsrep) it fails or does nothing, and is ignored.
-  pool.pool.on('connection', (conn) => {
+  // once per connection, when the pool first hands it out: the pool emits 'acquire' before it
+  // gives a connection to its caller, and a connection runs its statements in the order they
+  // were queued, so this one runs before the caller's first. 'acquire', not 'connection': a
+  // pool may have opened connections before this dialect was made (@fastify/mysql's start-up
+  // check does), and one of those without the setting answered the Galera suite a stale book
+  // for ~50 ms, until the next write. On servers without Galera (MySQL, a MariaDB without
+  // wsrep) it fails or does nothing, and is ignored.
+  const syncWaiting = new WeakSet<object>()
+  pool.pool.on('acquire', (conn) => {
+    if (syncWaiting.has(conn)) return
+    syncWaiting.add(conn)
     conn.query('SET SESSION wsrep_sync_wait = 1', () => undefined)
   })
 
