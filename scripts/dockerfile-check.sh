@@ -67,12 +67,12 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 says 'ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000'
-says 'CMD ["node", "--max-semi-space-size=8", "dist/src/server.js"]'
+says 'CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=20", "dist/src/server.js"]'
 port=$(node -e 'const s = require("node:net").createServer().listen(0, () => { console.log(s.address().port); s.close() })')
 # PORT: a free one instead of 3000. NODE_ENV=production refuses the sample JWT_SECRET.
 secret=$(node -e 'console.log(require("node:crypto").randomBytes(36).toString("base64url"))')
 (cd "$runtime" && exec "${as_node[@]}" env -i PATH="$PATH" HOME="$tmp" NODE_ENV=production HOST=0.0.0.0 PORT="$port" JWT_SECRET="$secret" \
-  node --max-semi-space-size=8 dist/src/server.js) </dev/null >"$tmp/server.log" 2>&1 &
+  node --max-semi-space-size=8 --heap-growing-percent=20 dist/src/server.js) </dev/null >"$tmp/server.log" 2>&1 &
 server=$!
 show_log () { tail -n 30 "$tmp/server.log" >&2; }
 
