@@ -29,8 +29,8 @@ const READ_RATE = option('read-rate', 200)
 const SHEDDING = !args.includes('--no-shedding')
 /**
  * argon2 slots (config argon2.concurrency) when given; otherwise the service's own default, one
- * per core it may run on (here 1: it is pinned to core 0). Two slots on one core only take
- * turns at it with each other and the event loop: goodput 0.82 where one slot gave 0.90.
+ * per core it may run on (here 1: it is pinned to core 0). More slots than cores only take
+ * turns at the core, with each other and with the event loop.
  */
 const ARGON2_SLOTS = textOption('argon2-concurrency')
 
@@ -129,7 +129,7 @@ async function main (): Promise<void> {
     await postJson(`${service.url}/books`, { title: 'Bench', author: 'Bench', total_pages: 1 }, await signIn(service.url))
 
     // Timed before and after the flood, and averaged: on a shared machine the core's speed
-    // drifts over the run, and one side alone moved the ratio by ±0.1.
+    // drifts over a run, and one side alone would carry that drift into the ratio.
     const verifiesBefore = await verifyRate(path.join(dir, 'bench.db'), 5)
     await reads(service.url, 3) // warm-up
     const idle = await reads(service.url, 10)

@@ -193,9 +193,8 @@ export function mysqlDialect (pool: Pool, { blockIds = BLOCK_IDS, scanParts = SC
   // gives a connection to its caller, and a connection runs its statements in the order they
   // were queued, so this one runs before the caller's first. 'acquire', not 'connection': a
   // pool may have opened connections before this dialect was made (@fastify/mysql's start-up
-  // check does), and one of those without the setting answered the Galera suite a stale book
-  // for ~50 ms, until the next write. On servers without Galera (MySQL, a MariaDB without
-  // wsrep) it fails or does nothing, and is ignored.
+  // check does), and a read on one of those would be the stale read above. On servers without
+  // Galera (MySQL, a MariaDB without wsrep) it fails or does nothing, and is ignored.
   const syncWaiting = new WeakSet<object>()
   pool.pool.on('acquire', (conn) => {
     if (syncWaiting.has(conn)) return
