@@ -44,7 +44,7 @@ async function startShedding (dir: string): Promise<Server> {
     ...(ARGON2_SLOTS === undefined ? {} : { CONFIG_FILE: configFile }),
     DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`,
     AUTH_RATE_LIMIT: '100000000',
-    ...(SHEDDING ? {} : { SHED_PASSWORD_QUEUE: '100000', SHED_EVENT_LOOP_DELAY_MS: '0' })
+    ...(SHEDDING ? {} : { SHED_PASSWORD_QUEUE: '100000', SHED_PASSWORD_WAIT_MS: '60000', SHED_EVENT_LOOP_DELAY_MS: '0' })
   })
 }
 
