@@ -84,7 +84,7 @@ async function main (): Promise<void> {
       console.log(`== route suite on ${name} (${Object.keys(env).join(', ')}), engines up in ${((Date.now() - started) / 1000).toFixed(1)} s`)
       // Each test app connects to every node of the form (six for a Cluster) and, on Galera,
       // waits for its writes to certify: under CI's load a file may take longer than tap's 120 s.
-      const run = spawnSync('npx', ['tap', '--timeout', String(FILE_TIMEOUT_S), 'dist-test/test/routes'], {
+      const run = spawnSync('bash', ['scripts/tap.sh', '--timeout', String(FILE_TIMEOUT_S), 'dist-test/test/routes'], {
         cwd: projectRoot,
         stdio: 'inherit',
         // Error lines on stderr: a 503 that fails a test here names its cause in CI's log. A
