@@ -67,7 +67,8 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
 # orphaned children; the service spawns none, but `docker run --init` or compose's
 # `init: true` adds a tiny init that does. The V8 flags are `npm start`'s (docs/PERFORMANCE.md):
 # --max-semi-space-size=8 (MiB): the young generation grows to 2 x 16 MiB under load by default,
-# and request garbage dies young either way; --heap-growing-percent=20: with every request
-# traced, V8 let the old generation grow to ~100 MB of mostly garbage before collecting it,
-# which took peak RSS to ~190-210 MB; collected sooner it stays inside 150 MB.
+# and request garbage dies young either way; --heap-growing-percent=20: a traced request lives
+# long enough to be promoted, and by default V8 lets the old generation grow several times
+# over, mostly garbage, before it collects it: collected sooner, the peak stays inside the
+# memory budget.
 CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=20", "dist/src/server.js"]
