@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -16,8 +16,48 @@ export function binaryAvailable (cmd: string): boolean {
   return probe.error === undefined && probe.status === 0
 }
 
-/** A port nothing listens on right now (the kernel picks it). */
+/** The first port of the kernel's ephemeral range: where outgoing connections take their local ports. */
+function ephemeralLow (): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768
+  } catch {
+    return 32768
+  }
+}
+
+const EPHEMERAL_LOW = ephemeralLow()
+const LOWEST = 10_000
+/** Every port handed out by this process: a server given one may not have bound it yet. */
+const given = new Set<number>()
+
+async function listens (port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.unref()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
+/**
+ * A port nothing listens on right now, for a server about to start. Drawn at random below the
+ * kernel's ephemeral range, not from it (as listen(0) would): between this answer and the
+ * server's bind, any outgoing connection on the machine may take an ephemeral port as its own,
+ * and the server then fails to start. Never the same port twice in one process.
+ */
 export async function freePort (): Promise<number> {
+  if (EPHEMERAL_LOW - LOWEST < 1000) return anyPort()
+  for (let tries = 0; tries < 200; tries++) {
+    const port = LOWEST + Math.floor(Math.random() * (EPHEMERAL_LOW - LOWEST))
+    if (given.has(port)) continue
+    given.add(port)
+    if (await listens(port)) return port
+  }
+  return anyPort()
+}
+
+/** A port the kernel picks, for a machine whose ephemeral range leaves no room below it. */
+async function anyPort (): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.unref()

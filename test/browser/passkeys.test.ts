@@ -1,30 +1,15 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { bearer, build, signIn, signUp, skipSuite } from '../support/app'
+import { freePort } from '../support/servers'
 
 /** Debian's chromium (.ci/run installs it); playwright-core never downloads a browser of its own. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 /** As this machine's closed network needs: no background connections, no first-run work. */
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
-
-/** A port free now: the app must know its origin (APP_URL) before it listens. */
-async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => {
-        if (typeof address === 'object' && address !== null) resolve(address.port)
-        else reject(new Error('no port'))
-      })
-    })
-  })
-}
 
 /**
  * The page a site would serve: the WebAuthn JSON forms in, credential.toJSON() out, nothing

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import t from 'tap'
+import { freePort } from '../../../scripts/lib/throwaway'
+
+/** Where outgoing connections take their local ports, on this machine. */
+const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+
+t.test('freePort: distinct ports outside the ephemeral range, each one a server can listen on', async (t) => {
+  const ports: number[] = []
+  for (let i = 0; i < 200; i++) ports.push(await freePort())
+  t.equal(new Set(ports).size, ports.length, 'never the same port twice in one process')
+  t.ok(ports.every((p) => p >= 1024 && p < ephemeralLow), `all below ${ephemeralLow}, where no outgoing connection takes one`)
+  // Each one, bound as a server started next would bind it.
+  for (const port of ports.slice(0, 20)) {
+    const server = createServer()
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, '127.0.0.1', resolve)
+    })
+    await new Promise((resolve) => server.close(resolve))
+  }
+  t.pass('20 of them listened on at once')
+})
+
+t.test('freePort: never a port a server is listening on', async (t) => {
+  // 1,000 ports below the range held by servers of this test, not handed out by freePort: 300
+  // draws would hit one about 13 times if it did not try each port first.
+  const held: Array<ReturnType<typeof createServer>> = []
+  t.teardown(() => { for (const server of held) server.close() })
+  const taken = new Set<number>()
+  while (taken.size < 1000) {
+    const port = 10_000 + Math.floor(Math.random() * (ephemeralLow - 10_000))
+    const server = createServer()
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => resolve(true))
+    })
+    if (!bound) continue
+    held.push(server)
+    taken.add(port)
+  }
+  const drawn: number[] = []
+  for (let i = 0; i < 300; i++) drawn.push(await freePort())
+  t.same(drawn.filter((p) => taken.has(p)), [], 'none of 300 is a held port')
+})
