@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { SAMPLE_BOOK, bearer, build, skipSuite, userWith } from '../support/app'
 import { binaryAvailable, throwawayFerretdb, throwawayMariadb, type Throwaway } from '../support/servers'
-import { injector, report, seedBooks, startLoad, type Answer, type LoadResult } from '../support/load'
+import { errorsOf, injector, report, seedBooks, startLoad, type Answer, type LoadResult } from '../support/load'
 
 /**
  * Private MariaDB and FerretDB processes frozen (SIGSTOP), thawed, killed and restarted under
@@ -146,8 +146,8 @@ if (['mariadbd', 'ferretdb'].some((cmd) => !binaryAvailable(cmd))) {
       const reads = result.window('read', from, to)
       const writes = result.window('write', from, to)
       report(t, 'stores', name, reads, writes)
-      t.same(Object.keys(reads.statuses), ['200'], `${name}: every read 200 (${reads.count})`)
-      t.same(Object.keys(writes.statuses), ['200'], `${name}: every write 200 (${writes.count})`)
+      t.same(Object.keys(reads.statuses), ['200'], `${name}: every read 200 (${reads.count})${errorsOf(reads)}`)
+      t.same(Object.keys(writes.statuses), ['200'], `${name}: every write 200 (${writes.count})${errorsOf(writes)}`)
       t.equal(reads.stale, 0, `${name}: no stale read`)
     }
     healthy('healthy', 'start', 'healthy end')
@@ -155,7 +155,7 @@ if (['mariadbd', 'ferretdb'].some((cmd) => !binaryAvailable(cmd))) {
       const reads = result.window('read', `${name} down`, `${name} back`)
       const writes = result.window('write', `${name} down`, `${name} back`)
       report(t, 'stores', `${name} (down)`, reads, writes)
-      t.equal(reads.failed + writes.failed, 0, `${name}: every answer a 200 or the contract's 503 (reads ${JSON.stringify(reads.statuses)}, writes ${JSON.stringify(writes.statuses)})`)
+      t.equal(reads.failed + writes.failed, 0, `${name}: every answer a 200 or the contract's 503 (reads ${JSON.stringify(reads.statuses)}, writes ${JSON.stringify(writes.statuses)}); reads${errorsOf(reads) || ' none'}; writes${errorsOf(writes) || ' none'}`)
       t.ok(Math.max(reads.max, writes.max) <= BOUND_MS, `${name}: slowest answer ${Math.max(reads.max, writes.max).toFixed(0)} ms (bound ${BOUND_MS} ms)`)
       t.equal(reads.stale, 0, `${name}: no stale read`)
       healthy(`${name} (recovered)`, `${name} recovered`, `${name} end`)

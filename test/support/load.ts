@@ -49,6 +49,8 @@ export interface Sample {
   status: number
   failed: boolean
   stale: boolean
+  /** Any answer but a 200: its status and the error shape's code and message, or 'no answer'. */
+  error?: string
 }
 
 export interface Stats {
@@ -58,6 +60,8 @@ export interface Stats {
   stale: number
   /** Answers by status (0: none). */
   statuses: Record<string, number>
+  /** Answers other than 200, by status, code and message: what a failed check names. */
+  errors: Record<string, number>
   p50: number
   p99: number
   max: number
@@ -143,13 +147,18 @@ export function statsOf (samples: readonly Sample[], slowMs: number, windowMs: n
   const stale = samples.filter((s) => s.stale).map((s) => s.at - windowStart)
   const latencies = samples.map((s) => s.ms).sort((a, b) => a - b)
   const statuses: Record<string, number> = {}
-  for (const s of samples) statuses[s.status] = (statuses[s.status] ?? 0) + 1
+  const errors: Record<string, number> = {}
+  for (const s of samples) {
+    statuses[s.status] = (statuses[s.status] ?? 0) + 1
+    if (s.error !== undefined) errors[s.error] = (errors[s.error] ?? 0) + 1
+  }
   return {
     count: samples.length,
     failed: samples.filter((s) => s.failed).length,
     slow: samples.filter((s) => s.ms > slowMs).length,
     stale: samples.filter((s) => s.stale).length,
     statuses,
+    errors,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1] ?? 0,
@@ -198,7 +207,7 @@ export function startLoad (options: LoadOptions): Load {
     const answer = await withTimeout(send(request), timeoutMs)
     const ms = now() - at
     const status = answer?.status ?? 0
-    const sample: Sample = { kind, at, ms, status, failed: answer === undefined || !accept(kind, answer), stale: false }
+    const sample: Sample = { kind, at, ms, status, failed: answer === undefined || !accept(kind, answer), stale: false, ...(status === 200 ? {} : { error: describe(answer) }) }
     samples.push(sample)
     return { sample, answer }
   }
@@ -272,8 +281,22 @@ export function startLoad (options: LoadOptions): Load {
   }
 }
 
+/** An answer that is not a 200, as a failed check names it (the error shape holds no secret). */
+function describe (answer: Answer | undefined): string {
+  if (answer === undefined) return 'no answer'
+  try {
+    const { code, message } = JSON.parse(answer.body) as { code?: unknown, message?: unknown }
+    return `${answer.status} ${String(code)}: ${String(message).slice(0, 120)}`
+  } catch {
+    return `${answer.status} (not JSON)`
+  }
+}
+
+/** ': ' and the answers other than 200 of a window, by kind, or nothing when there were none. */
+export const errorsOf = (s: Stats): string => Object.keys(s.errors).length === 0 ? '' : `: ${JSON.stringify(s.errors)}`
+
 const fmt = (s: Stats): string =>
-  `n=${s.count} failed=${s.failed} slow=${s.slow} stale=${s.stale} p50=${s.p50.toFixed(1)}ms p99=${s.p99.toFixed(1)}ms max=${s.max.toFixed(1)}ms rate=${s.rate}/s statuses=${JSON.stringify(s.statuses)}${s.staleSpan === undefined ? '' : ` stale-from=${s.staleSpan[0].toFixed(0)}ms stale-to=${s.staleSpan[1].toFixed(0)}ms`}`
+  `n=${s.count} failed=${s.failed} slow=${s.slow} stale=${s.stale} p50=${s.p50.toFixed(1)}ms p99=${s.p99.toFixed(1)}ms max=${s.max.toFixed(1)}ms rate=${s.rate}/s statuses=${JSON.stringify(s.statuses)}${Object.keys(s.errors).length === 0 ? '' : ` errors=${JSON.stringify(s.errors)}`}${s.staleSpan === undefined ? '' : ` stale-from=${s.staleSpan[0].toFixed(0)}ms stale-to=${s.staleSpan[1].toFixed(0)}ms`}`
 
 /**
  * One summary line per phase, on stderr (the TAP reporter shows it) and as a TAP comment, so
@@ -314,7 +337,7 @@ export function checkPhases (t: Test, result: LoadResult, phases: readonly Phase
       t.ok(reads.count > 0 && (busy === 'reads' || writes.count > 0), `${phase}: ${reads.count} reads, ${writes.count} writes ran${on}`)
     }
     t.equal(reads.stale, 0, `${phase}: no read misses an acknowledged write${on}`)
-    t.equal(reads.failed, 0, `${phase}: no failed read`)
-    t.equal(writes.failed, 0, `${phase}: no failed write (${writes.count})`)
+    t.equal(reads.failed, 0, `${phase}: no failed read${errorsOf(reads)}`)
+    t.equal(writes.failed, 0, `${phase}: no failed write (${writes.count})${errorsOf(writes)}`)
   }
 }
