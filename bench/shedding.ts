@@ -32,13 +32,14 @@ const SHEDDING = !args.includes('--no-shedding')
  * per core it may run on (here 1: it is pinned to core 0). More slots than cores only take
  * turns at the core, with each other and with the event loop.
  */
-const ARGON2_SLOTS = textOption('argon2-concurrency')
+const slotsGiven = textOption('argon2-concurrency')
+const ARGON2_SLOTS = slotsGiven === undefined ? undefined : Number(slotsGiven)
 
 pinLoadGenerator(__filename, args)
 
 async function startShedding (dir: string): Promise<Server> {
   const configFile = path.join(dir, 'config.yml')
-  if (ARGON2_SLOTS !== undefined) writeFileSync(configFile, `argon2:\n  concurrency: ${Number(ARGON2_SLOTS)}\n`)
+  if (ARGON2_SLOTS !== undefined) writeFileSync(configFile, `argon2:\n  concurrency: ${ARGON2_SLOTS}\n`)
   return startService({
     LOG_LEVEL: 'warn',
     ...(ARGON2_SLOTS === undefined ? {} : { CONFIG_FILE: configFile }),
@@ -139,7 +140,7 @@ async function main (): Promise<void> {
     const goodput = (signIns.statusCodeStats?.['200']?.count ?? 0) / SECONDS
     const report = {
       shedding: SHEDDING,
-      argon2Slots: ARGON2_SLOTS === undefined ? 'the service\'s default (one per core it may run on)' : Number(ARGON2_SLOTS),
+      argon2Slots: ARGON2_SLOTS === undefined ? 'the service\'s default (one per core it may run on)' : ARGON2_SLOTS,
       connections: CONNECTIONS,
       verifiesPerSecond: Number(verifiesPerSecond.toFixed(1)),
       verifiesBeforeAndAfter: [Number(verifiesBefore.toFixed(1)), Number(verifiesAfter.toFixed(1))],

@@ -30,12 +30,16 @@ const LOWEST = 10_000
 /** Every port handed out by this process: a server given one may not have bound it yet. */
 const given = new Set<number>()
 
-async function listens (port: number): Promise<boolean> {
+/** Listens on `port` (0: one the kernel picks) and closes again: the port it got, or undefined if taken. */
+async function tryPort (port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
     const server = createServer()
     server.unref()
-    server.once('error', () => resolve(false))
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+    server.once('error', () => resolve(undefined))
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(address !== null && typeof address === 'object' ? address.port : undefined))
+    })
   })
 }
 
@@ -43,33 +47,19 @@ async function listens (port: number): Promise<boolean> {
  * A port nothing listens on right now, for a server about to start. Drawn at random below the
  * kernel's ephemeral range, not from it (as listen(0) would): between this answer and the
  * server's bind, any outgoing connection on the machine may take an ephemeral port as its own,
- * and the server then fails to start. Never the same port twice in one process.
+ * and the server then fails to start. Never the same port twice in one process. Where the range
+ * leaves no room below it, or nothing there is free, the kernel picks.
  */
 export async function freePort (): Promise<number> {
-  if (EPHEMERAL_LOW - LOWEST < 1000) return anyPort()
-  for (let tries = 0; tries < 200; tries++) {
+  for (let tries = 0; tries < 200 && EPHEMERAL_LOW - LOWEST >= 1000; tries++) {
     const port = LOWEST + Math.floor(Math.random() * (EPHEMERAL_LOW - LOWEST))
     if (given.has(port)) continue
     given.add(port)
-    if (await listens(port)) return port
+    if (await tryPort(port) !== undefined) return port
   }
-  return anyPort()
-}
-
-/** A port the kernel picks, for a machine whose ephemeral range leaves no room below it. */
-async function anyPort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => {
-        if (address !== null && typeof address === 'object') resolve(address.port)
-        else reject(new Error('no port'))
-      })
-    })
-  })
+  const port = await tryPort(0)
+  if (port === undefined) throw new Error('no free port')
+  return port
 }
 
 /**
