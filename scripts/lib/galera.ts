@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { binaryAvailable, freePort, throwaway, until, type Throwaway } from './throwaway'
+import { binaryAvailable, freePort, installMariadb, mariadbFiles, throwaway, until, type Throwaway } from './throwaway'
 
 /**
  * A MariaDB Galera cluster of private mariadbd processes on loopback (Debian's mariadb-server
@@ -81,7 +81,7 @@ export async function throwawayGalera ({ nodes: count = 3 } = {}): Promise<Throw
     const socket = path.join(own, 'mysqld.sock')
     const errorLog = path.join(own, 'error.log')
     const args = [
-      '--no-defaults', `--datadir=${datadir}`, `--socket=${socket}`, `--port=${p.sql}`, '--bind-address=127.0.0.1',
+      ...mariadbFiles(datadir, path.join(own, 'tmp')), `--socket=${socket}`, `--port=${p.sql}`, '--bind-address=127.0.0.1',
       '--user=root', `--pid-file=${path.join(own, 'pid')}`, `--log-error=${errorLog}`,
       '--innodb-buffer-pool-size=16M', '--innodb-flush-log-at-trx-commit=0', '--sync-binlog=0', '--skip-name-resolve',
       // What Galera requires of every node.
@@ -148,9 +148,7 @@ export async function throwawayGalera ({ nodes: count = 3 } = {}): Promise<Throw
 
   try {
     const seed = path.join(dir, 'seed')
-    const install = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${seed}`, '--auth-root-authentication-method=normal',
-      '--skip-test-db', '--user=root'], { encoding: 'utf8' })
-    if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`)
+    installMariadb(seed, path.join(dir, 'install-tmp'))
     // The seed runs once as a cluster of one, on the first node's ports, and is shut down clean.
     const first = node(0, seed, true)
     made.push(first)

@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import mysql, { type RowDataPacket } from 'mysql2/promise'
-import { freePort, throwaway, type Throwaway } from './throwaway'
+import { freePort, installMariadb, mariadbFiles, throwaway, type Throwaway } from './throwaway'
 
 /**
  * A MariaDB primary and its replicas (binlog + GTID replication) on loopback, each a private
@@ -36,13 +35,15 @@ async function server (serverId: number, extra: string[]): Promise<ReplicaServer
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-replica-'))
   const datadir = path.join(dir, 'data')
   const socket = path.join(dir, 'mysqld.sock')
-  const install = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--user=root'], { encoding: 'utf8' })
-  if (install.status !== 0) {
+  const tmp = path.join(dir, 'tmp')
+  try {
+    installMariadb(datadir, tmp)
+  } catch (err) {
     rmSync(dir, { recursive: true, force: true })
-    throw new Error(`mariadb-install-db failed: ${install.stderr}`)
+    throw err
   }
   const base = throwaway(port, `mysql://bookstore:${REPLICA_PAIR_PASSWORD}@127.0.0.1:${port}/bookstore`, 'mariadbd', [
-    '--no-defaults', `--datadir=${datadir}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
+    ...mariadbFiles(datadir, tmp), `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
     '--user=root', `--server-id=${serverId}`, `--pid-file=${path.join(dir, 'pid')}`, ...FAST, ...extra
   ], () => rmSync(dir, { recursive: true, force: true }))
   try {

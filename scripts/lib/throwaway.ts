@@ -131,6 +131,24 @@ export function throwaway (port: number, url: string, command: string, args: str
   }
 }
 
+/**
+ * The first arguments of every private MariaDB (server and mariadb-install-db): no option
+ * files, its data directory, and a temporary directory of its own. A MariaDB that starts
+ * removes every `#sql…` file of its temporary directory: in a shared /tmp, those are the
+ * temporary tables of the other servers and installs under way, whose statements then fail.
+ */
+export function mariadbFiles (datadir: string, tmp: string): string[] {
+  mkdirSync(tmp, { recursive: true })
+  return ['--no-defaults', `--datadir=${datadir}`, `--tmpdir=${tmp}`]
+}
+
+/** An empty MariaDB data directory: root by socket, no test database. Throws with the tool's output. */
+export function installMariadb (datadir: string, tmp: string): void {
+  const install = spawnSync('mariadb-install-db', [...mariadbFiles(datadir, tmp), '--auth-root-authentication-method=normal', '--skip-test-db', '--user=root'],
+    { encoding: 'utf8' })
+  if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`)
+}
+
 export interface ThrowawayRedis extends Throwaway {
   /** With `appendOnly`: the folder holding its AOF (appendonlydir/), which start() replays. */
   readonly dir: string | undefined

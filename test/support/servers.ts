@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import mysql from 'mysql2/promise'
-import { freePort, throwaway, type Throwaway } from '../../scripts/lib/throwaway'
+import { freePort, installMariadb, mariadbFiles, throwaway, type Throwaway } from '../../scripts/lib/throwaway'
 
 /**
  * Private MariaDB and FerretDB processes on free loopback ports, so a test can freeze
@@ -23,10 +23,10 @@ export async function throwawayMariadb ({ plugins = [] }: { plugins?: string[] }
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-mariadb-'))
   const datadir = path.join(dir, 'data')
   const socket = path.join(dir, 'mysqld.sock')
-  const install = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--user=root'], { encoding: 'utf8' })
-  if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr}`)
+  const tmp = path.join(dir, 'tmp')
+  installMariadb(datadir, tmp)
   const server = throwaway(port, `mysql://bookstore:bookstore@127.0.0.1:${port}/bookstore`, 'mariadbd', [
-    '--no-defaults', `--datadir=${datadir}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
+    ...mariadbFiles(datadir, tmp), `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
     '--user=root', '--skip-grant-tables=0', '--innodb-buffer-pool-size=16M', '--skip-log-bin', `--pid-file=${path.join(dir, 'pid')}`,
     ...plugins.map((p) => `--plugin-load-add=${p}`)
   ], () => rmSync(dir, { recursive: true, force: true }))

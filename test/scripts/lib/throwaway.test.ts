@@ -1,7 +1,11 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import t from 'tap'
-import { freePort } from '../../../scripts/lib/throwaway'
+import { binaryAvailable, freePort } from '../../../scripts/lib/throwaway'
+import { skipSuite } from '../../support/app'
+import { throwawayMariadb } from '../../support/servers'
 
 /** Where outgoing connections take their local ports, on this machine. */
 const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
@@ -47,3 +51,17 @@ t.test('freePort: never a port a server is listening on', async (t) => {
   for (let i = 0; i < 300; i++) drawn.push(await freePort())
   t.same(drawn.filter((p) => taken.has(p)), [], 'none of 300 is a held port')
 })
+
+if (!binaryAvailable('mariadbd')) {
+  skipSuite(t, 'a private MariaDB and the shared temporary directory', 'mariadbd not installed (npm run services installs it)')
+} else {
+  t.test('a private MariaDB leaves the temporary tables of other servers alone', async (t) => {
+    // The shape of another live server's on-disk temporary table in the machine's /tmp.
+    const others = path.join(tmpdir(), `#sql-temptable-${process.pid.toString(16)}-1-1.MAI`)
+    writeFileSync(others, '')
+    t.teardown(() => rmSync(others, { force: true }))
+    const server = await throwawayMariadb()
+    await server.dispose()
+    t.ok(existsSync(others), `${others} is still there after a private MariaDB was installed and started`)
+  })
+}
