@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import { SAMPLE_BOOK, bearer, build, skipSuite, userWith } from '../support/app'
+import { SAMPLE_BOOK, bearer, buildLogged, skipSuite, userWith } from '../support/app'
 import { binaryAvailable, throwawayFerretdb, throwawayMariadb, type Throwaway } from '../support/servers'
 import { errorsOf, injector, report, seedBooks, startLoad, type Answer, type LoadResult } from '../support/load'
 
@@ -32,6 +32,9 @@ function acceptable (_kind: 'read' | 'write', answer: Answer): boolean {
   }
 }
 
+/** What the app's log holds of a 503 a backing service caused (src/http/error-handler.ts). */
+interface Logged { time: number, msg: string, service?: string, err?: { message?: string } }
+
 interface Ready { status: number, ms: number, services: Record<string, string> }
 async function readiness (app: FastifyInstance): Promise<Ready> {
   const started = performance.now()
@@ -57,7 +60,8 @@ if (['mariadbd', 'ferretdb'].some((cmd) => !binaryAvailable(cmd))) {
     const mysql = await throwawayMariadb()
     const mongo = await throwawayFerretdb()
     t.teardown(async () => { await mysql.dispose(); await mongo.dispose() })
-    const app = await build(t, { databaseUrl: mysql.url, mongodbUrl: mongo.url, backendTimeoutMs: DEADLINE_MS })
+    // Its errors are kept: a check that fails says why a 503 was answered (a deadline, a driver's error).
+    const { app, lines } = await buildLogged<Logged>(t, { databaseUrl: mysql.url, mongodbUrl: mongo.url, backendTimeoutMs: DEADLINE_MS, logLevel: 'error' })
     const send = injector(app)
     const author = await userWith(app, 2)
     const tag = `s${randomUUID().replaceAll('-', '').slice(0, 10)}`
@@ -79,6 +83,22 @@ if (['mariadbd', 'ferretdb'].some((cmd) => !binaryAvailable(cmd))) {
       accept: acceptable,
       extraReads: [`/books/${reviewed}/reviews`, `/reviews/${reviewId}`]
     })
+    /** When each mark was made, on the log's clock. */
+    const marked = new Map<string, number>([['start', Date.now()]])
+    const mark = (name: string): void => {
+      load.mark(name)
+      marked.set(name, Date.now())
+    }
+    /** What the app logged as the cause of its 503s between two marks, counted. */
+    const causes = (from: string, to: string): string => {
+      const counts: Record<string, number> = {}
+      for (const line of lines) {
+        if (line.msg !== 'backing service unavailable' || line.time < (marked.get(from) ?? 0) || line.time > (marked.get(to) ?? Infinity)) continue
+        const cause = `${line.service ?? '?'}: ${line.err?.message ?? '?'}`
+        counts[cause] = (counts[cause] ?? 0) + 1
+      }
+      return Object.keys(counts).length === 0 ? '' : `; the app logged ${JSON.stringify(counts)}`
+    }
 
     /** During an outage: a create, a half-done book delete, readiness. Returns what to check after. */
     const probes: Array<{ what: string, title: string, status: number }> = []
@@ -93,7 +113,7 @@ if (['mariadbd', 'ferretdb'].some((cmd) => !binaryAvailable(cmd))) {
         victimReviews.push((JSON.parse(r.body) as { id: string }).id)
       }
 
-      load.mark(`${name} down`)
+      mark(`${name} down`)
       if (how === 'SIGSTOP') server.signal('SIGSTOP')
       else await server.kill()
       await sleep(500)
@@ -124,18 +144,18 @@ if (['mariadbd', 'ferretdb'].some((cmd) => !binaryAvailable(cmd))) {
       t.ok(ready.ms <= BOUND_MS, `${name}: readiness answered in ${ready.ms.toFixed(0)} ms`)
       await sleep(PHASE_MS)
 
-      load.mark(`${name} back`)
+      mark(`${name} back`)
       if (how === 'SIGSTOP') server.signal('SIGCONT')
       else await server.start()
       const ms = await recovered(app, 20_000)
       t.ok(ms < 20_000, `${name}: ready again ${ms.toFixed(0)} ms after the ${how === 'SIGSTOP' ? 'thaw' : 'restart'}`)
-      load.mark(`${name} recovered`)
+      mark(`${name} recovered`)
       await sleep(PHASE_MS)
-      load.mark(`${name} end`)
+      mark(`${name} end`)
     }
 
     await sleep(PHASE_MS)
-    load.mark('healthy end')
+    mark('healthy end')
     await t.test('MariaDB frozen', (t) => outage(t, mysql, 'mariadb frozen', 'mysql', 'SIGSTOP'))
     await t.test('MariaDB killed and restarted', (t) => outage(t, mysql, 'mariadb killed', 'mysql', 'SIGKILL'))
     await t.test('FerretDB frozen', (t) => outage(t, mongo, 'ferretdb frozen', 'mongodb', 'SIGSTOP'))
@@ -146,8 +166,8 @@ if (['mariadbd', 'ferretdb'].some((cmd) => !binaryAvailable(cmd))) {
       const reads = result.window('read', from, to)
       const writes = result.window('write', from, to)
       report(t, 'stores', name, reads, writes)
-      t.same(Object.keys(reads.statuses), ['200'], `${name}: every read 200 (${reads.count})${errorsOf(reads)}`)
-      t.same(Object.keys(writes.statuses), ['200'], `${name}: every write 200 (${writes.count})${errorsOf(writes)}`)
+      t.same(Object.keys(reads.statuses), ['200'], `${name}: every read 200 (${reads.count})${errorsOf(reads)}${causes(from, to)}`)
+      t.same(Object.keys(writes.statuses), ['200'], `${name}: every write 200 (${writes.count})${errorsOf(writes)}${causes(from, to)}`)
       t.equal(reads.stale, 0, `${name}: no stale read`)
     }
     healthy('healthy', 'start', 'healthy end')
