@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t from 'tap'
 import { galeraMissing, throwawayGalera } from '../../scripts/lib/galera'
-import { bearer, build, clusterSuiteRuns, SAMPLE_BOOK, uniqueEmail, userWith } from '../support/app'
+import { bearer, buildLogged, clusterSuiteRuns, SAMPLE_BOOK, uniqueEmail, unavailableCauses, userWith, type UnavailableLine } from '../support/app'
 import { checkPhases, injector, seedBooks, startLoad } from '../support/load'
 import { binaryAvailable, throwawayRedis } from '../support/servers'
 
@@ -41,12 +41,17 @@ if (clusterSuiteRuns(t, 'Galera fault suite', missing)) {
     const namespace = `galera-${randomUUID()}`
     // The backend deadline outlasts the cluster's stall when a node dies (evs.suspect_timeout,
     // 3 s here): with the default 1 s, requests in that window are answered 503.
-    const settings = (url: string): Parameters<typeof build>[1] => ({
-      databaseUrl: url, redisUrl: redis.url, cacheNamespace: namespace, authRateLimit: 100_000, backendTimeoutMs: 8000
+    // Their errors are kept: a race answered 503 says why (a driver's error, a timeout).
+    const settings = (url: string): Parameters<typeof buildLogged>[1] => ({
+      databaseUrl: url, redisUrl: redis.url, cacheNamespace: namespace, authRateLimit: 100_000, backendTimeoutMs: 8000, logLevel: 'error'
     })
     // (d) Two instances migrating an empty database at once on two nodes: the apps the other cases use.
     const started = Date.now()
-    const [A, B] = await Promise.all([build(t, settings(n1.url)), build(t, settings(n2.url))])
+    const [a, b] = await Promise.all([buildLogged<UnavailableLine>(t, settings(n1.url)), buildLogged<UnavailableLine>(t, settings(n2.url))])
+    const A = a.app
+    const B = b.app
+    /** What either app logged as the cause of a 503 since `from`, for a check's message. */
+    const causes = (from: number): string => unavailableCauses([...a.lines, ...b.lines], from)
     const migrateMs = Date.now() - started
     const versions = n3.sql('SELECT version FROM bookstore.schema_migrations ORDER BY version').trim().split('\n').map(Number)
     const tables = Number(n3.sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'bookstore'").trim())
@@ -71,9 +76,10 @@ if (clusterSuiteRuns(t, 'Galera fault suite', missing)) {
           method: 'PUT', url: `/books/${id}`, headers: { ...bearer(author.token), 'if-match': etag },
           payload: { ...SAMPLE_BOOK, title: `round ${round} by ${who}` }
         })
+        const sent = Date.now()
         const answers = await Promise.all([put(A, 'A'), put(B, 'B')])
         const statuses = answers.map((r) => r.statusCode).sort()
-        t.same(statuses, [200, 412], `round ${round}: one 200, one 412`)
+        t.same(statuses, [200, 412], `round ${round}: one 200, one 412, in ${Date.now() - sent} ms${causes(sent)}`)
         const winner = answers.find((r) => r.statusCode === 200)
         if (winner === undefined) break
         wins++
@@ -96,8 +102,9 @@ if (clusterSuiteRuns(t, 'Galera fault suite', missing)) {
         const email = uniqueEmail('race')
         const signUp = async (app: FastifyInstance): Promise<LightMyRequestResponse> =>
           app.inject({ method: 'POST', url: '/users', payload: { email, password: 'a fine long passphrase' } })
+        const sent = Date.now()
         const answers = await Promise.all([signUp(A), signUp(B)])
-        t.same(answers.map((r) => r.statusCode).sort(), [201, 409], `round ${round}: one 201, one 409`)
+        t.same(answers.map((r) => r.statusCode).sort(), [201, 409], `round ${round}: one 201, one 409${causes(sent)}`)
         const refusal = answers.find((r) => r.statusCode === 409)
         t.equal(refusal?.json<{ code: string }>().code, 'EMAIL_TAKEN')
         t.equal(count('SELECT COUNT(*) FROM bookstore.users WHERE email = ?', [email]), 1, `round ${round}: one user row`)
@@ -113,13 +120,14 @@ if (clusterSuiteRuns(t, 'Galera fault suite', missing)) {
       const create = async (app: FastifyInstance, i: number): Promise<LightMyRequestResponse> => app.inject({
         method: 'POST', url: '/users/me/api-keys', headers: bearer(user.token), payload: { name: `key ${i}` }
       })
+      const sent = Date.now()
       const answers = await Promise.all(Array.from({ length: PER_NODE * 2 }, async (_, i) => create(i % 2 === 0 ? A : B, i)))
       const statuses: Record<number, number> = {}
       for (const r of answers) statuses[r.statusCode] = (statuses[r.statusCode] ?? 0) + 1
       const rows = count('SELECT COUNT(*) FROM bookstore.api_keys WHERE user_id = ?', [String(user.id)])
       process.stderr.write(`FAULTS galera | (c) API-key limit | ${PER_NODE * 2} creations on two nodes: ${JSON.stringify(statuses)}, ${rows} rows\n`)
-      t.equal(statuses[201], 20, 'exactly 20 created')
-      t.equal(statuses[409], PER_NODE * 2 - 20, 'the rest refused')
+      t.equal(statuses[201], 20, `exactly 20 created${causes(sent)}`)
+      t.equal(statuses[409], PER_NODE * 2 - 20, `the rest refused${causes(sent)}`)
       t.ok(answers.filter((r) => r.statusCode === 409).every((r) => r.json<{ code: string }>().code === 'TOO_MANY_API_KEYS'))
       t.equal(rows, 20, '20 key rows')
     })

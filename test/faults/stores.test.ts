@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import { SAMPLE_BOOK, bearer, buildLogged, skipSuite, userWith } from '../support/app'
+import { SAMPLE_BOOK, bearer, buildLogged, skipSuite, unavailableCauses, userWith, type UnavailableLine } from '../support/app'
 import { binaryAvailable, throwawayFerretdb, throwawayMariadb, type Throwaway } from '../support/servers'
 import { errorsOf, injector, report, seedBooks, startLoad, type Answer, type LoadResult } from '../support/load'
 
@@ -32,9 +32,6 @@ function acceptable (_kind: 'read' | 'write', answer: Answer): boolean {
   }
 }
 
-/** What the app's log holds of a 503 a backing service caused (src/http/error-handler.ts). */
-interface Logged { time: number, msg: string, service?: string, err?: { message?: string } }
-
 interface Ready { status: number, ms: number, services: Record<string, string> }
 async function readiness (app: FastifyInstance): Promise<Ready> {
   const started = performance.now()
@@ -61,7 +58,7 @@ if (['mariadbd', 'ferretdb'].some((cmd) => !binaryAvailable(cmd))) {
     const mongo = await throwawayFerretdb()
     t.teardown(async () => { await mysql.dispose(); await mongo.dispose() })
     // Its errors are kept: a check that fails says why a 503 was answered (a deadline, a driver's error).
-    const { app, lines } = await buildLogged<Logged>(t, { databaseUrl: mysql.url, mongodbUrl: mongo.url, backendTimeoutMs: DEADLINE_MS, logLevel: 'error' })
+    const { app, lines } = await buildLogged<UnavailableLine>(t, { databaseUrl: mysql.url, mongodbUrl: mongo.url, backendTimeoutMs: DEADLINE_MS, logLevel: 'error' })
     const send = injector(app)
     const author = await userWith(app, 2)
     const tag = `s${randomUUID().replaceAll('-', '').slice(0, 10)}`
@@ -89,16 +86,7 @@ if (['mariadbd', 'ferretdb'].some((cmd) => !binaryAvailable(cmd))) {
       load.mark(name)
       marked.set(name, Date.now())
     }
-    /** What the app logged as the cause of its 503s between two marks, counted. */
-    const causes = (from: string, to: string): string => {
-      const counts: Record<string, number> = {}
-      for (const line of lines) {
-        if (line.msg !== 'backing service unavailable' || line.time < (marked.get(from) ?? 0) || line.time > (marked.get(to) ?? Infinity)) continue
-        const cause = `${line.service ?? '?'}: ${line.err?.message ?? '?'}`
-        counts[cause] = (counts[cause] ?? 0) + 1
-      }
-      return Object.keys(counts).length === 0 ? '' : `; the app logged ${JSON.stringify(counts)}`
-    }
+    const causes = (from: string, to: string): string => unavailableCauses(lines, marked.get(from), marked.get(to))
 
     /** During an outage: a create, a half-done book delete, readiness. Returns what to check after. */
     const probes: Array<{ what: string, title: string, status: number }> = []

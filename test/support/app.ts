@@ -217,6 +217,24 @@ export async function buildLogged<T> (t: Test, overrides: Partial<Settings> = {}
   return { app: await build(t, overrides, { logStream: stream }), lines }
 }
 
+/** What an app's log holds of a 503 a backing service caused (src/http/error-handler.ts). */
+export interface UnavailableLine { time: number, msg: string, service?: string, err?: { message?: string } }
+
+/**
+ * What the log says caused the 503s of backing services logged from `from` to `to` (ms since
+ * the epoch), counted, as the end of a check's message; empty when none. Build the app with
+ * buildLogged at level 'error' (or finer).
+ */
+export function unavailableCauses (lines: readonly UnavailableLine[], from = 0, to = Infinity): string {
+  const counts: Record<string, number> = {}
+  for (const line of lines) {
+    if (line.msg !== 'backing service unavailable' || line.time < from || line.time > to) continue
+    const cause = `${line.service ?? '?'}: ${line.err?.message ?? '?'}`
+    counts[cause] = (counts[cause] ?? 0) + 1
+  }
+  return Object.keys(counts).length === 0 ? '' : `; the app logged ${JSON.stringify(counts)}`
+}
+
 /** What GET /metrics answers on the metrics server (an app built with metricsPort). */
 export async function scrapeMetrics (app: FastifyInstance): Promise<string> {
   const res = await app.metricsServer!.inject({ url: '/metrics' })
