@@ -86,7 +86,8 @@ if (['mariadbd', 'ferretdb'].some((cmd) => !binaryAvailable(cmd))) {
       load.mark(name)
       marked.set(name, Date.now())
     }
-    const causes = (from: string, to: string): string => unavailableCauses(lines, marked.get(from), marked.get(to))
+    /** What the app logged as the cause of 503s to requests sent between two marks (answered within BOUND_MS). */
+    const causes = (from: string, to: string): string => unavailableCauses(lines, marked.get(from), (marked.get(to) ?? Infinity) + BOUND_MS)
 
     /** During an outage: a create, a half-done book delete, readiness. Returns what to check after. */
     const probes: Array<{ what: string, title: string, status: number }> = []
