@@ -80,14 +80,6 @@ if (['mariadbd', 'ferretdb'].some((cmd) => !binaryAvailable(cmd))) {
       accept: acceptable,
       extraReads: [`/books/${reviewed}/reviews`, `/reviews/${reviewId}`]
     })
-    /** When each mark was made, on the log's clock. */
-    const marked = new Map<string, number>([['start', Date.now()]])
-    const mark = (name: string): void => {
-      load.mark(name)
-      marked.set(name, Date.now())
-    }
-    /** What the app logged as the cause of 503s to requests sent between two marks (answered within BOUND_MS). */
-    const causes = (from: string, to: string): string => unavailableCauses(lines, marked.get(from), (marked.get(to) ?? Infinity) + BOUND_MS)
 
     /** During an outage: a create, a half-done book delete, readiness. Returns what to check after. */
     const probes: Array<{ what: string, title: string, status: number }> = []
@@ -102,7 +94,7 @@ if (['mariadbd', 'ferretdb'].some((cmd) => !binaryAvailable(cmd))) {
         victimReviews.push((JSON.parse(r.body) as { id: string }).id)
       }
 
-      mark(`${name} down`)
+      load.mark(`${name} down`)
       if (how === 'SIGSTOP') server.signal('SIGSTOP')
       else await server.kill()
       await sleep(500)
@@ -133,23 +125,25 @@ if (['mariadbd', 'ferretdb'].some((cmd) => !binaryAvailable(cmd))) {
       t.ok(ready.ms <= BOUND_MS, `${name}: readiness answered in ${ready.ms.toFixed(0)} ms`)
       await sleep(PHASE_MS)
 
-      mark(`${name} back`)
+      load.mark(`${name} back`)
       if (how === 'SIGSTOP') server.signal('SIGCONT')
       else await server.start()
       const ms = await recovered(app, 20_000)
       t.ok(ms < 20_000, `${name}: ready again ${ms.toFixed(0)} ms after the ${how === 'SIGSTOP' ? 'thaw' : 'restart'}`)
-      mark(`${name} recovered`)
+      load.mark(`${name} recovered`)
       await sleep(PHASE_MS)
-      mark(`${name} end`)
+      load.mark(`${name} end`)
     }
 
     await sleep(PHASE_MS)
-    mark('healthy end')
+    load.mark('healthy end')
     await t.test('MariaDB frozen', (t) => outage(t, mysql, 'mariadb frozen', 'mysql', 'SIGSTOP'))
     await t.test('MariaDB killed and restarted', (t) => outage(t, mysql, 'mariadb killed', 'mysql', 'SIGKILL'))
     await t.test('FerretDB frozen', (t) => outage(t, mongo, 'ferretdb frozen', 'mongodb', 'SIGSTOP'))
     await t.test('FerretDB killed and restarted', (t) => outage(t, mongo, 'ferretdb killed', 'mongodb', 'SIGKILL'))
     const result: LoadResult = await load.stop()
+    /** What the app logged as the cause of 503s to requests sent between two marks (a store's fails by its deadline). */
+    const causes = (from: string, to: string): string => unavailableCauses(lines, result.epochOf(from), result.epochOf(to) + DEADLINE_MS)
 
     const healthy = (name: string, from: string, to: string): void => {
       const reads = result.window('read', from, to)

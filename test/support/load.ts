@@ -180,6 +180,8 @@ export interface LoadResult {
   acked: ReadonlyMap<number, number>
   /** Figures of the `kind` requests sent between two marks ('start', 'end' always exist), skipping `skipMs` after the first. */
   window (kind: 'read' | 'write', from: string, to: string, skipMs?: number): Stats
+  /** When a mark was made, in ms since the epoch: the clock of the app's log lines. */
+  epochOf (mark: string): number
 }
 
 export function startLoad (options: LoadOptions): Load {
@@ -275,6 +277,11 @@ export function startLoad (options: LoadOptions): Load {
           if (start === undefined || end === undefined) throw new Error(`no mark ${start === undefined ? from : to}`)
           const inside = samples.filter((s) => s.kind === kind && s.at >= start + skipMs && s.at < end)
           return statsOf(inside, slowMs, end - start - skipMs, start)
+        },
+        epochOf (mark) {
+          const at = marks.get(mark)
+          if (at === undefined) throw new Error(`no mark ${mark}`)
+          return performance.timeOrigin + t0 + at
         }
       }
     }
