@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { createHotReads, plainGet, type HotReads, type Representation } from '../../src/http/hot-reads'
+import { createHotReads, plainGet, type HotReads, type Reread } from '../../src/http/hot-reads'
 import { publicPath } from '../../src/http/openapi'
 import { debugging } from '../../src/http/request-logger'
 import { genReqId } from '../../src/http/server-options'
@@ -13,7 +13,7 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     /** Set by sendRepresentation on a 200 a route can read again: recorded once it is sent. */
-    hotCandidate: { again: () => Promise<Representation>, tag: string } | null
+    hotCandidate: (Reread & { tag: string }) | null
   }
 }
 

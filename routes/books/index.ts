@@ -25,9 +25,10 @@ const books: FastifyPluginAsyncTypebox = async (fastify) => {
     if (after !== undefined && new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1)).has('o')) {
       throw afterWithOffset()
     }
-    const read = () => fastify.books.list({ offset: o, after, limit, q })
+    const wanted = { offset: o, after, limit, q }
+    const read = () => fastify.books.list(wanted)
     const page = await read()
-    return reply.sendRepresentation(page, page.next === undefined ? undefined : nextPageUrl('/books', page.next, limit, q), read)
+    return reply.sendRepresentation(page, page.next === undefined ? undefined : nextPageUrl('/books', page.next, limit, q), { read, peek: () => fastify.books.peekList(wanted) })
   })
 
   fastify.post('/', {

@@ -196,6 +196,18 @@ export function createCacheAside<T> ({
     },
 
     /**
+     * The cached value of `key`, answered at once where the cache can (in process) and holds
+     * it: the very value get() would answer now, counted as the same hit. Undefined otherwise,
+     * and then get() is the read (its miss is counted there). A hot read's path: no promise.
+     */
+    peek (key: string): T | undefined {
+      const stored = cache.peekGeneration?.(namespace, key)
+      const hit = stored === undefined ? undefined : decode(stored)
+      if (hit !== undefined) onResult('hit')
+      return hit
+    },
+
+    /**
      * A new generation: every entry stored so far is unreachable. False (logged) when it did not
      * land; then this instance stops trusting the cache and retries in the background
      * (src/cache/coherent.ts), while another instance may serve older entries until their TTL ends.

@@ -28,7 +28,8 @@ const CHECK_EVERY_MS = 1
 export function followExternalWrites (inner: KeyValueCache, dataVersion: () => number): KeyValueCache {
   /** Per namespace, the version its last check saw (entries cached since are no older) and when. */
   const checked = new Map<string, { version: number, at: number }>()
-  return {
+  const due = (at: number, now: number): boolean => now - at >= CHECK_EVERY_MS
+  const followed: KeyValueCache = {
     ...inner,
     readGeneration (namespace, key, fresh, generationTtlSeconds) {
       const now = performance.now()
@@ -36,7 +37,7 @@ export function followExternalWrites (inner: KeyValueCache, dataVersion: () => n
       if (last === undefined) {
         // At the first read nothing is cached yet: entries are stored only after a read.
         checked.set(namespace, { version: dataVersion(), at: now })
-      } else if (now - last.at >= CHECK_EVERY_MS) {
+      } else if (due(last.at, now)) {
         last.at = now
         const version = dataVersion()
         if (version !== last.version) {
@@ -50,4 +51,19 @@ export function followExternalWrites (inner: KeyValueCache, dataVersion: () => n
       return inner.readGeneration(namespace, key, fresh, generationTtlSeconds)
     }
   }
+  if (inner.peekGeneration !== undefined) {
+    followed.peekGeneration = (namespace, key) => {
+      const last = checked.get(namespace)
+      if (last === undefined) return undefined
+      const now = performance.now()
+      if (due(last.at, now)) {
+        // A commit elsewhere is left unrecorded: the readGeneration that follows sees it too,
+        // and starts the new generation (this answers at once, and has no token for one).
+        if (dataVersion() !== last.version) return undefined
+        last.at = now
+      }
+      return inner.peekGeneration?.(namespace, key)
+    }
+  }
+  return followed
 }

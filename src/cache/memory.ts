@@ -77,6 +77,12 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
       const value = entries.get(entryKey(namespace, generation, key))
       return { generation, value: typeof value === 'string' ? undefined : value }
     },
+    peekGeneration (namespace, key) {
+      const generation = counters.get(generationKey(namespace))
+      if (typeof generation !== 'string') return undefined
+      const value = entries.get(entryKey(namespace, generation, key))
+      return typeof value === 'string' ? undefined : value
+    },
     async writeGeneration (namespace, generation, key, value, ttlSeconds) {
       entries.set(entryKey(namespace, generation, key), value, { ttl: ttlSeconds * 1000 })
     },

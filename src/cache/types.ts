@@ -33,6 +33,13 @@ export interface KeyValueCache {
    * generation is what this answers: `fresh` itself in process, `<stamp>.<fresh>` in Redis.
    */
   readGeneration (namespace: string, key: string, fresh: string, generationTtlSeconds: number): Promise<GenerationRead>
+  /**
+   * In process only: the entry `key` of the namespace's current generation, answered at once
+   * (no promise), as readGeneration would find it; undefined when it holds none, or cannot say
+   * without readGeneration (no generation yet, another process's commit to follow first). A
+   * backend across the network has none: its answers take a round trip.
+   */
+  peekGeneration? (namespace: string, key: string): Buffer | undefined
   /** Stores an entry under a generation (a superseded generation's entries are never read again). */
   writeGeneration (namespace: string, generation: string, key: string, value: Buffer, ttlSeconds: number): Promise<void>
   /**

@@ -8,20 +8,27 @@ import { SLOW_MS } from './request-logger'
  * (a fresh X-Request-Id first) without routing, hooks, validation or a reply object.
  *
  * Nothing here decides what an answer is. The route's own answer is recorded as it leaves
- * (plugins/app/hot-reads.ts), with `again`, the route's own read (the service's cache-aside
- * get, counted as a hit or miss like any read); each later request calls `again` and answers
- * only if the tag is unchanged, so it is exactly as fresh as the route. Whatever could make the
- * answer differ goes to Fastify instead: a header the answer depends on (Origin for CORS,
- * If-None-Match, a body), draining, shedding, debug logging, tracing, a changed or
- * failed read, a URL not yet recorded.
+ * (plugins/app/hot-reads.ts), with the route's own read (the service's cache-aside get,
+ * counted as a hit or miss like any read); each later request reads again and answers only if
+ * the tag is unchanged, so it is exactly as fresh as the route. Where the cache answers at once
+ * (in process), the read's `peek` does, and the request is answered within its own event: no
+ * promise, no chain of awaits. Whatever could make the answer differ goes to Fastify instead:
+ * a header the answer depends on (Origin for CORS, If-None-Match, a body), draining, shedding,
+ * debug logging, tracing, a changed or failed read, a URL not yet recorded.
  */
 
 /** What a route reads: its bytes and their strong tag (a service's Serialized). */
 export interface Representation { readonly body: Buffer, readonly tag: string }
 
-export interface HotRead {
-  /** The route's read: resolves the current representation (through the cache). */
-  readonly again: () => Promise<Representation>
+/** A route's read of what it answered, to answer it again. */
+export interface Reread {
+  /** Resolves the current representation (through the cache). */
+  readonly read: () => Promise<Representation>
+  /** The same read's answer at once, when the cache can give it (src/cache/cache-aside.ts, peek); else undefined. */
+  readonly peek?: (() => Representation | undefined) | undefined
+}
+
+export interface HotRead extends Reread {
   /** The tag the headers below were recorded with. */
   readonly tag: string
   /** Every header of the recorded answer but X-Request-Id, as [name, value, ...]. */
@@ -87,7 +94,19 @@ export function createHotReads ({ limit, open, requestId, log }: HotReadsOptions
         const entry = req.method === 'GET' ? table.get(req.url ?? '') : undefined
         if (entry === undefined || !plainGet(req.method, req.headers) || !open()) return fastify(req, res)
         const startedAt = performance.now()
-        entry.again().then((current) => {
+        let now: Representation | undefined
+        try {
+          now = entry.peek?.()
+        } catch (err) {
+          // As a failed read below: the route answers, and a defect costs no more than that.
+          log.error({ err }, 'hot read failed')
+        }
+        if (now !== undefined) {
+          if (now.tag === entry.tag) answer(req, res, entry, now.body, startedAt)
+          else fastify(req, res)
+          return
+        }
+        entry.read().then((current) => {
           if (current.tag !== entry.tag || !open()) fastify(req, res)
           else answer(req, res, entry, current.body, startedAt)
         }, () => {

@@ -107,20 +107,20 @@ export function createBookService ({ books, reads, atomic, reviews, cache, ttlSe
   const routed = <R>(fills: boolean, fn: (store: Pick<BookStore, 'get' | 'list'>) => Promise<R>): Promise<R> =>
     reads === undefined ? fn(books) : reads(fills ? 'current' : 'own-writes', (s) => fn(s.books))
 
+  /** The cache keys: a page's holds every parameter it depends on. */
+  const bookKey = (id: number): string => `book:${id}`
+  const pageKey = (page: Page): string => `list:${page.offset}:${page.after ?? ''}:${page.limit}:${encodeURIComponent(page.q ?? '')}`
+
   /** `primary`: the answer decides a write, so no replica gives it. */
-  const find = (id: number, primary = false): Promise<Serialized | undefined> => cached.get(`book:${id}`, async (fills) => {
+  const find = (id: number, primary = false): Promise<Serialized | undefined> => cached.get(bookKey(id), async (fills) => {
     const book = primary ? await books.get(id) : await routed(fills, (store) => store.get(id))
     return book === undefined ? undefined : serialized(serializeBook(book))
   })
 
   return {
-    /**
-     * A page of books, by id, and after a full one where the next starts; cached whole, under
-     * a key that holds every parameter it depends on.
-     */
+    /** A page of books, by id, and after a full one where the next starts; cached whole. */
     async list (page: Page): Promise<SerializedPage> {
-      const key = `list:${page.offset}:${page.after ?? ''}:${page.limit}:${encodeURIComponent(page.q ?? '')}`
-      const found = await cached.get(key, async (fills) => {
+      const found = await cached.get(pageKey(page), async (fills) => {
         const rows = await routed(fills, (store) => store.list(page))
         const last = rows.length === page.limit ? rows[rows.length - 1] : undefined
         return { ...serialized(serializePage(rows)), next: last === undefined ? undefined : { after: last.id } }
@@ -129,10 +129,20 @@ export function createBookService ({ books, reads, atomic, reviews, cache, ttlSe
       return found
     },
 
+    /** list's answer at once, where the cache can say it (in process) and holds it (src/cache/cache-aside.ts, peek). */
+    peekList (page: Page): SerializedPage | undefined {
+      return cached.peek(pageKey(page))
+    },
+
     async get (id: number): Promise<Serialized> {
       const found = await find(id)
       if (found === undefined) throw notFound('book')
       return found
+    },
+
+    /** get's answer at once, where the cache can say it and holds it (as peekList). */
+    peekBook (id: number): Serialized | undefined {
+      return cached.peek(bookKey(id))
     },
 
     /**

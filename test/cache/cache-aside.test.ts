@@ -275,6 +275,29 @@ t.test('a hit asks the cache nothing but the read', async (t) => {
   t.same(calls, Array(10).fill('read'), 'hits read only')
 })
 
+t.test('peek answers a cached value at once, counted as get counts a hit, and nothing else', async (t) => {
+  const { helper, results } = aside(createMemoryCache())
+  t.equal(helper.peek('k'), undefined, 'not cached: nothing, and nothing counted (get counts the miss)')
+  t.same(results, [])
+  await helper.get('k', loader('v'))
+  results.length = 0
+  t.equal(helper.peek('k'), 'v')
+  t.same(results, ['hit'])
+  await helper.invalidate()
+  t.equal(helper.peek('k'), undefined, 'after an invalidation: nothing')
+
+  const refusing = aside(createMemoryCache(), { decode: () => undefined })
+  await refusing.helper.get('k', loader('v'))
+  refusing.results.length = 0
+  t.equal(refusing.helper.peek('k'), undefined, 'an entry the decoder refuses: nothing, and no hit')
+  t.same(refusing.results, [])
+
+  const { peekGeneration: _none, ...remote } = createMemoryCache()
+  const across = aside(remote)
+  await across.helper.get('k', loader('v'))
+  t.equal(across.helper.peek('k'), undefined, 'a cache that cannot answer at once: nothing, get reads')
+})
+
 t.test('two instances on one cache: the lease makes one load across both', async (t) => {
   const shared = createMemoryCache()
   const a = aside(shared)

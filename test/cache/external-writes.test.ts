@@ -70,6 +70,37 @@ t.test('a burst of reads asks the version about once a millisecond, not once a r
   t.ok(asked < 10, `asked ${asked} times for 100 reads`)
 })
 
+t.test('a peek is a read: another connection\'s commit makes it answer nothing, and the next read starts the generation', async (t) => {
+  let version = 7
+  let asked = 0
+  const cache = followExternalWrites(createMemoryCache(), () => { asked++; return version })
+  t.teardown(() => cache.close())
+  const peek = (key: string): string | undefined => cache.peekGeneration?.('books', key)?.toString()
+  t.equal(peek('page:1'), undefined, 'before the first read: nothing (no version seen yet)')
+  await cache.readGeneration('books', 'page:1', 'g1', 60)
+  await cache.writeGeneration('books', 'g1', 'page:1', Buffer.from('cached'), 60)
+  t.equal(peek('page:1'), 'cached', 'same version: the entry')
+  asked = 0
+  for (let i = 0; i < 100; i++) peek('page:1')
+  t.ok(asked < 10, `the version asked about once a millisecond (${asked} times for 100 peeks)`)
+
+  version = 8
+  await sleep(2)
+  t.equal(peek('page:1'), undefined, 'changed: nothing')
+  await sleep(2)
+  t.equal(peek('page:1'), undefined, 'and still nothing: the change is left for the read')
+  t.same(await cache.readGeneration('books', 'page:1', 'g2', 60), { generation: 'g2', value: undefined }, 'the read starts the new generation')
+  await cache.writeGeneration('books', 'g2', 'page:1', Buffer.from('fresh'), 60)
+  t.equal(peek('page:1'), 'fresh')
+})
+
+t.test('a cache without peekGeneration gets none by being followed', async (t) => {
+  const { peekGeneration: _left, ...remote } = createMemoryCache()
+  const cache = followExternalWrites(remote, () => 1)
+  t.teardown(() => cache.close())
+  t.equal(cache.peekGeneration, undefined)
+})
+
 t.test('a page and a book cached by the running app show another app\'s writes to the same file at once', async (t) => {
   const { running, other } = await onOneFile(t)
   t.same(await titles(running, '/books?limit=100'), [], 'the running app caches the empty page')
@@ -92,6 +123,22 @@ t.test('a page and a book cached by the running app show another app\'s writes t
   t.same(await titles(running, '/books?q=elsewhere'), ['Renamed elsewhere'], 'a search page cached')
   await importFile(other, jsonl)
   t.same(await titles(running, '/books?q=elsewhere'), ['Renamed elsewhere', 'Imported elsewhere'], 'the import, no wait')
+})
+
+t.test('over HTTP, the hot reads answered from the running app\'s cache show another app\'s write at once', async (t) => {
+  const { running, other } = await onOneFile(t)
+  await running.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = running.server.address() as { port: number }
+  const title = async (url: string): Promise<string | undefined> => (await (await fetch(`http://127.0.0.1:${port}${url}`)).json() as Book).title
+  const token = await signIn(other, ADMIN.email, ADMIN.password)
+  const { id } = (await other.inject({ method: 'POST', url: '/books', headers: bearer(token), payload: SAMPLE_BOOK })).json<{ id: number }>()
+  for (let i = 0; i < 3; i++) t.equal(await title(`/books/${id}`), SAMPLE_BOOK.title, 'read, then answered before Fastify')
+  const put = await other.inject({ method: 'PUT', url: `/books/${id}`, headers: bearer(token), payload: { ...SAMPLE_BOOK, title: 'Renamed elsewhere' } })
+  t.equal(put.statusCode, 200)
+  // The version is asked at most every millisecond: a commit shows to reads that start later.
+  await sleep(2)
+  t.equal(await title(`/books/${id}`), 'Renamed elsewhere', 'the update, no wait')
+  t.equal(await title(`/books/${id}`), 'Renamed elsewhere', 'and hot again')
 })
 
 t.test('the running app\'s own writes invalidate as before, and cached pages are hits while nobody writes', async (t) => {

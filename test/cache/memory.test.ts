@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { createMemoryCache } from '../../src/cache/memory'
 import { cacheContract } from './cache.contract'
@@ -25,4 +26,23 @@ t.test('a flood of cached pages, or of leases on missed ones, never evicts a sig
   for (let i = 0; i < 1000; i++) await small.setIfAbsent(`lease:books:g1:page:${i}`, '1', 60)
   t.equal((await small.peek('signin-failures:x')).count, 1)
   t.equal((await small.readGeneration('books', 'page:0', 'fresh', 60)).generation, 'g1')
+})
+
+t.test('peekGeneration answers at once what readGeneration finds, and nothing it would not', async (t) => {
+  const cache = createMemoryCache()
+  t.teardown(() => cache.close())
+  t.equal(cache.peekGeneration?.('books', 'page:1'), undefined, 'no generation yet: nothing')
+  const { generation } = await cache.readGeneration('books', 'page:1', 'g1', 60)
+  t.equal(cache.peekGeneration?.('books', 'page:1'), undefined, 'a generation, no entry: nothing')
+  await cache.writeGeneration('books', generation, 'page:1', Buffer.from('cached'), 60)
+  t.equal(cache.peekGeneration?.('books', 'page:1')?.toString(), 'cached')
+  t.equal(cache.peekGeneration?.('books', 'page:2'), undefined, 'another key: nothing')
+  await cache.startGeneration('books', 'g2', 60)
+  t.equal(cache.peekGeneration?.('books', 'page:1'), undefined, 'a new generation: the entry is unreachable')
+  await cache.writeGeneration('books', 'g2', 'short', Buffer.from('brief'), 0.02)
+  t.equal(cache.peekGeneration?.('books', 'short')?.toString(), 'brief')
+  await sleep(40)
+  t.equal(cache.peekGeneration?.('books', 'short'), undefined, 'an expired entry: nothing')
+  await cache.set('books:plain', 'a plain value', 60)
+  t.equal(cache.peekGeneration?.('books', 'plain'), undefined, 'never a plain value')
 })

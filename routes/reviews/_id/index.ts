@@ -17,7 +17,7 @@ const review: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { id } = request.params
     const read = () => fastify.reviews.get(id)
-    return reply.sendRepresentation(await read(), undefined, read)
+    return reply.sendRepresentation(await read(), undefined, { read })
   })
 
   fastify.put('/', {

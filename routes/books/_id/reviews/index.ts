@@ -19,7 +19,7 @@ const bookReviews: FastifyPluginAsyncTypebox = async (fastify) => {
     const bookId = request.params.id
     const read = () => fastify.reviews.list(bookId, { offset: o, limit, q })
     const page = await read()
-    return reply.sendRepresentation(page, page.next === undefined ? undefined : nextPageUrl(`/books/${bookId}/reviews`, page.next, limit, q), read)
+    return reply.sendRepresentation(page, page.next === undefined ? undefined : nextPageUrl(`/books/${bookId}/reviews`, page.next, limit, q), { read })
   })
 }
 
