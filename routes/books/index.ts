@@ -28,7 +28,7 @@ const books: FastifyPluginAsyncTypebox = async (fastify) => {
     const wanted = { offset: o, after, limit, q }
     const read = () => fastify.books.list(wanted)
     const page = await read()
-    return reply.sendRepresentation(page, page.next === undefined ? undefined : nextPageUrl('/books', page.next, limit, q), { read, peek: () => fastify.books.peekList(wanted) })
+    return reply.sendRepresentation(page, page.next === undefined ? undefined : nextPageUrl('/books', page.next, limit, q), { read, peek: fastify.books.peekList(wanted) })
   })
 
   fastify.post('/', {

@@ -86,6 +86,13 @@ export function createCacheAside<T> ({
   const claim = (lease: string): Promise<boolean | undefined> =>
     tolerant('lease', () => cache.setIfAbsent(lease, '1', leaseMs / 1000))
 
+  /**
+   * What peek decoded, by the stored bytes it came from: an entry read again and again is
+   * decoded once. In process a stored value is never changed, only replaced, and its decoded
+   * form lives no longer than it does.
+   */
+  const peeked = new WeakMap<Buffer, T>()
+
   /** Loads in flight, by generation and key: one per key and generation in this instance. */
   const flights = new Map<string, Promise<T | undefined>>()
 
@@ -202,8 +209,14 @@ export function createCacheAside<T> ({
      */
     peek (key: string): T | undefined {
       const stored = cache.peekGeneration?.(namespace, key)
-      const hit = stored === undefined ? undefined : decode(stored)
-      if (hit !== undefined) onResult('hit')
+      if (stored === undefined) return undefined
+      let hit = peeked.get(stored)
+      if (hit === undefined) {
+        hit = decode(stored)
+        if (hit === undefined) return undefined
+        peeked.set(stored, hit)
+      }
+      onResult('hit')
       return hit
     },
 

@@ -129,9 +129,13 @@ export function createBookService ({ books, reads, atomic, reviews, cache, ttlSe
       return found
     },
 
-    /** list's answer at once, where the cache can say it (in process) and holds it (src/cache/cache-aside.ts, peek). */
-    peekList (page: Page): SerializedPage | undefined {
-      return cached.peek(pageKey(page))
+    /**
+     * A look-up of list(page)'s answer that says it at once, where the cache can (in process)
+     * and holds it (src/cache/cache-aside.ts, peek); the key is made once, for every look-up.
+     */
+    peekList (page: Page): () => SerializedPage | undefined {
+      const key = pageKey(page)
+      return () => cached.peek(key)
     },
 
     async get (id: number): Promise<Serialized> {
@@ -140,9 +144,10 @@ export function createBookService ({ books, reads, atomic, reviews, cache, ttlSe
       return found
     },
 
-    /** get's answer at once, where the cache can say it and holds it (as peekList). */
-    peekBook (id: number): Serialized | undefined {
-      return cached.peek(bookKey(id))
+    /** A look-up of get(id)'s answer, as peekList's. */
+    peekBook (id: number): () => Serialized | undefined {
+      const key = bookKey(id)
+      return () => cached.peek(key)
     },
 
     /**

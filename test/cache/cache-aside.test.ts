@@ -276,13 +276,17 @@ t.test('a hit asks the cache nothing but the read', async (t) => {
 })
 
 t.test('peek answers a cached value at once, counted as get counts a hit, and nothing else', async (t) => {
-  const { helper, results } = aside(createMemoryCache())
+  let decoded = 0
+  const { helper, results } = aside(createMemoryCache(), { decode: (stored) => { decoded++; return stored.toString() } })
   t.equal(helper.peek('k'), undefined, 'not cached: nothing, and nothing counted (get counts the miss)')
   t.same(results, [])
   await helper.get('k', loader('v'))
   results.length = 0
+  decoded = 0
   t.equal(helper.peek('k'), 'v')
-  t.same(results, ['hit'])
+  t.equal(helper.peek('k'), 'v')
+  t.same(results, ['hit', 'hit'])
+  t.equal(decoded, 1, 'one entry, decoded once')
   await helper.invalidate()
   t.equal(helper.peek('k'), undefined, 'after an invalidation: nothing')
 

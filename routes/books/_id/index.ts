@@ -18,7 +18,7 @@ const book: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { id } = request.params
     const read = () => fastify.books.get(id)
-    return reply.sendRepresentation(await read(), undefined, { read, peek: () => fastify.books.peekBook(id) })
+    return reply.sendRepresentation(await read(), undefined, { read, peek: fastify.books.peekBook(id) })
   })
 
   fastify.put('/', {
