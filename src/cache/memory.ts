@@ -38,6 +38,12 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
     return fresh
   }
 
+  /** An entry of a generation: bytes, never a plain value stored under the same key. */
+  const entryOf = (namespace: string, generation: string, key: string): Buffer | undefined => {
+    const value = entries.get(entryKey(namespace, generation, key))
+    return typeof value === 'string' ? undefined : value
+  }
+
   return {
     name: 'memory',
     async get (key) {
@@ -74,14 +80,11 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
     },
     async readGeneration (namespace, key, fresh, generationTtlSeconds) {
       const generation = currentGeneration(namespace, fresh, generationTtlSeconds)
-      const value = entries.get(entryKey(namespace, generation, key))
-      return { generation, value: typeof value === 'string' ? undefined : value }
+      return { generation, value: entryOf(namespace, generation, key) }
     },
     peekGeneration (namespace, key) {
       const generation = counters.get(generationKey(namespace))
-      if (typeof generation !== 'string') return undefined
-      const value = entries.get(entryKey(namespace, generation, key))
-      return typeof value === 'string' ? undefined : value
+      return typeof generation === 'string' ? entryOf(namespace, generation, key) : undefined
     },
     async writeGeneration (namespace, generation, key, value, ttlSeconds) {
       entries.set(entryKey(namespace, generation, key), value, { ttl: ttlSeconds * 1000 })
