@@ -125,6 +125,7 @@ export async function throwawayGalera ({ nodes: count = 3 } = {}): Promise<Throw
       url,
       name,
       start,
+      pid: () => server.pid(),
       signal: (signal) => server.signal(signal),
       kill: () => server.kill(),
       dispose: () => server.kill(),

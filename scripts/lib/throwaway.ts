@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -82,12 +82,44 @@ async function portOpen (port: number): Promise<boolean> {
   })
 }
 
+/** A thread's state letter in /proc (`T`: stopped), or undefined once it is gone. */
+function threadState (pid: number, tid: string): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    return stat[stat.lastIndexOf(')') + 2]
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Returns once every thread of `pid` is stopped, looking every millisecond for 2 s at most.
+ * Each thread acts on a SIGSTOP as it next runs, so a server signalled a moment ago may still
+ * answer a request sent right after (seen once in CI: a "frozen" FerretDB answered 6 ms later).
+ * It blocks, as a freeze is meant to be in place when signal() returns. Where there is no
+ * /proc, it returns at once.
+ */
+export function awaitStopped (pid: number): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  for (const deadline = Date.now() + 2000; Date.now() < deadline; Atomics.wait(pause, 0, 0, 1)) {
+    let tids: string[]
+    try {
+      tids = readdirSync(`/proc/${pid}/task`)
+    } catch {
+      return
+    }
+    if (tids.every((tid) => { const state = threadState(pid, tid); return state === undefined || state === 'T' })) return
+  }
+}
+
 export interface Throwaway {
   port: number
   url: string
   /** (Re)starts the server on the same port; resolves once it accepts connections. */
   start (): Promise<void>
-  /** Sends a signal to the server (SIGSTOP freezes it, SIGCONT thaws it). */
+  /** The server's process id, once started. */
+  pid (): number | undefined
+  /** Sends a signal to the server (SIGSTOP freezes it, every thread stopped on return; SIGCONT thaws it). */
   signal (signal: NodeJS.Signals): void
   /** SIGKILL, and waits for the exit; any data stays, so start() brings the same server back. */
   kill (): Promise<void>
@@ -120,8 +152,10 @@ export function throwaway (port: number, url: string, command: string, args: str
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
     },
+    pid: () => child?.pid,
     signal (signal) {
       child?.kill(signal)
+      if (signal === 'SIGSTOP' && child?.pid !== undefined) awaitStopped(child.pid)
     },
     kill,
     async dispose () {

@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { binaryAvailable, freePort } from '../../../scripts/lib/throwaway'
+import { binaryAvailable, freePort, throwaway } from '../../../scripts/lib/throwaway'
 import { skipSuite } from '../../support/app'
 import { throwawayMariadb } from '../../support/servers'
 
@@ -50,6 +50,31 @@ t.test('freePort: never a port a server is listening on', async (t) => {
   const drawn: number[] = []
   for (let i = 0; i < 300; i++) drawn.push(await freePort())
   t.same(drawn.filter((p) => taken.has(p)), [], 'none of 300 is a held port')
+})
+
+t.test('signal(SIGSTOP) returns once every thread of the server is stopped, not when the signal is sent', async (t) => {
+  // A server that keeps a thread busy, as one answering requests does: right after kill() some
+  // of its threads are most often still running (128 of 200 tries on this 2-core machine).
+  const port = await freePort()
+  const busy = `require('node:http').createServer((q, r) => r.end()).listen(${port}, '127.0.0.1');` +
+    'setInterval(() => { const end = Date.now() + 5; while (Date.now() < end); }, 1)'
+  const server = throwaway(port, `http://127.0.0.1:${port}`, process.execPath, ['-e', busy])
+  await server.start()
+  t.teardown(() => server.dispose())
+  const pid = server.pid()
+  const running = (): string[] => readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    const state = stat[stat.lastIndexOf(')') + 2]
+    return state === 'T' ? [] : [`${tid}:${state}`]
+  })
+  const late: string[] = []
+  for (let i = 0; i < 50; i++) {
+    server.signal('SIGSTOP')
+    late.push(...running())
+    server.signal('SIGCONT')
+    await new Promise((resolve) => setTimeout(resolve, 3))
+  }
+  t.same(late, [], 'no thread was still running when signal returned, in 50 freezes')
 })
 
 if (!binaryAvailable('mariadbd')) {
