@@ -82,33 +82,39 @@ async function portOpen (port: number): Promise<boolean> {
   })
 }
 
-/** A thread's state letter in /proc (`T`: stopped), or undefined once it is gone. */
-function threadState (pid: number, tid: string): string | undefined {
+/**
+ * The threads of `pid` not stopped, as `tid:state` from /proc (a thread gone meanwhile is not
+ * counted); empty where there is no /proc or no such process.
+ */
+export function unstoppedThreads (pid: number): string[] {
+  let tids: string[]
   try {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-    return stat[stat.lastIndexOf(')') + 2]
+    tids = readdirSync(`/proc/${pid}/task`)
   } catch {
-    return undefined
+    return []
   }
+  return tids.flatMap((tid) => {
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    } catch {
+      return []
+    }
+    const state = stat[stat.lastIndexOf(')') + 2]
+    return state === 'T' ? [] : [`${tid}:${state ?? '?'}`]
+  })
 }
 
 /**
  * Returns once every thread of `pid` is stopped, looking every millisecond for 2 s at most.
  * Each thread acts on a SIGSTOP as it next runs, so a server signalled a moment ago may still
  * answer a request sent right after (seen once in CI: a "frozen" FerretDB answered 6 ms later).
- * It blocks, as a freeze is meant to be in place when signal() returns. Where there is no
- * /proc, it returns at once.
+ * It blocks, as a freeze is meant to be in place when signal() returns.
  */
-export function awaitStopped (pid: number): void {
+function awaitStopped (pid: number): void {
   const pause = new Int32Array(new SharedArrayBuffer(4))
   for (const deadline = Date.now() + 2000; Date.now() < deadline; Atomics.wait(pause, 0, 0, 1)) {
-    let tids: string[]
-    try {
-      tids = readdirSync(`/proc/${pid}/task`)
-    } catch {
-      return
-    }
-    if (tids.every((tid) => { const state = threadState(pid, tid); return state === undefined || state === 'T' })) return
+    if (unstoppedThreads(pid).length === 0) return
   }
 }
 

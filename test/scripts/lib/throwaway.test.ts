@@ -1,9 +1,9 @@
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { binaryAvailable, freePort, throwaway } from '../../../scripts/lib/throwaway'
+import { binaryAvailable, freePort, throwaway, unstoppedThreads } from '../../../scripts/lib/throwaway'
 import { skipSuite } from '../../support/app'
 import { throwawayMariadb } from '../../support/servers'
 
@@ -62,15 +62,11 @@ t.test('signal(SIGSTOP) returns once every thread of the server is stopped, not 
   await server.start()
   t.teardown(() => server.dispose())
   const pid = server.pid()
-  const running = (): string[] => readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-    const state = stat[stat.lastIndexOf(')') + 2]
-    return state === 'T' ? [] : [`${tid}:${state}`]
-  })
+  if (pid === undefined) throw new Error('the server has no pid')
   const late: string[] = []
   for (let i = 0; i < 50; i++) {
     server.signal('SIGSTOP')
-    late.push(...running())
+    late.push(...unstoppedThreads(pid))
     server.signal('SIGCONT')
     await new Promise((resolve) => setTimeout(resolve, 3))
   }
