@@ -86,13 +86,6 @@ export function createCacheAside<T> ({
   const claim = (lease: string): Promise<boolean | undefined> =>
     tolerant('lease', () => cache.setIfAbsent(lease, '1', leaseMs / 1000))
 
-  /**
-   * What peek decoded, by the stored bytes it came from: an entry read again and again is
-   * decoded once. In process a stored value is never changed, only replaced, and its decoded
-   * form lives no longer than it does.
-   */
-  const peeked = new WeakMap<Buffer, T>()
-
   /** Loads in flight, by generation and key: one per key and generation in this instance. */
   const flights = new Map<string, Promise<T | undefined>>()
 
@@ -203,21 +196,27 @@ export function createCacheAside<T> ({
     },
 
     /**
-     * The cached value of `key`, answered at once where the cache can (in process) and holds
-     * it: the very value get() would answer now, counted as the same hit. Undefined otherwise,
-     * and then get() is the read (its miss is counted there). A hot read's path: no promise.
+     * A look-up of the cached value of `key`, made once and called per request, where the cache
+     * can answer at once (in process; else undefined). Each call answers the very value get()
+     * would answer then, counted as the same hit, or undefined, and then get() is the read (its
+     * miss is counted there). A hot read's path: no promise.
      */
-    peek (key: string): T | undefined {
-      const stored = cache.peekGeneration?.(namespace, key)
-      if (stored === undefined) return undefined
-      let hit = peeked.get(stored)
-      if (hit === undefined) {
-        hit = decode(stored)
-        if (hit === undefined) return undefined
-        peeked.set(stored, hit)
+    peek (key: string): (() => T | undefined) | undefined {
+      const look = cache.peekGeneration?.(namespace, key)
+      if (look === undefined) return undefined
+      // The last entry decoded: in process a stored value is never changed, only replaced.
+      let decoded: { from: Buffer, value: T } | undefined
+      return () => {
+        const stored = look()
+        if (stored === undefined) return undefined
+        if (decoded?.from !== stored) {
+          const value = decode(stored)
+          if (value === undefined) return undefined
+          decoded = { from: stored, value }
+        }
+        onResult('hit')
+        return decoded.value
       }
-      onResult('hit')
-      return hit
     },
 
     /**

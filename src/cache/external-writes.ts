@@ -51,18 +51,24 @@ export function followExternalWrites (inner: KeyValueCache, dataVersion: () => n
       return inner.readGeneration(namespace, key, fresh, generationTtlSeconds)
     }
   }
-  if (inner.peekGeneration !== undefined) {
+  const peek = inner.peekGeneration
+  if (peek !== undefined) {
     followed.peekGeneration = (namespace, key) => {
-      const last = checked.get(namespace)
-      if (last === undefined) return undefined
-      const now = performance.now()
-      if (due(last.at, now)) {
-        // A commit elsewhere is left unrecorded: the readGeneration that follows sees it too,
-        // and starts the new generation (this answers at once, and has no token for one).
-        if (dataVersion() !== last.version) return undefined
-        last.at = now
+      const look = peek(namespace, key)
+      // Made at the namespace's first read, and then only ever updated in place.
+      let last = checked.get(namespace)
+      return () => {
+        last ??= checked.get(namespace)
+        if (last === undefined) return undefined
+        const now = performance.now()
+        if (due(last.at, now)) {
+          // A commit elsewhere is left unrecorded: the readGeneration that follows sees it too,
+          // and starts the new generation (this answers at once, and has no token for one).
+          if (dataVersion() !== last.version) return undefined
+          last.at = now
+        }
+        return look()
       }
-      return inner.peekGeneration?.(namespace, key)
     }
   }
   return followed

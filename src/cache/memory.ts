@@ -11,10 +11,21 @@ interface MemoryCacheOptions {
 interface Counter { count: number }
 
 /**
+ * How long a look-up may answer from its memo before it reads the maps again: no change
+ * decides that, but the LRU's order does, and an entry read only through a memo would
+ * otherwise look unused to it however hot it is.
+ */
+const TOUCH_EVERY_MS = 100
+
+/**
  * The embedded default: two bounded in-process LRU maps (lru-cache). Entries, the large
  * ones, are bounded in bytes; counters and generation tokens live apart, so a flood of
  * distinct pages can never evict a sign-in throttle counter. TTLs are checked when an entry
  * is read (no timer per entry or per call): everything here is synchronous.
+ *
+ * A look-up (peekGeneration) remembers what it found and answers that again while nothing in
+ * either map has changed and neither the entry nor its generation can have expired: the hot
+ * read of a cached page then costs a comparison, not two LRU reads and two keys built and hashed.
  */
 export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_000 }: MemoryCacheOptions = {}): KeyValueCache {
   const entries = new LRUCache<string, Buffer | string>({
@@ -25,6 +36,19 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
     ttlResolution: 0
   })
   const counters = new LRUCache<string, Counter | string>({ max: maxCounters, ttl: 60_000, ttlResolution: 0 })
+  /**
+   * Counts every change to what the maps hold (a value set or deleted, and so every eviction,
+   * which only a set makes). Expiry changes nothing here: a memo keeps its own deadline.
+   */
+  let changes = 0
+  const setEntry = (key: string, value: Buffer | string, ttlMs: number): void => {
+    changes++
+    entries.set(key, value, { ttl: ttlMs })
+  }
+  const setCounter = (key: string, value: Counter | string, ttlMs: number): void => {
+    changes++
+    counters.set(key, value, { ttl: ttlMs })
+  }
 
   const counted = (key: string): Counter | undefined => {
     const value = counters.get(key)
@@ -34,15 +58,12 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
     const key = generationKey(namespace)
     const current = counters.get(key)
     if (typeof current === 'string') return current
-    counters.set(key, fresh, { ttl: ttlSeconds * 1000 })
+    setCounter(key, fresh, ttlSeconds * 1000)
     return fresh
   }
 
-  /** An entry of a generation: bytes, never a plain value stored under the same key. */
-  const entryOf = (namespace: string, generation: string, key: string): Buffer | undefined => {
-    const value = entries.get(entryKey(namespace, generation, key))
-    return typeof value === 'string' ? undefined : value
-  }
+  /** An entry of a generation is bytes, never a plain value stored under the same key. */
+  const asEntry = (value: Buffer | string | undefined): Buffer | undefined => typeof value === 'string' ? undefined : value
 
   return {
     name: 'memory',
@@ -51,19 +72,19 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
       return typeof value === 'string' ? value : undefined
     },
     async set (key, value, ttlSeconds) {
-      entries.set(key, value, { ttl: ttlSeconds * 1000 })
+      setEntry(key, value, ttlSeconds * 1000)
     },
     async setIfAbsent (key, value, ttlSeconds) {
       if (entries.has(key) || counters.has(key)) return false
       // With the entries, as set() stores: a lease is taken on every miss, and a flood of
       // misses must not evict a sign-in counter (a lease evicted costs one more load).
-      entries.set(key, value, { ttl: ttlSeconds * 1000 })
+      setEntry(key, value, ttlSeconds * 1000)
       return true
     },
     async incr (key, ttlSeconds) {
       const counter = counted(key)
       if (counter === undefined) {
-        counters.set(key, { count: 1 }, { ttl: ttlSeconds * 1000 })
+        setCounter(key, { count: 1 }, ttlSeconds * 1000)
         return { count: 1, ttlMs: ttlSeconds * 1000 }
       }
       // Mutated in place: the window is not extended.
@@ -75,27 +96,53 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
       return counter === undefined ? { count: 0, ttlMs: 0 } : { count: counter.count, ttlMs: counters.getRemainingTTL(key) }
     },
     async del (key) {
+      changes++
       entries.delete(key)
       counters.delete(key)
     },
     async readGeneration (namespace, key, fresh, generationTtlSeconds) {
       const generation = currentGeneration(namespace, fresh, generationTtlSeconds)
-      return { generation, value: entryOf(namespace, generation, key) }
+      return { generation, value: asEntry(entries.get(entryKey(namespace, generation, key))) }
     },
     peekGeneration (namespace, key) {
-      const generation = counters.get(generationKey(namespace))
-      return typeof generation === 'string' ? entryOf(namespace, generation, key) : undefined
+      const tokenKey = generationKey(namespace)
+      // The entry's key, made again only when the generation changes.
+      let generation: string | undefined
+      let entry = ''
+      // What the last read found, at which change, and until when it may be answered again.
+      let found: Buffer | undefined
+      let foundAtChange = -1
+      let until = 0
+      return () => {
+        const now = performance.now()
+        if (found !== undefined && foundAtChange === changes && now < until) return found
+        found = undefined
+        const current = counters.get(tokenKey)
+        if (typeof current !== 'string') return undefined
+        if (current !== generation) {
+          generation = current
+          entry = entryKey(namespace, current, key)
+        }
+        const value = asEntry(entries.get(entry))
+        if (value === undefined) return undefined
+        // Each remaining TTL is counted from a moment after `now`: `until` is never later than an expiry.
+        until = now + Math.min(TOUCH_EVERY_MS, counters.getRemainingTTL(tokenKey), entries.getRemainingTTL(entry))
+        foundAtChange = changes
+        found = value
+        return value
+      }
     },
     async writeGeneration (namespace, generation, key, value, ttlSeconds) {
-      entries.set(entryKey(namespace, generation, key), value, { ttl: ttlSeconds * 1000 })
+      setEntry(entryKey(namespace, generation, key), value, ttlSeconds * 1000)
     },
     async startGeneration (namespace, next, generationTtlSeconds) {
-      counters.set(generationKey(namespace), next, { ttl: generationTtlSeconds * 1000 })
+      setCounter(generationKey(namespace), next, generationTtlSeconds * 1000)
       // Nothing in process can go back to older data: no stamp to check.
       return undefined
     },
     async ping () {},
     async close () {
+      changes++
       entries.clear()
       counters.clear()
     }

@@ -34,12 +34,13 @@ export interface KeyValueCache {
    */
   readGeneration (namespace: string, key: string, fresh: string, generationTtlSeconds: number): Promise<GenerationRead>
   /**
-   * In process only: the entry `key` of the namespace's current generation, answered at once
-   * (no promise), as readGeneration would find it; undefined when it holds none, or cannot say
-   * without readGeneration (no generation yet, another process's commit to follow first). A
-   * backend across the network has none: its answers take a round trip.
+   * In process only: a look-up of the entry `key` of the namespace's current generation, made
+   * once and then called per request. Each call answers at once (no promise) what
+   * readGeneration would find then; undefined when it holds none, or cannot say without
+   * readGeneration (no generation yet, another process's commit to follow first). A backend
+   * across the network has none: its answers take a round trip.
    */
-  peekGeneration? (namespace: string, key: string): Buffer | undefined
+  peekGeneration? (namespace: string, key: string): () => Buffer | undefined
   /** Stores an entry under a generation (a superseded generation's entries are never read again). */
   writeGeneration (namespace: string, generation: string, key: string, value: Buffer, ttlSeconds: number): Promise<void>
   /**

@@ -131,11 +131,10 @@ export function createBookService ({ books, reads, atomic, reviews, cache, ttlSe
 
     /**
      * A look-up of list(page)'s answer that says it at once, where the cache can (in process)
-     * and holds it (src/cache/cache-aside.ts, peek); the key is made once, for every look-up.
+     * and holds it (src/cache/cache-aside.ts, peek); undefined where the cache cannot.
      */
-    peekList (page: Page): () => SerializedPage | undefined {
-      const key = pageKey(page)
-      return () => cached.peek(key)
+    peekList (page: Page): (() => SerializedPage | undefined) | undefined {
+      return cached.peek(pageKey(page))
     },
 
     async get (id: number): Promise<Serialized> {
@@ -145,9 +144,8 @@ export function createBookService ({ books, reads, atomic, reviews, cache, ttlSe
     },
 
     /** A look-up of get(id)'s answer, as peekList's. */
-    peekBook (id: number): () => Serialized | undefined {
-      const key = bookKey(id)
-      return () => cached.peek(key)
+    peekBook (id: number): (() => Serialized | undefined) | undefined {
+      return cached.peek(bookKey(id))
     },
 
     /**

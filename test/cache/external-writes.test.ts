@@ -75,23 +75,25 @@ t.test('a peek is a read: another connection\'s commit makes it answer nothing, 
   let asked = 0
   const cache = followExternalWrites(createMemoryCache(), () => { asked++; return version })
   t.teardown(() => cache.close())
-  const peek = (key: string): string | undefined => cache.peekGeneration?.('books', key)?.toString()
-  t.equal(peek('page:1'), undefined, 'before the first read: nothing (no version seen yet)')
+  // One look-up, made before anything is read and called again and again, as a hot read calls it.
+  const look = cache.peekGeneration?.('books', 'page:1')
+  const peek = (): string | undefined => look?.()?.toString()
+  t.equal(peek(), undefined, 'before the first read: nothing (no version seen yet)')
   await cache.readGeneration('books', 'page:1', 'g1', 60)
   await cache.writeGeneration('books', 'g1', 'page:1', Buffer.from('cached'), 60)
-  t.equal(peek('page:1'), 'cached', 'same version: the entry')
+  t.equal(peek(), 'cached', 'same version: the entry')
   asked = 0
-  for (let i = 0; i < 100; i++) peek('page:1')
+  for (let i = 0; i < 100; i++) peek()
   t.ok(asked < 10, `the version asked about once a millisecond (${asked} times for 100 peeks)`)
 
   version = 8
   await sleep(2)
-  t.equal(peek('page:1'), undefined, 'changed: nothing')
+  t.equal(peek(), undefined, 'changed: nothing')
   await sleep(2)
-  t.equal(peek('page:1'), undefined, 'and still nothing: the change is left for the read')
+  t.equal(peek(), undefined, 'and still nothing: the change is left for the read')
   t.same(await cache.readGeneration('books', 'page:1', 'g2', 60), { generation: 'g2', value: undefined }, 'the read starts the new generation')
   await cache.writeGeneration('books', 'g2', 'page:1', Buffer.from('fresh'), 60)
-  t.equal(peek('page:1'), 'fresh')
+  t.equal(peek(), 'fresh')
 })
 
 t.test('a cache without peekGeneration gets none by being followed', async (t) => {

@@ -28,21 +28,75 @@ t.test('a flood of cached pages, or of leases on missed ones, never evicts a sig
   t.equal((await small.readGeneration('books', 'page:0', 'fresh', 60)).generation, 'g1')
 })
 
-t.test('peekGeneration answers at once what readGeneration finds, and nothing it would not', async (t) => {
+/** A look-up made once and called again and again, as a hot read calls it. */
+const lookUp = (cache: ReturnType<typeof createMemoryCache>, key: string): () => string | undefined => {
+  const look = cache.peekGeneration?.('books', key)
+  if (look === undefined) throw new Error('the memory cache peeks')
+  return () => look()?.toString()
+}
+
+t.test('a look-up answers at once what readGeneration finds, and nothing it would not', async (t) => {
   const cache = createMemoryCache()
   t.teardown(() => cache.close())
-  t.equal(cache.peekGeneration?.('books', 'page:1'), undefined, 'no generation yet: nothing')
+  const page1 = lookUp(cache, 'page:1')
+  const page2 = lookUp(cache, 'page:2')
+  const short = lookUp(cache, 'short')
+  const plain = lookUp(cache, 'plain')
+  t.equal(page1(), undefined, 'no generation yet: nothing')
   const { generation } = await cache.readGeneration('books', 'page:1', 'g1', 60)
-  t.equal(cache.peekGeneration?.('books', 'page:1'), undefined, 'a generation, no entry: nothing')
+  t.equal(page1(), undefined, 'a generation, no entry: nothing')
   await cache.writeGeneration('books', generation, 'page:1', Buffer.from('cached'), 60)
-  t.equal(cache.peekGeneration?.('books', 'page:1')?.toString(), 'cached')
-  t.equal(cache.peekGeneration?.('books', 'page:2'), undefined, 'another key: nothing')
+  t.equal(page1(), 'cached')
+  t.equal(page1(), 'cached', 'again')
+  t.equal(page2(), undefined, 'another key: nothing')
+  await cache.writeGeneration('books', generation, 'page:1', Buffer.from('replaced'), 60)
+  t.equal(page1(), 'replaced', 'an entry stored again: the new one')
   await cache.startGeneration('books', 'g2', 60)
-  t.equal(cache.peekGeneration?.('books', 'page:1'), undefined, 'a new generation: the entry is unreachable')
+  t.equal(page1(), undefined, 'a new generation: the entry is unreachable')
+  await cache.writeGeneration('books', 'g2', 'page:1', Buffer.from('in g2'), 60)
+  t.equal(page1(), 'in g2', "the new generation's entry")
+  await cache.del('books:g2:page:1')
+  t.equal(page1(), undefined, 'a deleted entry: nothing')
   await cache.writeGeneration('books', 'g2', 'short', Buffer.from('brief'), 0.02)
-  t.equal(cache.peekGeneration?.('books', 'short')?.toString(), 'brief')
+  t.equal(short(), 'brief')
   await sleep(40)
-  t.equal(cache.peekGeneration?.('books', 'short'), undefined, 'an expired entry: nothing')
-  await cache.set('books:plain', 'a plain value', 60)
-  t.equal(cache.peekGeneration?.('books', 'plain'), undefined, 'never a plain value')
+  t.equal(short(), undefined, 'an expired entry: nothing, though nothing else changed')
+  await cache.set('books:g2:plain', 'a plain value', 60)
+  t.equal(plain(), undefined, 'never a plain value')
+})
+
+t.test("a look-up answers nothing once the generation's own TTL has run out", async (t) => {
+  const cache = createMemoryCache()
+  t.teardown(() => cache.close())
+  const page = lookUp(cache, 'page:1')
+  const { generation } = await cache.readGeneration('books', 'page:1', 'g1', 0.03)
+  await cache.writeGeneration('books', generation, 'page:1', Buffer.from('cached'), 60)
+  t.equal(page(), 'cached')
+  await sleep(50)
+  t.equal(page(), undefined, 'readGeneration would start a new generation, with no entry')
+  t.not((await cache.readGeneration('books', 'page:1', 'g2', 60)).value?.toString(), 'cached')
+})
+
+t.test('a look-up answers nothing once its entry is evicted, and keeps what it reads most from eviction', async (t) => {
+  const small = createMemoryCache({ maxBytes: 4000 })
+  t.teardown(() => small.close())
+  const kib = Buffer.alloc(1000, 'x')
+  await small.startGeneration('books', 'g', 60)
+  await small.writeGeneration('books', 'g', 'hot', kib, 60)
+  await small.writeGeneration('books', 'g', 'cold', kib, 60)
+  const hot = lookUp(small, 'hot')
+  t.ok(hot() !== undefined)
+  // The cold entry is read once after it, by readGeneration: for now it is the more recent.
+  t.ok((await small.readGeneration('books', 'cold', 'x', 60)).value !== undefined)
+  // Then the hot one is read only through the look-up, longer than it answers from memory.
+  let missing = 0
+  for (const until = Date.now() + 250; Date.now() < until; await sleep(5)) if (hot() === undefined) missing++
+  t.equal(missing, 0, 'the hot entry answered throughout')
+  // One more entry: the least recently used must go, and that is the cold one.
+  await small.writeGeneration('books', 'g', 'newer', kib, 60)
+  await small.writeGeneration('books', 'g', 'newest', kib, 60)
+  t.equal((await small.readGeneration('books', 'cold', 'x', 60)).value, undefined, 'the cold entry was evicted')
+  t.ok(hot() !== undefined, 'the hot one stays')
+  for (let i = 0; i < 4; i++) await small.writeGeneration('books', 'g', `flood:${i}`, kib, 60)
+  t.equal(hot(), undefined, 'evicted by a flood: the look-up answers nothing at once')
 })
