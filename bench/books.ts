@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the service against a bare Fastify baseline sending the very same bytes,
  * side by side in one run, in alternating rounds, each server pinned to core 0 and this load
- * generator to core 1 (taskset, where there is one). Prints the ratios and the service's RSS
+ * generator to core 1 (taskset, where there is one), and beside them a second instance started
+ * once the catalogue is written, which serves reads alone as the baselines do. Prints the ratios and the service's RSS
  * at rest and at its peak; then runs the same load once more on the service with every feature
  * configured (each request traced and exported, passkeys, metrics, CORS) and prints its RSS and
  * what tracing costs a cached read. Only ratios hold on a shared machine; the absolute numbers
@@ -92,14 +93,15 @@ const roundRatio = (ours: number[], theirs: number[]): string => median(ours.map
 
 async function main (): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bookstore-bench-'))
-  const service = await startService({
+  const embedded = async (): Promise<NodeJS.ProcessEnv> => ({
     DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`,
     AUTH_RATE_LIMIT: '1000000',
     API_KEY_RATE_LIMIT: '100000000',
     // What runs on every request in production runs here too: CORS and the metrics.
     CORS_ORIGINS: 'https://app.example.com',
     METRICS_PORT: String(await freePort())
-  }, { output: { file: path.join(dir, 'service.log') } }) // every request logged, as in production
+  })
+  const service = await startService(await embedded(), { output: { file: path.join(dir, 'service.log') } }) // every request logged, as in production
   const children = [service.child]
   const idleDefault = memoryMb(service.child, 'VmRSS')
   try {
@@ -129,22 +131,32 @@ async function main (): Promise<void> {
     writeFileSync(file, JSON.stringify(recordings))
     const baseline = await startBaseline(file, '/books/42', children, 'body')
     const wire = await startBaseline(file, '/books/42', children, 'headers')
+    // A second instance on the same catalogue, started after it was written: like the
+    // baselines, it serves the reads alone. Set beside the service that wrote the catalogue, it
+    // shows what a history of writes costs the reads after it (docs/PERFORMANCE.md).
+    const rested = await startService(await embedded(), { output: { file: path.join(dir, 'service-rested.log') } })
+    children.push(rested.child)
 
     const rows: Array<Record<string, string | number>> = []
     /** Each case's per-round ratios to the same bytes, printed under the table: how far the rounds spread. */
     const spread: string[] = []
+    /** The same, for the instance that served no writes. */
+    const restedSpread: string[] = []
     let untracedById = 0
     for (const { name, paths } of cases) {
       await load(service.url, paths)
       await load(baseline.url, paths)
       await load(wire.url, paths)
+      await load(rested.url, paths)
       const ours: number[] = []
       const bare: number[] = []
       const same: number[] = []
+      const readsOnly: number[] = []
       for (let round = 0; round < ROUNDS; round++) {
         ours.push(await load(service.url, paths))
         bare.push(await load(baseline.url, paths))
         same.push(await load(wire.url, paths))
+        readsOnly.push(await load(rested.url, paths))
       }
       if (name === BY_ID) untracedById = median(ours)
       rows.push({
@@ -155,8 +167,12 @@ async function main (): Promise<void> {
         '+ same headers req/s': Math.round(median(same)),
         'ratio to that': roundRatio(ours, same)
       })
-      spread.push(`${name}: ${ours.map((rate, i) => (rate / (same[i] ?? NaN)).toFixed(2)).join(' ')}`)
+      const perRound = (rates: number[]): string => rates.map((rate, i) => (rate / (same[i] ?? NaN)).toFixed(2)).join(' ')
+      spread.push(`${name}: ${perRound(ours)}`)
+      restedSpread.push(`${name}: ${perRound(readsOnly)} (median ${roundRatio(readsOnly, same)})`)
     }
+    rested.child.kill('SIGTERM')
+    await once(rested.child, 'exit')
 
     // Sign-in against one argon2id verify of the same stored hash, timed in a process on the
     // service's core, alternating: sign-in, verify, sign-in, ...
@@ -244,6 +260,7 @@ async function main (): Promise<void> {
       rows.push({ case: `${BY_ID}, every request traced ÷ untraced`, 'service req/s': Math.round(tracedById), 'bare Fastify req/s': `untraced ${Math.round(untracedById)}`, ratio: (tracedById / untracedById).toFixed(2) })
       console.table(rows)
       console.log(`per-round ratios to the same bytes on the wire:\n  ${spread.join('\n  ')}`)
+      console.log(`the same, for a second instance started once the catalogue was written (no write served):\n  ${restedSpread.join('\n  ')}`)
       console.log(`the service (embedded default, CORS, metrics): RSS at rest ${idleDefault} MB, peak ${defaultPeak} MB` +
         `${HAS_TASKSET ? '' : ' (no taskset: servers and load share the cores)'}; ${ROUNDS} alternating rounds of ${SECONDS} s, ${CONNECTIONS} connections`)
       console.log(`with every feature configured (traces exported: ${sink.batches()} OTLP batches): RSS at rest ${idle} MB, peak ${memoryMb(full.child, 'VmHWM')} MB through the same load`)
