@@ -86,6 +86,14 @@ export function createCacheAside<T> ({
   const claim = (lease: string): Promise<boolean | undefined> =>
     tolerant('lease', () => cache.setIfAbsent(lease, '1', leaseMs / 1000))
 
+  /**
+   * What peek decoded, by the stored bytes it came from: an entry read again and again is
+   * decoded once. In process a stored value is never changed, only replaced, and its decoded
+   * form lives no longer than it does (a look-up that kept it would keep it past the cache's
+   * byte budget: one per recorded URL).
+   */
+  const peeked = new WeakMap<Buffer, T>()
+
   /** Loads in flight, by generation and key: one per key and generation in this instance. */
   const flights = new Map<string, Promise<T | undefined>>()
 
@@ -204,18 +212,17 @@ export function createCacheAside<T> ({
     peek (key: string): (() => T | undefined) | undefined {
       const look = cache.peekGeneration?.(namespace, key)
       if (look === undefined) return undefined
-      // The last entry decoded: in process a stored value is never changed, only replaced.
-      let decoded: { from: Buffer, value: T } | undefined
       return () => {
         const stored = look()
         if (stored === undefined) return undefined
-        if (decoded?.from !== stored) {
-          const value = decode(stored)
-          if (value === undefined) return undefined
-          decoded = { from: stored, value }
+        let hit = peeked.get(stored)
+        if (hit === undefined) {
+          hit = decode(stored)
+          if (hit === undefined) return undefined
+          peeked.set(stored, hit)
         }
         onResult('hit')
-        return decoded.value
+        return hit
       }
     },
 

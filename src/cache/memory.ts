@@ -109,13 +109,17 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
       // The entry's key, made again only when the generation changes.
       let generation: string | undefined
       let entry = ''
-      // What the last read found, at which change, and until when it may be answered again.
-      let found: Buffer | undefined
+      // What the last read found, at which change, and until when it may be answered again;
+      // held weakly, so a look-up never keeps an entry the LRU has let go (its byte budget holds).
+      let found: WeakRef<Buffer> | undefined
       let foundAtChange = -1
       let until = 0
       return () => {
         const now = performance.now()
-        if (found !== undefined && foundAtChange === changes && now < until) return found
+        if (found !== undefined && foundAtChange === changes && now < until) {
+          const value = found.deref()
+          if (value !== undefined) return value
+        }
         found = undefined
         const current = counters.get(tokenKey)
         if (typeof current !== 'string') return undefined
@@ -128,7 +132,7 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
         // Each remaining TTL is counted from a moment after `now`: `until` is never later than an expiry.
         until = now + Math.min(TOUCH_EVERY_MS, counters.getRemainingTTL(tokenKey), entries.getRemainingTTL(entry))
         foundAtChange = changes
-        found = value
+        found = new WeakRef(value)
         return value
       }
     },

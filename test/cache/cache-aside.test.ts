@@ -5,6 +5,7 @@ import { CacheUnavailableError } from '../../src/cache/breaker'
 import { createCacheAside, type CacheAsideOptions, type CacheResult } from '../../src/cache/cache-aside'
 import { createMemoryCache } from '../../src/cache/memory'
 import { leaseKey, type KeyValueCache } from '../../src/cache/types'
+import { collectGarbage } from '../support/gc'
 
 /** A memory cache that records every entry written, with its TTL. */
 function recordingCache () {
@@ -305,6 +306,28 @@ t.test('peek makes a look-up that answers a cached value at once, counted as get
   const across = aside(remote)
   await across.helper.get('k', loader('v'))
   t.equal(across.helper.peek('k'), undefined, 'a cache that cannot answer at once: no look-up, get reads')
+})
+
+t.test("a look-up never keeps a decoded value past its entry's life in the cache", async (t) => {
+  const helper = createCacheAside<{ text: string }>({
+    cache: createMemoryCache({ maxBytes: 4000 }),
+    namespace: 'things',
+    ttlSeconds: 60,
+    encode: (value) => Buffer.from(value.text),
+    decode: (stored) => ({ text: stored.toString() }),
+    log: pino({ level: 'silent' }),
+    label: 'thing cache',
+    instead: 'using the store'
+  })
+  const peek = helper.peek('k')
+  if (peek === undefined) throw new Error('the memory cache peeks')
+  await helper.get('k', async () => ({ text: 'v'.repeat(1000) }))
+  const probe = new WeakRef(peek() ?? {})
+  t.equal((probe.deref() as { text?: string } | undefined)?.text?.length, 1000, 'decoded, and remembered')
+  for (let i = 0; i < 8; i++) await helper.get(`flood:${i}`, async () => ({ text: 'w'.repeat(1000) }))
+  await collectGarbage()
+  t.equal(probe.deref(), undefined, 'the entry evicted: its decoded value is gone from memory though the look-up lives')
+  t.equal(peek(), undefined)
 })
 
 t.test('two instances on one cache: the lease makes one load across both', async (t) => {

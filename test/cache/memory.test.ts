@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { createMemoryCache } from '../../src/cache/memory'
 import { cacheContract } from './cache.contract'
+import { collectGarbage } from '../support/gc'
 
 const cache = createMemoryCache()
 t.teardown(() => cache.close())
@@ -99,4 +100,21 @@ t.test('a look-up answers nothing once its entry is evicted, and keeps what it r
   t.ok(hot() !== undefined, 'the hot one stays')
   for (let i = 0; i < 4; i++) await small.writeGeneration('books', 'g', `flood:${i}`, kib, 60)
   t.equal(hot(), undefined, 'evicted by a flood: the look-up answers nothing at once')
+})
+
+t.test('a look-up never keeps an entry the LRU has let go: the byte budget holds', async (t) => {
+  const small = createMemoryCache({ maxBytes: 4000 })
+  t.teardown(() => small.close())
+  await small.startGeneration('books', 'g', 60)
+  const probe = await (async () => {
+    const stored = Buffer.alloc(1000, 'x')
+    await small.writeGeneration('books', 'g', 'hot', stored, 60)
+    return new WeakRef(stored)
+  })()
+  const hot = lookUp(small, 'hot')
+  t.equal(hot()?.length, 1000, 'read, and remembered')
+  for (let i = 0; i < 8; i++) await small.writeGeneration('books', 'g', `flood:${i}`, Buffer.alloc(1000), 60)
+  await collectGarbage()
+  t.equal(probe.deref(), undefined, 'evicted, and gone from memory though the look-up lives')
+  t.equal(hot(), undefined)
 })
