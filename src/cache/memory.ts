@@ -41,13 +41,10 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
    * which only a set makes). Expiry changes nothing here: a memo keeps its own deadline.
    */
   let changes = 0
-  const setEntry = (key: string, value: Buffer | string, ttlMs: number): void => {
+  /** Every store into either map goes through here, so no change escapes the count. */
+  const store = <V extends object | string>(map: LRUCache<string, V>, key: string, value: V, ttlMs: number): void => {
     changes++
-    entries.set(key, value, { ttl: ttlMs })
-  }
-  const setCounter = (key: string, value: Counter | string, ttlMs: number): void => {
-    changes++
-    counters.set(key, value, { ttl: ttlMs })
+    map.set(key, value, { ttl: ttlMs })
   }
 
   const counted = (key: string): Counter | undefined => {
@@ -58,7 +55,7 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
     const key = generationKey(namespace)
     const current = counters.get(key)
     if (typeof current === 'string') return current
-    setCounter(key, fresh, ttlSeconds * 1000)
+    store(counters, key, fresh, ttlSeconds * 1000)
     return fresh
   }
 
@@ -72,19 +69,19 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
       return typeof value === 'string' ? value : undefined
     },
     async set (key, value, ttlSeconds) {
-      setEntry(key, value, ttlSeconds * 1000)
+      store(entries, key, value, ttlSeconds * 1000)
     },
     async setIfAbsent (key, value, ttlSeconds) {
       if (entries.has(key) || counters.has(key)) return false
       // With the entries, as set() stores: a lease is taken on every miss, and a flood of
       // misses must not evict a sign-in counter (a lease evicted costs one more load).
-      setEntry(key, value, ttlSeconds * 1000)
+      store(entries, key, value, ttlSeconds * 1000)
       return true
     },
     async incr (key, ttlSeconds) {
       const counter = counted(key)
       if (counter === undefined) {
-        setCounter(key, { count: 1 }, ttlSeconds * 1000)
+        store(counters, key, { count: 1 }, ttlSeconds * 1000)
         return { count: 1, ttlMs: ttlSeconds * 1000 }
       }
       // Mutated in place: the window is not extended.
@@ -137,10 +134,10 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
       }
     },
     async writeGeneration (namespace, generation, key, value, ttlSeconds) {
-      setEntry(entryKey(namespace, generation, key), value, ttlSeconds * 1000)
+      store(entries, entryKey(namespace, generation, key), value, ttlSeconds * 1000)
     },
     async startGeneration (namespace, next, generationTtlSeconds) {
-      setCounter(generationKey(namespace), next, generationTtlSeconds * 1000)
+      store(counters, generationKey(namespace), next, generationTtlSeconds * 1000)
       // Nothing in process can go back to older data: no stamp to check.
       return undefined
     },
