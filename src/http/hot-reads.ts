@@ -88,7 +88,17 @@ export function createHotReads ({ limit, open, requestId, log }: HotReadsOptions
       if (table.get(url)?.tag === entry.tag) return
       table.delete(url)
       if (table.size >= limit) table.delete(table.keys().next().value as string)
-      table.set(url, { ...entry, head: ['x-request-id', '', ...entry.headers] })
+      // Field by field, never spread: every entry then has one shape, and a hot read's loads
+      // stay monomorphic. A spread's shape depends on V8's history in the process (after a
+      // run of writes, each spread entry got a map of its own and every read missed its caches).
+      table.set(url, {
+        read: entry.read,
+        peek: entry.peek,
+        tag: entry.tag,
+        headers: entry.headers,
+        observe: entry.observe,
+        head: ['x-request-id', '', ...entry.headers]
+      })
     },
 
     /** Wraps Fastify's request handler: a request this cannot answer reaches it unchanged. */
