@@ -113,10 +113,9 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
       let until = 0
       return () => {
         const now = performance.now()
-        if (found !== undefined && foundAtChange === changes && now < until) {
-          const value = found.deref()
-          if (value !== undefined) return value
-        }
+        const held = found
+        const before = held?.deref()
+        if (before !== undefined && foundAtChange === changes && now < until) return before
         found = undefined
         const current = counters.get(tokenKey)
         if (typeof current !== 'string') return undefined
@@ -129,7 +128,9 @@ export function createMemoryCache ({ maxBytes = 16 * 2 ** 20, maxCounters = 100_
         // Each remaining TTL is counted from a moment after `now`: `until` is never later than an expiry.
         until = now + Math.min(TOUCH_EVERY_MS, counters.getRemainingTTL(tokenKey), entries.getRemainingTTL(entry))
         foundAtChange = changes
-        found = new WeakRef(value)
+        // The same bytes as before keep their WeakRef: a new one each refresh would be garbage
+        // that the look-up keeps alive until the next, and so copied by young collections.
+        found = held !== undefined && value === before ? held : new WeakRef(value)
         return value
       }
     },

@@ -70,8 +70,11 @@ export function createHotReads ({ limit, open, requestId, log }: HotReadsOptions
   function answer (req: IncomingMessage, res: ServerResponse, entry: Recorded, body: Buffer, startedAt: number): void {
     const reqId = requestId(req)
     // One array per URL, not one per answer: writeHead reads it at once and keeps nothing of it.
+    // Cleared after: a recorded array holding each URL's last id would keep a young string per
+    // URL alive through every young-generation collection (1,000 of them under one-hit search).
     entry.head[1] = reqId
     res.writeHead(200, entry.head)
+    entry.head[1] = ''
     res.end(body)
     const ms = performance.now() - startedAt
     entry.observe?.(200, ms / 1000)

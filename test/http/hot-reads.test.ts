@@ -23,7 +23,8 @@ function harness () {
     let headers: unknown
     const res = {
       headersSent: false,
-      writeHead (_status: number, h: unknown) { headers = h; return this },
+      // As Node's: what it was given is read at once (the caller may reuse the array).
+      writeHead (_status: number, h: unknown[]) { headers = [...h]; return this },
       end (body: unknown) { answered.push({ headers, body }); return this }
     } as unknown as ServerResponse
     handler(req, res)
