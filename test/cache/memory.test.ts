@@ -79,7 +79,7 @@ t.test("a look-up answers nothing once the generation's own TTL has run out", as
 })
 
 t.test('a look-up answers nothing once its entry is evicted, and keeps what it reads most from eviction', async (t) => {
-  const small = createMemoryCache({ maxBytes: 4000 })
+  const small = createMemoryCache({ maxBytes: 4000, touchEveryMs: 50 })
   t.teardown(() => small.close())
   const kib = Buffer.alloc(1000, 'x')
   await small.startGeneration('books', 'g', 60)
