@@ -133,7 +133,7 @@ async function main (): Promise<void> {
     const wire = await startBaseline(file, '/books/42', children, 'headers')
     // A second instance on the same catalogue, started after it was written: like the
     // baselines, it serves the reads alone. Set beside the service that wrote the catalogue, it
-    // shows what a history of writes costs the reads after it (docs/PERFORMANCE.md).
+    // shows whether a history of writes slows the reads after it (docs/PERFORMANCE.md).
     const rested = await startService(await embedded(), { output: { file: path.join(dir, 'service-rested.log') } })
     children.push(rested.child)
 
