@@ -61,8 +61,11 @@ export interface HotReadsOptions {
   log: FastifyBaseLogger
 }
 
-/** A recorded answer, with its header block as writeHead takes it: X-Request-Id first, its value set per answer. */
-interface Recorded extends HotRead { readonly head: string[] }
+/**
+ * A recorded answer: its headers kept once, as the block writeHead takes, X-Request-Id first
+ * with its value set per answer.
+ */
+interface Recorded extends Omit<HotRead, 'headers'> { readonly head: string[] }
 
 export function createHotReads ({ limit, open, requestId, log }: HotReadsOptions) {
   const table = new Map<string, Recorded>()
@@ -98,7 +101,6 @@ export function createHotReads ({ limit, open, requestId, log }: HotReadsOptions
         read: entry.read,
         peek: entry.peek,
         tag: entry.tag,
-        headers: entry.headers,
         observe: entry.observe,
         head: ['x-request-id', '', ...entry.headers]
       })
